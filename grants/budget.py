@@ -1,0 +1,276 @@
+"""The budget rules of a call, checked at submission and again at decision.
+
+One source of truth: the transition guards, the API and the applicant's live budget
+panel all call ``evaluate``; no rule is duplicated anywhere else (not in JavaScript).
+Amounts are Decimal throughout; comparisons are exact (70 % of 100 000,00 € is
+70 000,00 €, and 70 000,01 € is over).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING
+
+from django.utils.translation import gettext as _
+
+from grants.models import ZERO, Application, Call, Country, Tier
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    code: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class BudgetFigures:
+    total_expenses: Decimal
+    total_funding: Decimal
+    requested: Decimal
+    own_cash: Decimal
+    own_in_kind: Decimal
+    own_contribution: Decimal
+    cap_rate: Decimal | None
+    cap_amount: Decimal | None
+    requested_rate: Decimal | None
+    years: dict[int, Decimal]
+
+
+def fmt_percent(rate: Decimal) -> str:
+    """0.7 → "70 %", 0.72005 → "72,01 %" (French typography, two decimals at most)."""
+    value = (rate * 100).quantize(CENT, rounding=ROUND_HALF_UP).normalize()
+    text = f"{value:f}".replace(".", ",")
+    return f"{text}\u00a0%"
+
+
+def fmt_euros(amount: Decimal) -> str:
+    """Decimal → "70 000,00 €" (no float on the way)."""
+    quantized = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    sign = "-" if quantized < 0 else ""
+    units, cents = f"{abs(quantized):f}".split(".")
+    groups: list[str] = []
+    while units:
+        groups.insert(0, units[-3:])
+        units = units[:-3]
+    thin_space = "\u202f"
+    return f"{sign}{thin_space.join(groups)},{cents}\u00a0€"
+
+
+def cap_rate(call: Call, countries: list[Country], lines_by_country: dict[str | None, Decimal]) -> Decimal | None:
+    """The maximal cofinancing rate for these project countries under the call's rules."""
+    if not countries:
+        return None
+    if len(countries) == 1:
+        return call.rate_for_tier(countries[0].tier)
+    if call.multi_country_rule == Call.MultiCountryRule.FLAT:
+        return call.rate_multi_country
+    # Weighted: each country's tier rate weighted by the budget spent there. Lines not tied
+    # to a country are weighted at the lowest rate of the project's countries (prudent).
+    rates = {c.iso2: call.rate_for_tier(c.tier) for c in countries}
+    total = sum(lines_by_country.values(), ZERO)
+    if total <= 0:
+        return min(rates.values())
+    weighted = sum(
+        (amount * rates.get(iso or "", min(rates.values())) for iso, amount in lines_by_country.items()),
+        ZERO,
+    )
+    return weighted / total
+
+
+def figures(application: Application, *, countries: Iterable[Country] | None = None) -> BudgetFigures:
+    lines = list(application.budget_lines.all())
+    country_list = list(countries if countries is not None else application.countries.all())
+    total = sum((line.amount for line in lines), ZERO)
+    years: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    by_country: dict[str | None, Decimal] = defaultdict(lambda: ZERO)
+    for line in lines:
+        years[line.year] += line.amount
+        by_country[line.country_id] += line.amount
+    rate = cap_rate(application.call, country_list, by_country)
+    requested = application.requested_amount
+    return BudgetFigures(
+        total_expenses=total,
+        total_funding=application.total_funding,
+        requested=requested,
+        own_cash=application.own_cash,
+        own_in_kind=application.own_in_kind,
+        own_contribution=application.own_contribution,
+        cap_rate=rate,
+        cap_amount=(rate * total).quantize(CENT, rounding=ROUND_HALF_UP) if rate is not None else None,
+        requested_rate=(requested / total) if total > 0 else None,
+        years=dict(sorted(years.items())),
+    )
+
+
+def _country_label(countries: list[Country]) -> str:
+    if len(countries) == 1:
+        return countries[0].name
+    return _("un projet multi-pays")
+
+
+def evaluate(application: Application, *, requested: Decimal | None = None) -> list[RuleResult]:
+    """Every budget rule with its outcome and a readable reason (in the active language).
+
+    ``requested`` overrides the application's requested amount (the committee checking a
+    granted amount against the same cap).
+    """
+    call = application.call
+    countries = list(application.countries.all())
+    fig = figures(application, countries=countries)
+    asked = fig.requested if requested is None else requested
+    results: list[RuleResult] = []
+
+    if fig.total_expenses <= 0:
+        results.append(RuleResult("budget_total", False, _("Le budget ne comporte aucune dépense.")))
+        return results
+    results.append(
+        RuleResult("budget_total", True, _("Budget total : %(total)s") % {"total": fmt_euros(fig.total_expenses)})
+    )
+
+    # Cofinancing cap, by the tier of the project's country (or the multi-country rule).
+    if fig.cap_rate is None:
+        results.append(RuleResult("rate_cap", False, _("Aucun pays de projet n'est indiqué.")))
+    else:
+        rate = asked / fig.total_expenses
+        params = {
+            "rate": fmt_percent(rate),
+            "cap": fmt_percent(fig.cap_rate),
+            "country": _country_label(countries),
+        }
+        if asked <= fig.cap_rate * fig.total_expenses:
+            results.append(
+                RuleResult(
+                    "rate_cap",
+                    True,
+                    _("Le cofinancement demandé (%(rate)s) respecte le plafond de %(cap)s pour %(country)s") % params,
+                )
+            )
+        else:
+            results.append(
+                RuleResult(
+                    "rate_cap",
+                    False,
+                    _("Le cofinancement demandé (%(rate)s) dépasse le plafond de %(cap)s pour %(country)s") % params,
+                )
+            )
+        if len(countries) == 1 and countries[0].tier not in {t.value for t in Tier}:  # pragma: no cover - data guard
+            results.append(RuleResult("tier", False, _("Catégorie de pays inconnue.")))
+
+    # Own contribution of the French authorities (cash + in-kind).
+    minimum = call.min_own_contribution * fig.total_expenses
+    own_params = {
+        "own": fmt_euros(fig.own_contribution),
+        "share": fmt_percent(fig.own_contribution / fig.total_expenses),
+        "min": fmt_percent(call.min_own_contribution),
+    }
+    if fig.own_contribution >= minimum:
+        results.append(
+            RuleResult(
+                "own_contribution",
+                True,
+                _("L'apport des collectivités françaises (%(own)s, %(share)s) atteint le minimum de %(min)s du budget")
+                % own_params,
+            )
+        )
+    else:
+        results.append(
+            RuleResult(
+                "own_contribution",
+                False,
+                _(
+                    "L'apport des collectivités françaises (%(own)s, %(share)s) est inférieur au minimum de %(min)s du budget"
+                )
+                % own_params,
+            )
+        )
+
+    # In-kind contribution ("valorisation") capped as a share of the French contribution.
+    max_in_kind = call.max_in_kind_share * fig.own_contribution
+    kind_params = {"in_kind": fmt_euros(fig.own_in_kind), "max": fmt_percent(call.max_in_kind_share)}
+    if fig.own_in_kind <= max_in_kind:
+        results.append(
+            RuleResult(
+                "in_kind",
+                True,
+                _("La valorisation (%(in_kind)s) ne dépasse pas %(max)s de l'apport des collectivités françaises")
+                % kind_params,
+            )
+        )
+    else:
+        results.append(
+            RuleResult(
+                "in_kind",
+                False,
+                _("La valorisation (%(in_kind)s) dépasse %(max)s de l'apport des collectivités françaises")
+                % kind_params,
+            )
+        )
+
+    # Funding sources add up exactly to the expenses.
+    funding_total = fig.own_cash + fig.own_in_kind + application.partner_funding + application.other_funding + asked
+    balance_params = {"funding": fmt_euros(funding_total), "expenses": fmt_euros(fig.total_expenses)}
+    if funding_total == fig.total_expenses:
+        results.append(
+            RuleResult("balance", True, _("Les financements équilibrent les dépenses (%(expenses)s)") % balance_params)
+        )
+    else:
+        results.append(
+            RuleResult(
+                "balance",
+                False,
+                _("Les financements (%(funding)s) ne sont pas égaux aux dépenses (%(expenses)s)") % balance_params,
+            )
+        )
+    return results
+
+
+def unmet(application: Application, *, requested: Decimal | None = None) -> list[str]:
+    return [r.message for r in evaluate(application, requested=requested) if not r.ok]
+
+
+def tranche_schedule(amount: Decimal, years: dict[int, Decimal]) -> list[dict[str, str | int]]:
+    """One tranche per project year, in proportion to that year's expenses; the last
+    year's tranche is paid 80 % on its report and its 20 % balance on the final report.
+
+    Rounding is to the cent with the remainder on the last tranche, so the tranches add
+    up exactly to the amount.
+    """
+    if amount <= 0:
+        return []
+    total = sum(years.values(), ZERO)
+    year_numbers = sorted(years) or [1]
+    shares: list[tuple[int, Decimal]] = []
+    allotted = ZERO
+    for index, year in enumerate(year_numbers):
+        if index == len(year_numbers) - 1:
+            part = amount - allotted
+        else:
+            part = (amount * years[year] / total).quantize(CENT, rounding=ROUND_HALF_UP) if total > 0 else ZERO
+        allotted += part
+        shares.append((year, part))
+    schedule: list[dict[str, str | int]] = []
+    number = 0
+    for index, (year, part) in enumerate(shares):
+        first = index == 0
+        last = index == len(shares) - 1
+        condition = "signature" if first else "interim_report"
+        if last:
+            advance = (part * Decimal("0.80")).quantize(CENT, rounding=ROUND_HALF_UP)
+            number += 1
+            schedule.append({"number": number, "year": year, "amount": f"{advance:f}", "condition": condition})
+            number += 1
+            schedule.append(
+                {"number": number, "year": year, "amount": f"{part - advance:f}", "condition": "final_report"}
+            )
+        else:
+            number += 1
+            schedule.append({"number": number, "year": year, "amount": f"{part:f}", "condition": condition})
+    return schedule

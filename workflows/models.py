@@ -1,0 +1,152 @@
+"""The engine's own records: the append-only transition log and the task queues."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+GENESIS_HASH = "0" * 64
+
+
+class TransitionLog(models.Model):
+    """One fired transition. Append-only: PostgreSQL refuses UPDATE and DELETE on the
+    table (a trigger, see migration 0002), and each row's hash chains to the previous
+    row of the same application so an edit made around the trigger is detectable."""
+
+    application = models.ForeignKey(
+        "grants.Application",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="history",
+        db_constraint=True,
+    )
+    subject_type = models.CharField(max_length=40)  # "grants.application", "grants.opinionrequest", …
+    subject_id = models.CharField(max_length=40)
+    transition = models.CharField(max_length=40)
+    source = models.CharField(max_length=32)
+    target = models.CharField(max_length=32)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+    actor_name = models.CharField(max_length=150, blank=True)  # kept even if the user is renamed
+    role = models.CharField(max_length=16)  # the role under which it was done, or "system"
+    at = models.DateTimeField(default=timezone.now)
+    comment = models.TextField(blank=True)
+    payload = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+        verbose_name = _("journal des transitions")
+        verbose_name_plural = _("journal des transitions")
+        indexes = [
+            models.Index(fields=["application", "at", "id"], name="log_application_at"),
+            models.Index(fields=["subject_type", "subject_id"], name="log_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_type}:{self.subject_id} {self.transition} {self.source}→{self.target}"
+
+    def canonical(self) -> str:
+        """The fields covered by the hash, as canonical JSON."""
+        body = {
+            "application": str(self.application_id) if self.application_id else None,
+            "subject_type": self.subject_type,
+            "subject_id": self.subject_id,
+            "transition": self.transition,
+            "source": self.source,
+            "target": self.target,
+            "actor": self.actor_id,
+            "actor_name": self.actor_name,
+            "role": self.role,
+            "at": self.at.isoformat(),
+            "comment": self.comment,
+            "payload": self.payload,
+            "prev_hash": self.prev_hash,
+        }
+        return json.dumps(body, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
+
+    def compute_hash(self) -> str:
+        return hashlib.sha256(self.canonical().encode()).hexdigest()
+
+
+class TaskKind(models.TextChoices):
+    CHECK_ELIGIBILITY = "check_eligibility", _("Vérifier la recevabilité")
+    COMPLETE_APPLICATION = "complete_application", _("Compléter le dossier")
+    GIVE_OPINION = "give_opinion", _("Rendre un avis")
+    REVIEW = "review", _("Évaluer le dossier")
+    SCHEDULE_COMMITTEE = "schedule_committee", _("Inscrire en comité")
+    SIGN_DECISION = "sign_decision", _("Signer la décision")
+    RECORD_COMMITMENT = "record_commitment", _("Enregistrer l'engagement")
+
+
+class Task(models.Model):
+    """A unit of work in a queue (a role, optionally narrowed by a scope). Opened and
+    closed only by transitions (workflows.tasks_service), never by hand."""
+
+    class State(models.TextChoices):
+        OPEN = "open", _("À faire")
+        DONE = "done", _("Faite")
+        CANCELLED = "cancelled", _("Annulée")
+
+    kind = models.CharField(_("type"), max_length=24, choices=TaskKind.choices)
+    state = models.CharField(_("état"), max_length=10, choices=State.choices, default=State.OPEN)
+    application = models.ForeignKey("grants.Application", on_delete=models.CASCADE, related_name="tasks")
+    subject_type = models.CharField(max_length=40, blank=True)
+    subject_id = models.CharField(max_length=40, blank=True)
+    # The queue: a role, narrowed by at most one scope item (see grants.RoleGrant).
+    queue_role = models.CharField(max_length=16)
+    scope_call = models.ForeignKey("grants.Call", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    scope_country = models.ForeignKey(
+        "grants.Country", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    scope_region = models.ForeignKey("grants.Region", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    scope_organisation = models.ForeignKey(
+        "grants.Organisation", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # A task reserved for one person (a reviewer's review), or claimed from the queue.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tasks"
+    )
+    reserved = models.BooleanField(default=False, help_text="assignee set by the workflow, not by a claim")
+    due_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["due_at", "pk"]
+        verbose_name = _("tâche")
+        verbose_name_plural = _("tâches")
+        indexes = [
+            # The inbox: open tasks of a queue ordered by due date (keyset on due_at, id).
+            models.Index(fields=["queue_role", "due_at", "id"], condition=Q(state="open"), name="task_open_queue_due"),
+            # The reminder sweep: open tasks by due date, whatever the queue.
+            models.Index(fields=["due_at", "id"], condition=Q(state="open"), name="task_open_due"),
+            models.Index(fields=["application", "state"], name="task_application_state"),
+            models.Index(fields=["subject_type", "subject_id"], name="task_subject"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.application}"
+
+    @property
+    def is_overdue(self) -> bool:
+        return self.state == self.State.OPEN and self.due_at is not None and self.due_at < timezone.now()
+
+    def payload(self) -> dict[str, Any]:
+        return {"kind": self.kind, "application": str(self.application_id), "due_at": self.due_at}
