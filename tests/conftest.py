@@ -118,3 +118,11 @@ def celery_worker_process(transactional_db: None) -> Iterator[subprocess.Popen[b
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture
+def world(db: None) -> object:
+    """One open call, two French authorities and one user per role (see tests/factories.py)."""
+    from tests.factories import World
+
+    return World()
