@@ -113,7 +113,7 @@ def figures(application: Application, *, countries: Iterable[Country] | None = N
 def _country_label(countries: list[Country]) -> str:
     if len(countries) == 1:
         return countries[0].name
-    return _("un projet multi-pays")
+    return _("projet multi-pays")
 
 
 def evaluate(application: Application, *, requested: Decimal | None = None) -> list[RuleResult]:
@@ -150,7 +150,7 @@ def evaluate(application: Application, *, requested: Decimal | None = None) -> l
                 RuleResult(
                     "rate_cap",
                     True,
-                    _("Le cofinancement demandé (%(rate)s) respecte le plafond de %(cap)s pour %(country)s") % params,
+                    _("Le cofinancement demandé (%(rate)s) respecte le plafond de %(cap)s applicable au projet (%(country)s)") % params,
                 )
             )
         else:
@@ -158,7 +158,7 @@ def evaluate(application: Application, *, requested: Decimal | None = None) -> l
                 RuleResult(
                     "rate_cap",
                     False,
-                    _("Le cofinancement demandé (%(rate)s) dépasse le plafond de %(cap)s pour %(country)s") % params,
+                    _("Le cofinancement demandé (%(rate)s) dépasse le plafond de %(cap)s applicable au projet (%(country)s)") % params,
                 )
             )
         if len(countries) == 1 and countries[0].tier not in {t.value for t in Tier}:  # pragma: no cover - data guard

@@ -110,6 +110,11 @@ def complete_data(call: Call, country: str = "SN", **overrides: Any) -> dict[str
 
 class World:
     def __init__(self, **call_settings: Any) -> None:
+        if not Region.objects.exists():
+            # Transactional tests flush the tables, migrations' reference data included.
+            from grants import reference_data
+
+            reference_data.load()
         self.call = CallFactory(**call_settings)
         self.lyon = organisation("Ville de Lyon", "216901231", "84")
         self.rennes = organisation("Rennes Métropole", "243500139", "53")
