@@ -12,7 +12,7 @@
   logo load through WeasyPrint's default fetcher): the layout work ours also does;
 - `ratio`: ours / bare.
 
-No database needed. WeasyPrint's and fontTools' INFO logging is muted while measuring.
+No database needed. WeasyPrint's and fontTools' logging is muted while measuring.
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ def approval_context() -> dict[str, Any]:
         "verification_url": "https://appels-a-projets.example.gouv.fr/verify/7KQ2-M9XD-4TPA/",
         "reference": "AAP-2026-GEN-00012",
         "project_title": "Accès à l'eau potable et assainissement dans les quartiers de Ziguinchor",
-        "lead_authority": {"name": "Région Auvergne-Rhône-Alpes", "address": "1 esplanade François Mitterrand\n69002 Lyon"},
+        "lead_authority": {
+            "name": "Région Auvergne-Rhône-Alpes",
+            "address": "1 esplanade François Mitterrand\n69002 Lyon",
+        },
         "call": {"code": "AAP-2026-GEN", "title": "Appel à projets généraliste 2026"},
         "issued_at": dt.datetime(2026, 11, 26, 10, 30, tzinfo=paris),
         "signatory": {"name": "Jeanne Martin", "title": "La déléguée", "signed_at": dt.date(2026, 11, 26)},
@@ -95,7 +98,7 @@ def run(n: int = 10) -> dict[str, float]:
     noisy = [logging.getLogger(logger) for logger in ("weasyprint", "weasyprint.progress", "fontTools")]
     levels = [logger.level for logger in noisy]
     for logger in noisy:
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(logging.CRITICAL)
     try:
         ours = _median_seconds(lambda: pdf.render_pdf(name, context), n)
         bare = _median_seconds(lambda: weasyprint.HTML(string=html).write_pdf(), n)

@@ -14,9 +14,10 @@ the resource, and nothing is read or connected to. User text is auto-escaped by 
 templates, so it cannot even produce such URLs; the fetcher is the second wall.
 
 WeasyPrint 70 API note: `url_fetcher=` must be a `weasyprint.urls.URLFetcher` instance
-(its `fetch(url, headers=None)` returns a `URLFetcherResponse`); a bare function, as in
-WeasyPrint < 68, breaks when it raises (`fetch()` reads `url_fetcher._fail_on_errors`).
-`safe_url_fetcher()` is the function form, `SafeURLFetcher` wraps it for WeasyPrint.
+whose `fetch(url, headers=None)` returns a `URLFetcherResponse` (older versions took a
+function returning a dict). A bare function breaks as soon as it raises, because
+`weasyprint.urls.fetch()` then reads `url_fetcher._fail_on_errors`. `safe_url_fetcher()`
+is the function form (handy to test), `SafeURLFetcher` wraps it for WeasyPrint.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import datetime as dt
 import hashlib
 import io
 import logging
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
+from zoneinfo import ZoneInfo
 
 from django.template.loader import render_to_string
 from weasyprint import HTML
@@ -64,6 +67,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _DATA_PNG_PREFIX = "data:image/png;base64,"
 
 PDF_VARIANT = "pdf/a-3b"
+PARIS = ZoneInfo("Europe/Paris")
 
 #: Version of each document template, stored on `Document` rows. Bump the version of a
 #: template (and of every template when `base.html` or `letter.css` changes) whenever
@@ -179,7 +183,11 @@ def safe_url_fetcher(url: str, timeout: float = 10, ssl_context: object = None) 
     if scheme != "file":
         raise AssetRefused(f"URL scheme refused: {url[:200]}")
     real = _asset_path(url.split("?", 1)[0].split("#", 1)[0])
-    with real.open("rb") as handle:
+    try:  # O_NOFOLLOW: the file must not have become a symlink since it was resolved
+        descriptor = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise AssetRefused(f"cannot open asset: {url}") from exc
+    with os.fdopen(descriptor, "rb") as handle:
         body = handle.read(MAX_ASSET_BYTES + 1)
     if len(body) > MAX_ASSET_BYTES:
         raise AssetRefused(f"asset too large: {url}")
@@ -210,6 +218,9 @@ class SafeURLFetcher(URLFetcher):
 
 _font_config: FontConfiguration | None = None
 _font_config_lock = threading.Lock()
+#: The shared FontConfiguration (a Pango font map) is not documented as thread-safe:
+#: renderings in one process are serialised. Celery's prefork workers never contend.
+_render_lock = threading.Lock()
 
 
 def font_configuration() -> FontConfiguration:
@@ -329,7 +340,8 @@ def _w3c_datetime(value: object) -> str | None:
             return None
         return value.astimezone(dt.UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, dt.date):
-        return value.isoformat()
+        midnight = dt.datetime.combine(value, dt.time(0), tzinfo=PARIS)
+        return midnight.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return None
 
 
@@ -348,10 +360,11 @@ def html_to_pdf(html: str) -> tuple[bytes, int, tuple[str, ...]]:
     tests and benchmarks.
     """
     fetcher = SafeURLFetcher()
-    document = HTML(string=html, base_url=ASSET_BASE_URL, url_fetcher=fetcher).render(
-        font_config=font_configuration(), pdf_variant=PDF_VARIANT
-    )
-    content = document.write_pdf(pdf_variant=PDF_VARIANT)
+    with _render_lock:
+        document = HTML(string=html, base_url=ASSET_BASE_URL, url_fetcher=fetcher).render(
+            font_config=font_configuration(), pdf_variant=PDF_VARIANT
+        )
+        content = document.write_pdf(pdf_variant=PDF_VARIANT)
     return content, len(document.pages), tuple(fetcher.refused)
 
 
@@ -359,8 +372,10 @@ def render_template_html(template_name: str, context: Mapping[str, Any]) -> str:
     """The HTML of a document template (context checked, QR code and metadata added)."""
     _check_context(template_name, context)
     full: dict[str, Any] = dict(context)
-    full.setdefault("qr_code", qr_code_data_uri(str(context["verification_url"])))
-    full.setdefault("pdf_created", _w3c_datetime(context.get("issued_at")))
+    if "qr_code" not in full:
+        full["qr_code"] = qr_code_data_uri(str(context["verification_url"]))
+    if "pdf_created" not in full:
+        full["pdf_created"] = _w3c_datetime(context.get("issued_at"))
     full["template_version"] = TEMPLATE_VERSION[template_name]
     return render_to_string(template_name, full)
 

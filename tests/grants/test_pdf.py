@@ -49,7 +49,8 @@ def squeezed(text: str) -> str:
 
 def xmp_root(content: bytes) -> ET.Element:
     reader = pypdf.PdfReader(io.BytesIO(content))
-    stream = reader.trailer["/Root"]["/Metadata"].get_object()
+    stream = reader.root_object["/Metadata"].get_object()
+    assert isinstance(stream, pypdf.generic.StreamObject)
     data = stream.get_data()
     start, end = data.index(b"<rdf:RDF"), data.index(b"</rdf:RDF>") + len(b"</rdf:RDF>")
     return ET.fromstring(data[start:end])
@@ -374,9 +375,13 @@ def test_every_template_renders_pdf_a3b(rendered: dict[str, pdf.RenderedPdf], na
     assert conformances == ["B"]
 
     reader = pypdf.PdfReader(io.BytesIO(result.content))
-    catalog = reader.trailer["/Root"]
+    catalog = reader.root_object
     assert catalog["/Lang"] == "fr"
-    assert catalog["/OutputIntents"][0].get_object()["/S"] == "/GTS_PDFA1"
+    intents = catalog["/OutputIntents"]
+    assert isinstance(intents, pypdf.generic.ArrayObject)
+    intent = intents[0].get_object()
+    assert isinstance(intent, pypdf.generic.DictionaryObject)
+    assert intent["/S"] == "/GTS_PDFA1"
     assert reader.metadata is not None and reader.metadata.title
 
     text = pdf_text(result.content)
@@ -414,6 +419,10 @@ def test_approval_letter_content(rendered: dict[str, pdf.RenderedPdf]) -> None:
     assert f"2029 Solde 20{NNBSP}% 4{NNBSP}000,00{NBSP}€ Sur présentation du rapport final" in text
     assert f"Total 70{NNBSP}000,00{NBSP}€" in text
     assert "Associer la commune de Ziguinchor au comité de pilotage annuel." in text
+    reader = pypdf.PdfReader(io.BytesIO(rendered["pdf/approval_letter.html"].content))
+    assert reader.metadata is not None
+    assert reader.metadata["/CreationDate"] == "D:20261126093000Z"  # issued_at, 10:30 Paris: never "now"
+    assert reader.metadata["/Title"] == "Décision attributive de subvention — AAP-2026-GEN-00012"
 
 
 def test_rejection_letter_content(rendered: dict[str, pdf.RenderedPdf]) -> None:
@@ -481,6 +490,13 @@ def test_template_versions_cover_every_document_template() -> None:
     folder = Path(pdf.__file__).resolve().parent / "templates" / "pdf"
     documents = {f"pdf/{p.name}" for p in folder.glob("*.html") if not p.name.startswith("_") and p.name != "base.html"}
     assert documents == set(pdf.TEMPLATE_VERSION) == set(pdf.REQUIRED_CONTEXT)
+
+
+def test_templates_never_disable_escaping() -> None:
+    folder = Path(pdf.__file__).resolve().parent / "templates" / "pdf"
+    for template in folder.glob("*.html"):
+        source = template.read_text()
+        assert "|safe" not in source and "autoescape off" not in source, template.name
 
 
 def test_font_configuration_is_a_process_singleton() -> None:
