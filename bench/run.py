@@ -75,7 +75,7 @@ def _markdown(results: dict[str, Any]) -> str:
             lines.extend([doc, ""])
         lines.append("| figure | value |")
         lines.append("|---|---|")
-        for key, value in (result.items() if isinstance(result, dict) else []):
+        for key, value in result.items() if isinstance(result, dict) else []:
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
             lines.append(f"| {key} | {shown} |")
         lines.append("")

@@ -36,18 +36,47 @@ class CallAdmin(admin.ModelAdmin):
     filter_horizontal = ("eligible_countries",)
     fieldsets = (
         (None, {"fields": ("code", "title", "description", "kind", "state", "published_on", "opens_at", "closes_at")}),
-        (_("Budget et taux"), {"fields": (
-            "envelope", "rate_pma", "rate_apd", "rate_non_apd", "multi_country_rule", "rate_multi_country",
-            "min_own_contribution", "max_in_kind_share",
-        )}),
-        (_("Règles"), {"fields": (
-            "min_duration_months", "max_duration_months", "required_attachments", "eligible_countries",
-            "block_overdue_reports",
-        )}),
-        (_("Instruction, avis et comité"), {"fields": (
-            "eligibility_deadline_days", "opinion_deadline_days", "prefecture_opinion_required",
-            "review_deadline_days", "min_reviews", "scoring_criteria", "reminder_steps",
-        )}),
+        (
+            _("Budget et taux"),
+            {
+                "fields": (
+                    "envelope",
+                    "rate_pma",
+                    "rate_apd",
+                    "rate_non_apd",
+                    "multi_country_rule",
+                    "rate_multi_country",
+                    "min_own_contribution",
+                    "max_in_kind_share",
+                )
+            },
+        ),
+        (
+            _("Règles"),
+            {
+                "fields": (
+                    "min_duration_months",
+                    "max_duration_months",
+                    "required_attachments",
+                    "eligible_countries",
+                    "block_overdue_reports",
+                )
+            },
+        ),
+        (
+            _("Instruction, avis et comité"),
+            {
+                "fields": (
+                    "eligibility_deadline_days",
+                    "opinion_deadline_days",
+                    "prefecture_opinion_required",
+                    "review_deadline_days",
+                    "min_reviews",
+                    "scoring_criteria",
+                    "reminder_steps",
+                )
+            },
+        ),
         (_("Numérotation"), {"fields": ("last_reference_number", "created_at")}),
     )
 

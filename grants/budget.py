@@ -150,7 +150,10 @@ def evaluate(application: Application, *, requested: Decimal | None = None) -> l
                 RuleResult(
                     "rate_cap",
                     True,
-                    _("Le cofinancement demandé (%(rate)s) respecte le plafond de %(cap)s applicable au projet (%(country)s)") % params,
+                    _(
+                        "Le cofinancement demandé (%(rate)s) respecte le plafond de %(cap)s applicable au projet (%(country)s)"
+                    )
+                    % params,
                 )
             )
         else:
@@ -158,7 +161,10 @@ def evaluate(application: Application, *, requested: Decimal | None = None) -> l
                 RuleResult(
                     "rate_cap",
                     False,
-                    _("Le cofinancement demandé (%(rate)s) dépasse le plafond de %(cap)s applicable au projet (%(country)s)") % params,
+                    _(
+                        "Le cofinancement demandé (%(rate)s) dépasse le plafond de %(cap)s applicable au projet (%(country)s)"
+                    )
+                    % params,
                 )
             )
         if len(countries) == 1 and countries[0].tier not in {t.value for t in Tier}:  # pragma: no cover - data guard

@@ -69,7 +69,10 @@ class CallFactory(factory.django.DjangoModelFactory):
 
 def organisation(name: str, siren: str, region_code: str = "84") -> Organisation:
     return Organisation.objects.create(
-        name=name, siren=siren, kind=Organisation.Kind.FRENCH, region=Region.objects.get(code=region_code),
+        name=name,
+        siren=siren,
+        kind=Organisation.Kind.FRENCH,
+        region=Region.objects.get(code=region_code),
         country=Country.objects.get(iso2="FR"),
     )
 
@@ -141,9 +144,13 @@ class World:
         self.finance = UserFactory(username="finance")
         grant(self.finance, Role.FINANCE)
         self.admin = UserFactory(username="admin", is_superuser=True, is_staff=True)
-        self.session = CommitteeSession.objects.create(call=self.call, date=timezone.localdate() + dt.timedelta(days=20))
+        self.session = CommitteeSession.objects.create(
+            call=self.call, date=timezone.localdate() + dt.timedelta(days=20)
+        )
 
-    def draft(self, user: Any = None, *, attachments: bool = True, country: str = "SN", **overrides: Any) -> Application:
+    def draft(
+        self, user: Any = None, *, attachments: bool = True, country: str = "SN", **overrides: Any
+    ) -> Application:
         user = user or self.applicant
         application = drafts.application_create(user=user, data=complete_data(self.call, country, **overrides))
         if attachments:
@@ -159,7 +166,7 @@ class World:
     def advance(self, application: Application, target: str, *, owner: Any = None) -> Application:
         """Drive ``application`` through the real transitions up to ``target``."""
         owner = owner or self.applicant
-        S = Application.State  # noqa: N806
+        S = Application.State
         app = application
         if target == S.DRAFT:
             return app
@@ -187,7 +194,8 @@ class World:
             return app
         review = Review.objects.get(application=app, reviewer=self.reviewer1)
         services.review_submit(
-            review_id=review.pk, user=self.reviewer1,
+            review_id=review.pk,
+            user=self.reviewer1,
             payload={"scores": {c["code"]: 4 for c in self.call.scoring_criteria}, "recommendation": "yes"},
         )
         app = self.fire(app, "schedule", self.secretary, session=self.session.pk)

@@ -18,9 +18,7 @@ def _set_funding(app: Application, **amounts: str) -> Application:
         setattr(app, name, Decimal(value))
     total = sum((line.amount for line in app.budget_lines.all()), Decimal(0))
     if "other_funding" not in amounts:
-        app.other_funding = total - (
-            app.own_cash + app.own_in_kind + app.partner_funding + app.requested_amount
-        )
+        app.other_funding = total - (app.own_cash + app.own_in_kind + app.partner_funding + app.requested_amount)
     app.save()
     return Application.objects.get(pk=app.pk)
 
@@ -36,23 +34,29 @@ def sn_app(world: World) -> Application:
 
 
 def test_it_accepts_a_request_of_exactly_70_percent_for_a_pma_country(sn_app: Application) -> None:
-    app = _set_funding(sn_app, requested_amount="70000.00", own_cash="15000.00", own_in_kind="5000.00",
-                       partner_funding="10000.00")
+    app = _set_funding(
+        sn_app, requested_amount="70000.00", own_cash="15000.00", own_in_kind="5000.00", partner_funding="10000.00"
+    )
     assert _rule(app, "rate_cap").ok
     assert budget.unmet(app) == []
 
 
 def test_it_rejects_a_request_of_70_01_percent_with_a_readable_reason(sn_app: Application) -> None:
-    app = _set_funding(sn_app, requested_amount="70010.00", own_cash="15000.00", own_in_kind="4990.00",
-                       partner_funding="10000.00")
+    app = _set_funding(
+        sn_app, requested_amount="70010.00", own_cash="15000.00", own_in_kind="4990.00", partner_funding="10000.00"
+    )
     result = _rule(app, "rate_cap")
     assert not result.ok
-    assert result.message == "Le cofinancement demandé (70,01\u00a0%) dépasse le plafond de 70\u00a0% applicable au projet (Sénégal)"
+    assert (
+        result.message
+        == "Le cofinancement demandé (70,01\u00a0%) dépasse le plafond de 70\u00a0% applicable au projet (Sénégal)"
+    )
 
 
 def test_it_rejects_one_cent_above_the_cap(sn_app: Application) -> None:
-    app = _set_funding(sn_app, requested_amount="70000.01", own_cash="15000.00", own_in_kind="4999.99",
-                       partner_funding="10000.00")
+    app = _set_funding(
+        sn_app, requested_amount="70000.01", own_cash="15000.00", own_in_kind="4999.99", partner_funding="10000.00"
+    )
     assert not _rule(app, "rate_cap").ok
 
 
@@ -122,8 +126,9 @@ def test_the_weighted_multi_country_rule_weights_tier_rates_by_budget(world: Wor
 def test_rates_are_settings_of_the_call_not_constants(world: World) -> None:
     world.call.rate_pma = Decimal("0.90")  # the 2024 rules
     world.call.save()
-    app = _set_funding(world.draft(), requested_amount="80000.00", own_cash="15000.00", own_in_kind="5000.00",
-                       partner_funding="0.00")
+    app = _set_funding(
+        world.draft(), requested_amount="80000.00", own_cash="15000.00", own_in_kind="5000.00", partner_funding="0.00"
+    )
     assert _rule(app, "rate_cap").ok
 
 
@@ -148,8 +153,11 @@ def test_a_one_year_project_gets_80_percent_then_the_balance() -> None:
 def test_reasons_are_given_in_english_when_the_user_reads_english(sn_app: Application) -> None:
     from django.utils import translation
 
-    app = _set_funding(sn_app, requested_amount="72000.00", own_cash="15000.00", own_in_kind="3000.00",
-                       partner_funding="10000.00")
+    app = _set_funding(
+        sn_app, requested_amount="72000.00", own_cash="15000.00", own_in_kind="3000.00", partner_funding="10000.00"
+    )
     with translation.override("en"):
         message = _rule(app, "rate_cap").message
-    assert message == "The requested cofinancing (72\u00a0%) exceeds the 70\u00a0% cap applicable to the project (Senegal)"
+    assert (
+        message == "The requested cofinancing (72\u00a0%) exceeds the 70\u00a0% cap applicable to the project (Senegal)"
+    )

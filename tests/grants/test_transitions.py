@@ -122,7 +122,10 @@ def test_request_completion_refuses_a_due_date_in_the_past(world: World) -> None
 def test_an_instructor_of_another_call_cannot_act(world: World) -> None:
     app = world.advance(world.draft(), S.SUBMITTED)
     other_call = Call.objects.create(
-        code="OTHER", title="Autre", opens_at=timezone.now(), closes_at=timezone.now() + dt.timedelta(days=1),
+        code="OTHER",
+        title="Autre",
+        opens_at=timezone.now(),
+        closes_at=timezone.now() + dt.timedelta(days=1),
         envelope=Decimal("1"),
     )
     from tests.factories import UserFactory
@@ -181,7 +184,9 @@ def test_declare_eligible_opens_one_request_per_country_and_the_prefecture_when_
     app = world.advance(app, S.AWAITING_OPINIONS)
     requests = OpinionRequest.objects.filter(application=app).order_by("authority", "country_id")
     assert [(r.authority, r.country_id, r.region_id) for r in requests] == [
-        ("embassy", "MA", None), ("embassy", "SN", None), ("prefecture", None, "84"),
+        ("embassy", "MA", None),
+        ("embassy", "SN", None),
+        ("prefecture", None, "84"),
     ]
     due = requests[0].due_at
     assert abs((due - timezone.now()) - dt.timedelta(days=21)) < dt.timedelta(minutes=1)
@@ -234,7 +239,8 @@ def test_the_instructor_may_close_opinions_early_but_must_say_why(world: World) 
     # reviewer1 (assigned by advance) and reviewer2 get their review tasks now
     assert open_tasks(app) == [TaskKind.REVIEW, TaskKind.REVIEW]
     assert set(Task.objects.filter(application=app, state="open").values_list("assignee__username", flat=True)) == {
-        "reviewer1", "reviewer2",
+        "reviewer1",
+        "reviewer2",
     }
 
 
@@ -245,15 +251,19 @@ def test_a_reviewer_scores_with_the_call_grid(world: World) -> None:
     app = world.advance(world.draft(), S.UNDER_REVIEW)
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
     with pytest.raises(Invalid) as error:
-        services.review_submit(review_id=review.pk, user=world.reviewer1,
-                               payload={"scores": {"sdg": 6}, "recommendation": "perhaps"})
+        services.review_submit(
+            review_id=review.pk, user=world.reviewer1, payload={"scores": {"sdg": 6}, "recommendation": "perhaps"}
+        )
     assert set(error.value.errors) == {"scores", "recommendation"}
     assert any("Critères non notés" in m for m in error.value.errors["scores"])
     with pytest.raises(NotFound):  # another reviewer does not see an unassigned application
         services.review_submit(review_id=review.pk, user=world.reviewer2, payload={})
     scores = {c["code"]: 3 for c in world.call.scoring_criteria}
-    services.review_submit(review_id=review.pk, user=world.reviewer1,
-                           payload={"scores": scores, "recommendation": "maybe", "comment": "Correct"})
+    services.review_submit(
+        review_id=review.pk,
+        user=world.reviewer1,
+        payload={"scores": scores, "recommendation": "maybe", "comment": "Correct"},
+    )
     assert Review.objects.get(pk=review.pk).state == Review.State.SUBMITTED
     assert open_tasks(app) == [TaskKind.SCHEDULE_COMMITTEE]
 
@@ -350,9 +360,11 @@ def test_only_the_secretary_decides(world: World) -> None:
 def test_a_closed_session_refuses_scheduling(world: World) -> None:
     app = world.advance(world.draft(), S.UNDER_REVIEW)
     review = Review.objects.get(application=app)
-    services.review_submit(review_id=review.pk, user=world.reviewer1,
-                           payload={"scores": {c["code"]: 4 for c in world.call.scoring_criteria},
-                                    "recommendation": "yes"})
+    services.review_submit(
+        review_id=review.pk,
+        user=world.reviewer1,
+        payload={"scores": {c["code"]: 4 for c in world.call.scoring_criteria}, "recommendation": "yes"},
+    )
     session = CommitteeSession.objects.create(call=world.call, date=timezone.localdate())
     services.session_transition(session_id=session.pk, name="close", user=world.secretary)
     with pytest.raises(Conflict) as error:

@@ -9,8 +9,16 @@ from django.core.management import call_command
 from workflows import diagrams
 
 CONTRACT_STATES = {
-    "draft", "submitted", "incomplete", "ineligible", "awaiting_opinions", "under_review", "in_committee",
-    "approved", "rejected", "withdrawn",
+    "draft",
+    "submitted",
+    "incomplete",
+    "ineligible",
+    "awaiting_opinions",
+    "under_review",
+    "in_committee",
+    "approved",
+    "rejected",
+    "withdrawn",
 }
 CONTRACT_TRANSITIONS = {
     ("submit", "draft", "submitted"),
