@@ -151,7 +151,7 @@ else:
     for sub in ("queue", "processed", "control"):
         (_broker / sub).mkdir(parents=True, exist_ok=True)
     (VAR_DIR / "celery-results").mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_URL = "filesystem://localhost//"  # a hostname keeps kombu from warning at each connection
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker / "queue"),
         "data_folder_out": str(_broker / "queue"),
@@ -179,7 +179,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_MAX_TASKS_PER_CHILD = env_int("CELERY_WORKER_MAX_TASKS_PER_CHILD", 200, minimum=1)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Time lives in the database: beat only wakes the sweeps up (notifications/tasks.py).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    "notifications-sweep": {"task": "notifications.sweep", "schedule": 60.0},  # reminders, expiry
+    "notifications-relay": {"task": "notifications.relay", "schedule": 60.0},  # unsent outbox rows
+    "notifications-digests": {"task": "notifications.digests", "schedule": 3600.0},  # hourly digest check
+    # Signed decisions without a letter, submissions without a receipt (broker down at the time).
+    "documents-sweep": {"task": "grants.tasks.sweep_documents", "schedule": 300.0},
+}
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Auth -----------------------------------------------------------------------------

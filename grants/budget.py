@@ -242,12 +242,13 @@ def unmet(application: Application, *, requested: Decimal | None = None) -> list
     return [r.message for r in evaluate(application, requested=requested) if not r.ok]
 
 
-def tranche_schedule(amount: Decimal, years: dict[int, Decimal]) -> list[dict[str, str | int]]:
+def tranche_schedule(amount: Decimal, years: dict[int, Decimal], *, exact: bool = False) -> list[dict[str, str | int]]:
     """One tranche per project year, in proportion to that year's expenses; the last
     year's tranche is paid 80 % on its report and its 20 % balance on the final report.
 
     Rounding is to the cent with the remainder on the last tranche, so the tranches add
-    up exactly to the amount.
+    up exactly to the amount. ``exact=True`` takes ``years`` as the amounts to pay each
+    year (the committee's own schedule, adding up to ``amount``) instead of weights.
     """
     if amount <= 0:
         return []
@@ -256,7 +257,9 @@ def tranche_schedule(amount: Decimal, years: dict[int, Decimal]) -> list[dict[st
     shares: list[tuple[int, Decimal]] = []
     allotted = ZERO
     for index, year in enumerate(year_numbers):
-        if index == len(year_numbers) - 1:
+        if exact:
+            part = years[year]
+        elif index == len(year_numbers) - 1:
             part = amount - allotted
         else:
             part = (amount * years[year] / total).quantize(CENT, rounding=ROUND_HALF_UP) if total > 0 else ZERO

@@ -98,6 +98,7 @@ class Organisation(models.Model):
     region = models.ForeignKey(Region, verbose_name=_("région"), null=True, blank=True, on_delete=models.PROTECT)
     country = models.ForeignKey(Country, verbose_name=_("pays"), on_delete=models.PROTECT)
     email = models.EmailField(_("courriel"), blank=True)
+    address = models.TextField(_("adresse postale"), blank=True)
 
     class Meta:
         ordering = ["name"]

@@ -508,15 +508,14 @@ def _approve_effects(app: Application, cleaned: dict[str, Any], ctx: Context) ->
     amount: Decimal = cleaned["amount"]
     fig = budget.figures(app)
     if "tranches" in cleaned:
+        # One amount per project year as decided; the last year's is split 80 % / 20 %
+        # (balance on the final report) exactly like the computed schedule.
         years = sorted(fig.years) or [1]
-        tranches: list[dict[str, Any]] = []
         amounts = cleaned["tranches"]
+        per_year = {years[min(i, len(years) - 1)]: ZERO for i in range(len(amounts))}
         for index, part in enumerate(amounts):
-            year = years[min(index, len(years) - 1)]
-            condition = "signature" if index == 0 else "interim_report"
-            if index == len(amounts) - 1 and len(amounts) > 1:
-                condition = "final_report"
-            tranches.append({"number": index + 1, "year": year, "amount": f"{part:f}", "condition": condition})
+            per_year[years[min(index, len(years) - 1)]] += part
+        tranches = budget.tranche_schedule(amount, per_year, exact=True)
     else:
         tranches = budget.tranche_schedule(amount, fig.years)
     rate = (amount / fig.total_expenses).quantize(Decimal("0.000001")) if fig.total_expenses else Decimal(0)

@@ -477,3 +477,21 @@ def test_available_transitions_are_what_the_caller_may_fire_now(world: World) ->
     assert available(world.instructor) == ["request_completion", "declare_ineligible", "declare_eligible"]
     assert available(world.applicant) == ["withdraw"]
     assert available(world.embassy_sn) == []
+
+
+def test_a_custom_schedule_still_splits_the_last_year_80_20(world: World) -> None:
+    app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.fire(app, "approve", world.secretary, amount="20000.00", tranches=["5000.00", "15000.00"])
+    tranches = Decision.objects.get(application=app).tranches
+    assert [(t["year"], t["amount"], t["condition"]) for t in tranches] == [
+        (1, "5000.00", "signature"),
+        (2, "12000.00", "interim_report"),
+        (2, "3000.00", "final_report"),
+    ]
+
+
+def test_a_custom_schedule_must_add_up_to_the_amount(world: World) -> None:
+    app = world.advance(world.draft(), S.IN_COMMITTEE)
+    with pytest.raises(Invalid) as error:
+        world.fire(app, "approve", world.secretary, amount="20000.00", tranches=["5000.00", "14999.99"])
+    assert "tranches" in error.value.errors
