@@ -44,7 +44,9 @@ class Scopes:
 
     def call_filter(self, role: str, lookup: str = "call_id") -> Q:
         if role in self.unscoped:
-            return Q()
+            # Not Q(): an empty Q vanishes when OR-ed (Q(pk__in=[]) | Q() is Q(pk__in=[])),
+            # which would turn "every call" into "nothing".
+            return Q(pk__isnull=False)
         return Q(**{f"{lookup}__in": sorted(self.calls.get(role, set()))})
 
 

@@ -284,6 +284,7 @@ class CommitteeSession(ConcurrentTransitionMixin, models.Model):
 
     class Meta:
         ordering = ["-date", "-pk"]
+        indexes = [models.Index(fields=["call", "date", "id"], name="session_call_date")]
         verbose_name = _("comité de sélection")
         verbose_name_plural = _("comités de sélection")
 
@@ -708,6 +709,11 @@ class Decision(ConcurrentTransitionMixin, models.Model):
             models.CheckConstraint(
                 condition=Q(outcome="rejected") | Q(amount__gt=0), name="decision_approved_has_amount"
             ),
+        ]
+        indexes = [
+            # The signatory's list (by state, oldest decided first) and finance's (by delivery).
+            models.Index(fields=["state", "decided_at", "id"], name="decision_state_decided"),
+            models.Index(fields=["state", "delivered_at", "id"], name="decision_state_delivered"),
         ]
 
     def __str__(self) -> str:

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from grants import budget
 from grants.models import (
@@ -556,37 +557,48 @@ def _reinstate_effects(app: Application, cleaned: dict[str, Any], ctx: Context) 
     emit("reinstated", application=app, actor=ctx.user)
 
 
-SUBMIT = Spec(Application, "submit", (Role.APPLICANT,), _("Déposer"), guard=_submit_guard, effects=_submit_effects)
+SUBMIT = Spec(
+    Application, "submit", (Role.APPLICANT,), gettext_lazy("Déposer"), guard=_submit_guard, effects=_submit_effects
+)
 REQUEST_COMPLETION = Spec(
     Application,
     "request_completion",
     (Role.INSTRUCTOR,),
-    _("Demander des compléments"),
+    gettext_lazy("Demander des compléments"),
     validate=_request_completion_validate,
     fsm_kwargs=lambda c, ctx: {"message": c["message"], "due_date": c["due_date"]},
     effects=_request_completion_effects,
     comment_field="message",
 )
 RESUBMIT = Spec(
-    Application, "resubmit", (Role.APPLICANT,), _("Redéposer"), guard=_resubmit_guard, effects=_resubmit_effects
+    Application,
+    "resubmit",
+    (Role.APPLICANT,),
+    gettext_lazy("Redéposer"),
+    guard=_resubmit_guard,
+    effects=_resubmit_effects,
 )
 DECLARE_INELIGIBLE = Spec(
     Application,
     "declare_ineligible",
     (Role.INSTRUCTOR,),
-    _("Déclarer irrecevable"),
+    gettext_lazy("Déclarer irrecevable"),
     validate=_reason_validate,
     effects=_declare_ineligible_effects,
     comment_field="reason",
 )
 DECLARE_ELIGIBLE = Spec(
-    Application, "declare_eligible", (Role.INSTRUCTOR,), _("Déclarer recevable"), effects=_declare_eligible_effects
+    Application,
+    "declare_eligible",
+    (Role.INSTRUCTOR,),
+    gettext_lazy("Déclarer recevable"),
+    effects=_declare_eligible_effects,
 )
 CLOSE_OPINIONS = Spec(
     Application,
     "close_opinions",
     (Role.INSTRUCTOR, SYSTEM),
-    _("Clore la phase d'avis"),
+    gettext_lazy("Clore la phase d'avis"),
     validate=_close_opinions_validate,
     guard=_close_opinions_guard,
     effects=_close_opinions_effects,
@@ -596,7 +608,7 @@ SCHEDULE = Spec(
     Application,
     "schedule",
     (Role.SECRETARY,),
-    _("Inscrire en comité"),
+    gettext_lazy("Inscrire en comité"),
     validate=_schedule_validate,
     guard=_schedule_guard,
     fsm_kwargs=lambda c, ctx: {"session": c["session"]},
@@ -606,7 +618,7 @@ APPROVE = Spec(
     Application,
     "approve",
     (Role.SECRETARY,),
-    _("Retenir"),
+    gettext_lazy("Retenir"),
     validate=_approve_validate,
     guard=_approve_guard,
     effects=_approve_effects,
@@ -616,7 +628,7 @@ REJECT = Spec(
     Application,
     "reject",
     (Role.SECRETARY,),
-    _("Ne pas retenir"),
+    gettext_lazy("Ne pas retenir"),
     validate=_reject_validate,
     effects=_reject_effects,
     comment_field="reasons",
@@ -625,7 +637,7 @@ DEFER = Spec(
     Application,
     "defer",
     (Role.SECRETARY,),
-    _("Ajourner"),
+    gettext_lazy("Ajourner"),
     validate=_comment_validate,
     effects=_defer_effects,
     comment_field="comment",
@@ -634,7 +646,7 @@ WITHDRAW = Spec(
     Application,
     "withdraw",
     (Role.APPLICANT,),
-    _("Retirer"),
+    gettext_lazy("Retirer"),
     validate=_comment_validate,
     effects=_withdraw_effects,
     comment_field="comment",
@@ -643,7 +655,7 @@ REINSTATE = Spec(
     Application,
     "reinstate",
     (Role.ADMIN,),
-    _("Rétablir"),
+    gettext_lazy("Rétablir"),
     validate=_reason_validate,
     guard=_reinstate_guard,
     effects=_reinstate_effects,
@@ -704,13 +716,13 @@ GIVE_OPINION = Spec(
     OpinionRequest,
     "give",
     (Role.EMBASSY, Role.PREFECTURE),
-    _("Rendre l'avis"),
+    gettext_lazy("Rendre l'avis"),
     validate=_give_validate,
     fsm_kwargs=lambda c, ctx: {**c, "user": ctx.user},
     effects=_give_effects,
     comment_field="comment",
 )
-EXPIRE_OPINION = Spec(OpinionRequest, "expire", (SYSTEM,), _("Avis non rendu"), effects=_expire_effects)
+EXPIRE_OPINION = Spec(OpinionRequest, "expire", (SYSTEM,), gettext_lazy("Avis non rendu"), effects=_expire_effects)
 
 
 # --- Review -------------------------------------------------------------------------------
@@ -767,7 +779,7 @@ REVIEW_SUBMIT = Spec(
     Review,
     "submit",
     (Role.REVIEWER,),
-    _("Rendre l'évaluation"),
+    gettext_lazy("Rendre l'évaluation"),
     validate=_review_submit_validate,
     fsm_kwargs=lambda c, ctx: dict(c),
     effects=_review_submit_effects,
@@ -777,7 +789,7 @@ REVIEW_DECLINE = Spec(
     Review,
     "decline",
     (Role.REVIEWER,),
-    _("Décliner"),
+    gettext_lazy("Décliner"),
     validate=_reason_validate,
     fsm_kwargs=lambda c, ctx: {"reason": c["reason"]},
     effects=_review_decline_effects,
@@ -831,16 +843,16 @@ DECISION_SIGN = Spec(
     Decision,
     "sign",
     (Role.SIGNATORY,),
-    _("Signer"),
+    gettext_lazy("Signer"),
     fsm_kwargs=lambda c, ctx: {"user": ctx.user},
     effects=_sign_effects,
 )
-DECISION_DELIVER = Spec(Decision, "deliver", (SYSTEM,), _("Notifier"), effects=_deliver_effects)
+DECISION_DELIVER = Spec(Decision, "deliver", (SYSTEM,), gettext_lazy("Notifier"), effects=_deliver_effects)
 DECISION_RECORD = Spec(
     Decision,
     "record",
     (Role.FINANCE,),
-    _("Enregistrer l'engagement"),
+    gettext_lazy("Enregistrer l'engagement"),
     validate=_record_validate,
     fsm_kwargs=lambda c, ctx: dict(c),
     effects=_record_effects,
@@ -895,6 +907,10 @@ def decision_record(*, decision_id: int, user: Any, commitment_number: str) -> D
     return result
 
 
+# States in which an instructor may still assign a reviewer (the screens show the form then).
+REVIEWER_ASSIGNABLE_STATES = (A.SUBMITTED, A.AWAITING_OPINIONS, A.UNDER_REVIEW)
+
+
 def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> Review:
     """Assign a committee member to review an application (instructor)."""
     from grants import access
@@ -914,7 +930,7 @@ def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> 
         role = access.role_for(user, (Role.INSTRUCTOR,), app)
         if role is None:
             raise Forbidden(_("Vous n'avez pas le droit de faire cette action."))
-        if app.state not in (A.SUBMITTED, A.AWAITING_OPINIONS, A.UNDER_REVIEW):
+        if app.state not in REVIEWER_ASSIGNABLE_STATES:
             raise Conflict(_("On ne peut plus assigner d'évaluateur à ce dossier dans son état actuel."))
         reviewer = get_user_model().objects.filter(username=reviewer_username, is_active=True).first()
         grants = RoleGrant.objects.filter(user=reviewer, role=Role.REVIEWER) if reviewer else RoleGrant.objects.none()

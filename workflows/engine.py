@@ -89,7 +89,7 @@ class Spec:
     model: type[Any]
     name: str
     roles: tuple[str, ...]
-    label: str = ""
+    label: Any = ""  # a lazily translated string
     validate: Validator = _no_payload
     guard: Guard = _no_guard
     # Keyword arguments for the django-fsm method, from the cleaned payload.

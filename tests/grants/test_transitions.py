@@ -495,3 +495,12 @@ def test_a_custom_schedule_must_add_up_to_the_amount(world: World) -> None:
     with pytest.raises(Invalid) as error:
         world.fire(app, "approve", world.secretary, amount="20000.00", tranches=["5000.00", "14999.99"])
     assert "tranches" in error.value.errors
+
+
+def test_unscoped_staff_see_every_request_review_and_decision_of_their_role(world: World) -> None:
+    app = world.advance(world.draft(), S.APPROVED)
+    assert list(access.visible_opinion_requests(world.instructor).values_list("application", flat=True)) == [app.pk]
+    assert list(access.visible_reviews(world.secretary).values_list("application", flat=True)) == [app.pk]
+    assert list(access.visible_decisions(world.signatory).values_list("application", flat=True)) == [app.pk]
+    assert not access.visible_decisions(world.finance).exists()  # not delivered yet
+    assert not access.visible_opinion_requests(world.embassy_ma).exists()

@@ -1,0 +1,473 @@
+"""Staff workspaces: the inbox ("Mes tâches") and the application page for staff.
+
+The other screens live in ``views_staff_opinions`` (embassies, prefectures, reviewers),
+``views_staff_committee`` (secretary), ``views_staff_decisions`` (signatory, finance)
+and ``views_staff_dashboard`` (instructors).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Count, Prefetch, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+from django_fsm import can_proceed
+
+from grants import access, budget, services
+from grants.forms_staff import (
+    ACTION_FORMS,
+    AssignReviewerForm,
+    InboxFilterForm,
+    ScheduleForm,
+    StaffForm,
+    payload_from,
+)
+from grants.models import (
+    Application,
+    Attachment,
+    Call,
+    CommitteeSession,
+    Country,
+    Decision,
+    OpinionRequest,
+    Review,
+    Role,
+    RoleGrant,
+)
+from grants.views_staff_common import (
+    ACTION_LABELS,
+    DECISION_BADGES,
+    HISTORY_LABELS,
+    ROLE_LABELS,
+    STATE_BADGES,
+    VERDICT_BADGES,
+    Key,
+    NotSignedIn,
+    apply_errors,
+    decorate,
+    keyset_page,
+    raise_for,
+    require_staff,
+    safe_next,
+    score_summary,
+    staff_render,
+    staff_view,
+    state_label,
+    visible_decisions,
+    visible_opinions,
+    visible_reviews,
+)
+from workflows import engine, tasks_service
+from workflows.engine import TransitionError
+from workflows.models import Task, TaskKind, TransitionLog
+
+
+def available(spec: engine.Spec, subject: Any, user: Any) -> bool:
+    """Whether ``user`` may fire ``spec`` on ``subject`` now (the engine decides)."""
+    role, reasons = engine.check(spec, subject, user)
+    return role is not None and not reasons
+
+
+# --- inbox ----------------------------------------------------------------------------------
+
+INBOX_KEYS = (Key("due_at", "datetime", nullable=True), Key("id", "int"))
+
+
+def _task_link(task: Task) -> str:
+    """The screen where the task is done."""
+    if task.kind == TaskKind.GIVE_OPINION and task.subject_id:
+        return reverse("opinion", args=[task.subject_id])
+    if task.kind == TaskKind.REVIEW and task.subject_id:
+        return reverse("review", args=[task.subject_id])
+    if task.kind == TaskKind.SIGN_DECISION:
+        return reverse("signatory") + f"#decision-{task.subject_id}"
+    if task.kind == TaskKind.RECORD_COMMITMENT:
+        return reverse("finance") + f"#decision-{task.subject_id}"
+    return reverse("staff-application", args=[task.application_id])
+
+
+def _filter_choices(user: Any) -> tuple[list[Call], list[Country]]:
+    s = access.scopes(user)
+    calls = list(Call.objects.exclude(state=Call.State.DRAFT).only("code", "title").order_by("-opens_at")[:100])
+    embassy_only = s.roles <= {Role.EMBASSY, Role.APPLICANT}
+    countries = Country.objects.exclude(iso2="FR")
+    if embassy_only:
+        countries = countries.filter(iso2__in=sorted(s.countries.get(Role.EMBASSY, set())))
+    return calls, list(countries.order_by("name_fr"))
+
+
+def inbox(request: HttpRequest) -> HttpResponse:
+    """Open tasks of every queue of the user, overdue first then by due date.
+
+    Also the staff home: the applicant portal's ``/`` calls this view for staff users.
+    One GROUP BY counts the user's open tasks per kind; the rows come by keyset on
+    (due_at, id), the order of the partial index ``task_open_queue_due``.
+    """
+    try:
+        user = require_staff(request)
+    except NotSignedIn:
+        return redirect_to_login(request.get_full_path())
+    calls, countries = _filter_choices(user)
+    form = InboxFilterForm(request.GET or None, calls=calls, countries=countries)
+    filters: dict[str, str] = {}
+    if form.is_valid():
+        filters = {k: v for k, v in form.cleaned_data.items() if v}
+    base = tasks_service.inbox(user)
+    if "call" in filters:
+        base = base.filter(application__call__code=filters["call"])
+    if "country" in filters:
+        base = base.filter(application__countries=filters["country"])
+    now = timezone.now()
+    counts = {
+        row["kind"]: row
+        for row in base.order_by()
+        .values("kind")
+        .annotate(n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now)))
+        .order_by()
+    }
+    kind_counts = [
+        {"kind": code, "label": label, "n": counts[code]["n"], "overdue": counts[code]["overdue"]}
+        for code, label in TaskKind.choices
+        if code in counts
+    ]
+    rows_qs = base
+    if "kind" in filters:
+        rows_qs = rows_qs.filter(kind=filters["kind"])
+    rows_qs = rows_qs.select_related(
+        "application", "application__call", "application__organisation", "assignee"
+    ).prefetch_related(Prefetch("application__countries", queryset=Country.objects.order_by("iso2")))
+    page = keyset_page(rows_qs, INBOX_KEYS, request.GET.get("cursor"))
+    for task in page.rows:
+        decorate(
+            task,
+            link=_task_link(task),
+            overdue=task.due_at is not None and task.due_at < now,
+            mine=task.assignee_id == user.pk,
+        )
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return staff_render(
+        request,
+        "grants/staff/inbox.html",
+        {
+            "form": form,
+            "page": page,
+            "kind_counts": kind_counts,
+            "total_overdue": sum(c["overdue"] for c in kind_counts),
+            "filters_query": query.urlencode(),
+            "here": request.get_full_path(),
+        },
+        active="tasks",
+    )
+
+
+def _claim_or_unclaim(request: HttpRequest, task_id: int, *, claim: bool) -> HttpResponse:
+    try:
+        user = require_staff(request)
+    except NotSignedIn:
+        return redirect_to_login(reverse("tasks"))
+    try:
+        if claim:
+            tasks_service.claim(task_id, user=user)
+            messages.success(request, _("Tâche prise en charge."))
+        else:
+            tasks_service.unclaim(task_id, user=user)
+            messages.success(request, _("Tâche remise dans la file."))
+    except TransitionError as error:
+        if error.status == 404:
+            raise Http404(error.message) from None
+        # Taken by someone else, reserved, no longer open: the inbox again, with why.
+        messages.error(request, error.message)
+        response = inbox(request)
+        response.status_code = error.status
+        return response
+    return redirect(safe_next(request, reverse("tasks")))
+
+
+@require_POST
+def task_claim(request: HttpRequest, task_id: int) -> HttpResponse:
+    return _claim_or_unclaim(request, task_id, claim=True)
+
+
+@require_POST
+def task_unclaim(request: HttpRequest, task_id: int) -> HttpResponse:
+    return _claim_or_unclaim(request, task_id, claim=False)
+
+
+# --- the application page for staff ---------------------------------------------------------
+
+
+def visible_application(user: Any, application_id: Any) -> Application:
+    """The application if ``user`` may see it, else 404 (never leak its existence)."""
+    app = (
+        access.visible_applications(user, Application.objects.all())
+        .filter(pk=application_id)
+        .select_related("call", "organisation", "organisation__region", "session", "created_by")
+        .first()
+    )
+    if app is None:
+        raise Http404(_("Introuvable."))
+    return app
+
+
+def _reviewer_choices(app: Application) -> list[tuple[str, str]]:
+    assigned = set(Review.objects.filter(application=app).values_list("reviewer_id", flat=True))
+    grants = (
+        RoleGrant.objects.filter(role=Role.REVIEWER, user__is_active=True)
+        .filter(Q(call__isnull=True) | Q(call=app.call))
+        .select_related("user")
+        .order_by("user__username")
+    )
+    seen: dict[str, str] = {}
+    for grant in grants:
+        if grant.user_id in assigned:
+            continue
+        name = grant.user.get_full_name() or grant.user.get_username()
+        seen[grant.user.get_username()] = f"{name} ({grant.user.get_username()})"
+    return list(seen.items())
+
+
+# The states in which ``services.review_assign`` accepts a new reviewer: the form is only
+# offered there (the service still decides and answers 409 otherwise).
+ASSIGNABLE_STATES = (Application.State.SUBMITTED, Application.State.AWAITING_OPINIONS, Application.State.UNDER_REVIEW)
+
+
+def _action_form(
+    name: str, app: Application, data: Any = None, sessions: list[CommitteeSession] | None = None
+) -> StaffForm:
+    form_class = ACTION_FORMS[name]
+    kwargs: dict[str, Any] = {"prefix": name}
+    if form_class is ScheduleForm:
+        kwargs["sessions"] = sessions or []
+    if name == "approve" and data is None:
+        kwargs["initial"] = {"amount": f"{app.requested_amount:f}"}
+    return form_class(data, **kwargs)
+
+
+def _history(app: Application, user: Any) -> list[dict[str, Any]]:
+    """Every entry of the application's log, oldest first; the comments of opinions and
+    reviews only for who may read those opinions / reviews."""
+    entries = list(TransitionLog.objects.filter(application=app).order_by("at", "id"))
+    readable_opinions = {str(pk) for pk in visible_opinions(user).filter(application=app).values_list("pk", flat=True)}
+    readable_reviews = {str(pk) for pk in visible_reviews(user).filter(application=app).values_list("pk", flat=True)}
+    rows = []
+    for entry in entries:
+        comment = entry.comment
+        if entry.subject_type == "grants.opinionrequest" and entry.subject_id not in readable_opinions:
+            comment = ""
+        if entry.subject_type == "grants.review" and entry.subject_id not in readable_reviews:
+            comment = ""
+        model = {
+            "grants.application": Application,
+            "grants.opinionrequest": OpinionRequest,
+            "grants.review": Review,
+            "grants.decision": Decision,
+        }.get(entry.subject_type)
+        rows.append(
+            {
+                "at": entry.at,
+                "label": HISTORY_LABELS.get((entry.subject_type, entry.transition), entry.transition),
+                "actor": entry.actor_name or _("Système"),
+                "role": ROLE_LABELS.get(entry.role, entry.role),
+                "comment": comment,
+                "source": state_label(model, entry.source) if model else entry.source,
+                "target": state_label(model, entry.target) if model else entry.target,
+                "is_application": entry.subject_type == "grants.application",
+            }
+        )
+    return rows
+
+
+def application_context(
+    request: HttpRequest,
+    app: Application,
+    *,
+    bound: dict[str, StaffForm] | None = None,
+    unmet: dict[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    user = request.user
+    bound = bound or {}
+    unmet = unmet or {}
+    countries = list(app.countries.order_by("name_fr"))
+    partners = list(app.partners.select_related("country"))
+    lines = list(app.budget_lines.select_related("country"))
+    figures = budget.figures(app, countries=countries)
+    rules = budget.evaluate(app)
+    attachments = list(app.attachments.all())
+    opinions = list(
+        visible_opinions(user)
+        .filter(application=app)
+        .select_related("country", "region", "given_by")
+        .order_by("requested_at", "pk")
+    )
+    now = timezone.now()
+    for opinion in opinions:
+        decorate(
+            opinion,
+            overdue=opinion.state == OpinionRequest.State.REQUESTED and opinion.due_at < now,
+            badge=VERDICT_BADGES.get(opinion.verdict, ""),
+            can_give=available(services.GIVE_OPINION, opinion, user),
+        )
+    reviews = list(
+        visible_reviews(user).filter(application=app).select_related("reviewer").order_by("assigned_at", "pk")
+    )
+    criteria = app.call.scoring_criteria
+    for review in reviews:
+        decorate(review, can_submit=available(services.REVIEW_SUBMIT, review, user))
+    scores = score_summary(criteria, reviews)
+
+    sessions: list[CommitteeSession] | None = None
+    actions = []
+    for name, spec in services.APPLICATION_TRANSITIONS.items():
+        role, reasons = engine.check(spec, app, user)
+        if role is None or not can_proceed(getattr(app, spec.name), check_conditions=False):
+            continue
+        if name == "schedule" and sessions is None:
+            sessions = list(
+                CommitteeSession.objects.filter(call=app.call)
+                .exclude(state=CommitteeSession.State.CLOSED)
+                .select_related("call")
+                .order_by("date", "pk")
+            )
+        form = bound.get(name) or _action_form(name, app, sessions=sessions)
+        actions.append(
+            {
+                "name": name,
+                "label": ACTION_LABELS.get(name, spec.label),
+                "unmet": unmet.get(name) or reasons,
+                "form": form,
+                "open": name in bound or name in unmet,
+            }
+        )
+
+    decision = Decision.objects.filter(application=app).select_related("document").first()
+    decision_visible = decision is not None and visible_decisions(user).filter(pk=decision.pk).exists()
+    decision_actions = {}
+    if decision_visible and decision is not None:
+        decorate(decision, badge=DECISION_BADGES.get(decision.state, ""))
+        decision_actions = {
+            "sign": available(services.DECISION_SIGN, decision, user),
+            "record": available(services.DECISION_RECORD, decision, user),
+        }
+
+    assign_form = None
+    if app.state in ASSIGNABLE_STATES and access.role_for(user, (Role.INSTRUCTOR,), app) is not None:
+        assign_form = bound.get("assign") or AssignReviewerForm(prefix="assign", reviewers=_reviewer_choices(app))
+
+    return {
+        "app": app,
+        "state_badge": STATE_BADGES.get(app.state, ""),
+        "countries": countries,
+        "partners": partners,
+        "co_applicants": list(app.co_applicants.all()),
+        "lines": lines,
+        "figures": figures,
+        "rules": rules,
+        "attachments": attachments,
+        "opinions": opinions,
+        "show_opinions": access.is_staff_user(user),
+        "reviews": reviews,
+        "scores": scores,
+        "history": _history(app, user),
+        "actions": actions,
+        "assign_form": assign_form,
+        "assign_unmet": unmet.get("assign"),
+        "decision": decision if decision_visible else None,
+        "decision_actions": decision_actions,
+    }
+
+
+@require_GET
+@staff_view()
+def application_page(request: HttpRequest, application_id: Any) -> HttpResponse:
+    app = visible_application(request.user, application_id)
+    return staff_render(request, "grants/staff/application.html", application_context(request, app))
+
+
+@require_POST
+@staff_view()
+def application_action(request: HttpRequest, application_id: Any, name: str) -> HttpResponse:
+    """Fire one transition with the payload typed in its form. Errors come back on the
+    page: 400 with the field and reason, 409 with the unmet conditions, 403, 404."""
+    user = request.user
+    app = visible_application(user, application_id)
+    if name not in services.APPLICATION_TRANSITIONS:
+        raise Http404(_("Action inconnue."))
+    sessions = None
+    if name == "schedule":
+        sessions = list(CommitteeSession.objects.filter(call=app.call).exclude(state=CommitteeSession.State.CLOSED))
+    form = _action_form(name, app, request.POST, sessions=sessions)
+    status = 400
+    unmet: dict[str, list[str]] = {}
+    if form.is_valid():
+        try:
+            services.application_transition(application_id=app.pk, name=name, user=user, payload=payload_from(form))
+        except TransitionError as error:
+            raise_for(error)
+            status = error.status
+            if error.status == 400:
+                apply_errors(form, error)
+            else:
+                unmet[name] = error.unmet
+        else:
+            messages.success(
+                request,
+                _("« %(action)s » : fait.") % {"action": ACTION_LABELS.get(name, name)},
+            )
+            return redirect("staff-application", application_id=app.pk)
+    app = visible_application(user, app.pk)
+    context = application_context(request, app, bound={name: form}, unmet=unmet)
+    return staff_render(request, "grants/staff/application.html", context, status=status)
+
+
+@require_POST
+@staff_view(Role.INSTRUCTOR)
+def assign_reviewer(request: HttpRequest, application_id: Any) -> HttpResponse:
+    user = request.user
+    app = visible_application(user, application_id)
+    form = AssignReviewerForm(request.POST, prefix="assign", reviewers=_reviewer_choices(app))
+    status = 400
+    unmet: dict[str, list[str]] = {}
+    if form.is_valid():
+        try:
+            review = services.review_assign(
+                application_id=app.pk, reviewer_username=form.cleaned_data.get("reviewer") or "", user=user
+            )
+        except TransitionError as error:
+            raise_for(error)
+            status = error.status
+            if error.status == 400:
+                apply_errors(form, error)
+            else:
+                unmet["assign"] = error.unmet
+        else:
+            messages.success(
+                request, _("%(name)s est assigné à l'évaluation du dossier.") % {"name": review.reviewer.get_username()}
+            )
+            return redirect("staff-application", application_id=app.pk)
+    context = application_context(request, app, bound={"assign": form}, unmet=unmet)
+    return staff_render(request, "grants/staff/application.html", context, status=status)
+
+
+@require_GET
+@staff_view()
+def attachment_download(request: HttpRequest, application_id: Any, attachment_id: int) -> FileResponse:
+    app = visible_application(request.user, application_id)
+    attachment = Attachment.objects.filter(application=app, pk=attachment_id).first()
+    if attachment is None or not attachment.file:
+        raise Http404(_("Introuvable."))
+    # The stored name is generated; the original name only goes to Content-Disposition,
+    # which FileResponse encodes (RFC 6266 / 5987).
+    return FileResponse(
+        attachment.file.open("rb"),
+        as_attachment=True,
+        filename=attachment.original_name,
+        content_type=attachment.content_type or "application/octet-stream",
+    )

@@ -1,0 +1,397 @@
+"""The committee secretariat: sessions, the agenda, scheduling, and recording the
+outcomes of a whole agenda at once (all or nothing)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.db import transaction
+from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from grants import access, budget, services
+from grants.forms_staff import OutcomeRowForm, SessionCreateForm
+from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
+from grants.views_staff_common import (
+    DECISION_BADGES,
+    STATE_BADGES,
+    VERDICT_BADGES,
+    Key,
+    apply_errors,
+    decorate,
+    keyset_page,
+    score_summary,
+    staff_render,
+    staff_view,
+    visible_opinions,
+    visible_reviews,
+)
+from workflows.engine import Invalid, TransitionError
+
+SESSION_KEYS = (Key("date", "date", descending=True), Key("id", "int", descending=True))
+# Candidates are listed by the index application_call_state (call, state, -created_at);
+# the uuid tiebreak only orders rows created in the same microsecond.
+CANDIDATE_KEYS = (Key("created_at", "datetime", descending=True), Key("id", "str", descending=True))
+
+
+def _calls_q(user: Any, lookup: str) -> Q:
+    s = access.scopes(user)
+    if Role.ADMIN in s.roles:
+        return Q()
+    return s.call_filter(Role.SECRETARY, lookup)
+
+
+def _session_or_404(user: Any, session_id: int) -> CommitteeSession:
+    session = CommitteeSession.objects.filter(_calls_q(user, "call_id"), pk=session_id).select_related("call").first()
+    if session is None:
+        raise Http404(_("Introuvable."))
+    return session
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@staff_view(Role.SECRETARY, Role.ADMIN)
+def session_list(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    calls = list(
+        Call.objects.filter(_calls_q(user, "pk")).exclude(state=Call.State.ARCHIVED).order_by("-opens_at")[:100]
+    )
+    form = SessionCreateForm(request.POST or None, calls=calls)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                session = services.session_create(
+                    call_code=form.cleaned_data.get("call") or "",
+                    date=form.cleaned_data["date"],
+                    user=user,
+                    title=form.cleaned_data.get("title") or "",
+                )
+            except TransitionError as error:
+                status = error.status if error.status != 404 else 400
+                apply_errors(form, error)
+            else:
+                messages.success(request, _("Comité de sélection créé."))
+                return redirect("session", session_id=session.pk)
+    qs = (
+        CommitteeSession.objects.filter(_calls_q(user, "call_id"))
+        .select_related("call")
+        .annotate(
+            n_applications=Count("applications"),
+            n_pending=Count("applications", filter=Q(applications__state=Application.State.IN_COMMITTEE)),
+        )
+    )
+    page = keyset_page(qs, SESSION_KEYS, request.GET.get("cursor"))
+    return staff_render(
+        request,
+        "grants/staff/session_list.html",
+        {"page": page, "form": form},
+        active="sessions",
+        status=status,
+    )
+
+
+# --- the agenda -----------------------------------------------------------------------------
+
+
+@dataclass
+class AgendaRow:
+    app: Application
+    form: OutcomeRowForm | None
+    figures: budget.BudgetFigures
+    opinions: list[Any]
+    scores: Any
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def pending(self) -> bool:
+        return self.app.state == Application.State.IN_COMMITTEE
+
+
+def _total_expenses() -> Coalesce:
+    lines = (
+        BudgetLine.objects.filter(application=OuterRef("pk"))
+        .order_by()
+        .values("application")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    return Coalesce(Subquery(lines), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2))
+
+
+def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Application]:
+    """The session's applications with everything a row shows, in a constant number of
+    queries: the opinions and reviews the user may read, countries and budget lines."""
+    return (
+        access.visible_applications(user, Application.objects.filter(session=session))
+        .select_related("call", "organisation", "decision")
+        .prefetch_related(
+            Prefetch("countries", queryset=Country.objects.order_by("iso2")),
+            "budget_lines",
+            Prefetch(
+                "opinion_requests",
+                queryset=visible_opinions(user).select_related("country", "region").order_by("pk"),
+                to_attr="visible_opinions",
+            ),
+            Prefetch(
+                "reviews",
+                queryset=visible_reviews(user).filter(state=Review.State.SUBMITTED).order_by("pk"),
+                to_attr="submitted_reviews",
+            ),
+        )
+        .order_by("reference")
+    )
+
+
+def _agenda_rows(user: Any, session: CommitteeSession, data: Any = None) -> list[AgendaRow]:
+    rows = []
+    for app in _agenda_queryset(user, session):
+        countries = list(app.countries.all())
+        figures = budget.figures(app, countries=countries)
+        form = None
+        if app.state == Application.State.IN_COMMITTEE:
+            form = OutcomeRowForm(data, prefix=str(app.pk), initial={"amount": f"{app.requested_amount:f}"})
+        decorate(app, badge=STATE_BADGES.get(app.state, ""))
+        decision = getattr(app, "decision", None) if hasattr(app, "decision") else None
+        if decision is not None:
+            decision.badge = DECISION_BADGES.get(decision.state, "")
+        opinions: list[Any] = getattr(app, "visible_opinions", [])
+        for opinion in opinions:
+            decorate(opinion, badge=VERDICT_BADGES.get(opinion.verdict, ""))
+        rows.append(
+            AgendaRow(
+                app=app,
+                form=form,
+                figures=figures,
+                opinions=opinions,
+                scores=score_summary(app.call.scoring_criteria, getattr(app, "submitted_reviews", [])),
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class Envelope:
+    envelope: Decimal
+    committed: Decimal
+    entered: Decimal
+    invalid: int
+
+    @property
+    def remaining(self) -> Decimal:
+        return self.envelope - self.committed
+
+    @property
+    def remaining_after(self) -> Decimal:
+        return self.envelope - self.committed - self.entered
+
+    @property
+    def exceeded(self) -> bool:
+        return self.remaining_after < 0
+
+    @property
+    def used_percent(self) -> int:
+        if self.envelope <= 0:
+            return 100
+        return min(100, int((self.committed + self.entered) * 100 / self.envelope))
+
+
+def _envelope(session: CommitteeSession, rows: list[AgendaRow], data: Any = None) -> Envelope:
+    """Committed on the call plus what is being typed for the rows marked "approve".
+    The amounts are parsed by the same function the approval uses."""
+    entered = ZERO
+    invalid = 0
+    if data is not None:
+        for row in rows:
+            if not row.pending:
+                continue
+            prefix = str(row.app.pk)
+            if data.get(f"{prefix}-outcome") != "approve":
+                continue
+            try:
+                entered += services.parse_amount(data.get(f"{prefix}-amount", ""), "amount")
+            except Invalid:
+                invalid += 1
+    call = session.call
+    return Envelope(envelope=call.envelope, committed=services.committed_amount(call), entered=entered, invalid=invalid)
+
+
+def _candidates(request: HttpRequest, session: CommitteeSession) -> Any:
+    qs = (
+        access.visible_applications(
+            request.user,
+            Application.objects.filter(call=session.call, state=Application.State.UNDER_REVIEW),
+        )
+        .select_related("organisation")
+        .annotate(n_reviews=Count("reviews", filter=Q(reviews__state=Review.State.SUBMITTED)))
+    )
+    return keyset_page(qs, CANDIDATE_KEYS, request.GET.get("cursor"))
+
+
+def _agenda_response(
+    request: HttpRequest,
+    session: CommitteeSession,
+    *,
+    data: Any = None,
+    row_errors: dict[str, list[str]] | None = None,
+    schedule_report: list[dict[str, Any]] | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    rows = _agenda_rows(request.user, session, data)
+    for row in rows:
+        row.errors = (row_errors or {}).get(str(row.app.pk), [])
+        if row.form is not None and data is not None:
+            row.form.is_valid()
+    context = {
+        "session": session,
+        "rows": rows,
+        "pending": [r for r in rows if r.pending],
+        "envelope": _envelope(session, rows, data),
+        "candidates": _candidates(request, session),
+        "min_reviews": session.call.min_reviews,
+        "schedule_report": schedule_report or [],
+        "has_row_errors": bool(row_errors),
+        "can_record": session.state != CommitteeSession.State.CLOSED,
+    }
+    return staff_render(request, "grants/staff/session.html", context, active="sessions", status=status)
+
+
+@staff_view(Role.SECRETARY, Role.ADMIN)
+def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
+    session = _session_or_404(request.user, session_id)
+    return _agenda_response(request, session)
+
+
+@require_POST
+@staff_view(Role.SECRETARY)
+def session_envelope(request: HttpRequest, session_id: int) -> HttpResponse:
+    """htmx: the envelope panel recomputed on the server from the amounts being typed."""
+    session = _session_or_404(request.user, session_id)
+    rows = _agenda_rows(request.user, session)
+    context = {"session": session, "envelope": _envelope(session, rows, request.POST), "oob": True}
+    return staff_render(request, "grants/staff/_envelope.html", context)
+
+
+@require_POST
+@staff_view(Role.SECRETARY)
+def session_outcomes(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Record the outcomes of the whole agenda in ONE transaction: when one row fails
+    (envelope exceeded, amount above the request, reasons missing…), nothing is
+    recorded and every row's errors are shown."""
+    user = request.user
+    session = _session_or_404(user, session_id)
+    pending = list(
+        access.visible_applications(
+            user, Application.objects.filter(session=session, state=Application.State.IN_COMMITTEE)
+        ).order_by("reference")
+    )
+    row_errors: dict[str, list[str]] = {}
+    statuses: set[int] = set()
+    recorded = 0
+    with transaction.atomic():
+        for app in pending:
+            form = OutcomeRowForm(request.POST, prefix=str(app.pk))
+            if not form.is_valid():
+                row_errors[str(app.pk)] = [str(m) for messages_ in form.errors.values() for m in messages_]
+                statuses.add(400)
+                continue
+            chosen = form.payload()
+            if chosen is None:
+                continue
+            name, payload = chosen
+            try:
+                # Each transition runs in its own savepoint; the outer block decides.
+                services.application_transition(application_id=app.pk, name=name, user=user, payload=payload)
+            except TransitionError as error:
+                statuses.add(error.status)
+                reasons = [m for messages_ in error.errors.values() for m in messages_] if error.errors else []
+                row_errors[str(app.pk)] = reasons or error.unmet or [error.message]
+            else:
+                recorded += 1
+        if row_errors:
+            transaction.set_rollback(True)
+    if row_errors:
+        messages.error(
+            request,
+            _(
+                "Aucune décision n'a été enregistrée : corrigez les lignes signalées puis validez de nouveau l'ordre du jour."
+            ),
+        )
+        status = 400 if 400 in statuses else max(statuses)
+        return _agenda_response(request, session, data=request.POST, row_errors=row_errors, status=status)
+    if not recorded:
+        messages.warning(request, _("Aucune décision saisie."))
+        return _agenda_response(request, session, data=request.POST, status=400)
+    messages.success(request, _("%(n)s décision(s) enregistrée(s).") % {"n": recorded})
+    return redirect("session", session_id=session.pk)
+
+
+@require_POST
+@staff_view(Role.SECRETARY)
+def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Schedule the ticked applications into this session, each in its own transaction
+    (one refused application does not hold back the others); a report per application."""
+    user = request.user
+    session = _session_or_404(user, session_id)
+    ids = request.POST.getlist("application")[:200]
+    report = []
+    for raw in ids:
+        try:
+            app = services.application_transition(
+                application_id=raw, name="schedule", user=user, payload={"session": session.pk}
+            )
+        except TransitionError as error:
+            label = (
+                access.visible_applications(user).filter(pk=raw).values_list("reference", flat=True).first()
+                if _is_uuid(raw)
+                else None
+            )
+            report.append(
+                {"ok": False, "label": label or _("Dossier introuvable"), "reasons": error.unmet or [error.message]}
+            )
+        else:
+            report.append({"ok": True, "label": app.reference, "reasons": []})
+    if not ids:
+        messages.warning(request, _("Cochez au moins un dossier à inscrire."))
+        return _agenda_response(request, session, status=400)
+    done = sum(1 for r in report if r["ok"])
+    if done == len(report):
+        messages.success(request, _("%(n)s dossier(s) inscrit(s) à l'ordre du jour.") % {"n": done})
+        return redirect("session", session_id=session.pk)
+    return _agenda_response(request, session, schedule_report=report, status=200 if done else 409)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
+
+
+@require_POST
+@staff_view(Role.SECRETARY)
+def session_transition(request: HttpRequest, session_id: int, name: str) -> HttpResponse:
+    user = request.user
+    session = _session_or_404(user, session_id)
+    try:
+        services.session_transition(session_id=session.pk, name=name, user=user)
+    except TransitionError as error:
+        if error.status == 404:
+            raise Http404(error.message) from None
+        messages.error(request, " ".join([error.message, *[r for r in error.unmet if r != error.message]]))
+        return _agenda_response(request, _session_or_404(user, session_id), status=error.status)
+    labels = {"open": _("La séance est ouverte."), "close": _("La séance est close.")}
+    messages.success(request, labels[name])
+    return redirect("session", session_id=session.pk)

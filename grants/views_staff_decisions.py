@@ -1,0 +1,261 @@
+"""The signatory (decisions to sign, one or many) and finance (delivered decisions,
+their PDF, the commitment number, exports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import Prefetch, Q, QuerySet
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from grants import access, exports, services
+from grants.forms_staff import CommitmentForm
+from grants.models import Country, Decision, Document, Role
+from grants.views_staff_common import (
+    DECISION_BADGES,
+    Key,
+    decorate,
+    keyset_page,
+    report_error,
+    staff_render,
+    staff_view,
+    visible_decisions,
+)
+from workflows.engine import TransitionError
+
+DECISION_KEYS = (Key("decided_at", "datetime"), Key("id", "int"))
+DELIVERED_KEYS = (Key("delivered_at", "datetime", descending=True), Key("id", "int", descending=True))
+PROGRESS_SIZE = 20
+
+
+def _with_rows(qs: QuerySet[Decision]) -> QuerySet[Decision]:
+    return qs.select_related(
+        "application", "application__call", "application__organisation", "session", "document"
+    ).prefetch_related(Prefetch("application__countries", queryset=Country.objects.order_by("iso2")))
+
+
+def _decorate(decisions: list[Decision]) -> list[Decision]:
+    for decision in decisions:
+        decorate(decision, badge=DECISION_BADGES.get(decision.state, ""), has_document=_document(decision) is not None)
+    return decisions
+
+
+def _document(decision: Decision) -> Document | None:
+    try:
+        return decision.document
+    except Document.DoesNotExist:
+        return None
+
+
+# --- signatory ------------------------------------------------------------------------------
+
+
+def _to_sign(user: Any) -> QuerySet[Decision]:
+    qs = visible_decisions(user).filter(state=Decision.State.DRAFT)
+    s = access.scopes(user)
+    if Role.ADMIN not in s.roles:
+        qs = qs.filter(s.call_filter(Role.SIGNATORY, "application__call_id"))
+    return qs
+
+
+def _progress(user: Any) -> list[Decision]:
+    """The user's latest signatures with their rendering: signed → delivered, the PDF,
+    the render error if any (bounded: the last few, newest first)."""
+    qs = visible_decisions(user).filter(signed_by=user).exclude(state=Decision.State.DRAFT)
+    return _decorate(list(_with_rows(qs).order_by("-signed_at", "-pk")[:PROGRESS_SIZE]))
+
+
+def _signatory_context(request: HttpRequest, report: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    user = request.user
+    page = keyset_page(_with_rows(_to_sign(user)), DECISION_KEYS, request.GET.get("cursor"))
+    _decorate(page.rows)
+    progress = _progress(user)
+    return {
+        "page": page,
+        "progress": progress,
+        "rendering": any(d.state == Decision.State.SIGNED for d in progress),
+        "report": report or [],
+    }
+
+
+@require_GET
+@staff_view(Role.SIGNATORY, Role.ADMIN)
+def signatory(request: HttpRequest) -> HttpResponse:
+    return staff_render(request, "grants/staff/signatory.html", _signatory_context(request), active="signatory")
+
+
+@require_GET
+@staff_view(Role.SIGNATORY, Role.ADMIN)
+def signatory_progress(request: HttpRequest) -> HttpResponse:
+    """htmx poll: the rendering progress of the user's signed decisions."""
+    progress = _progress(request.user)
+    context = {"progress": progress, "rendering": any(d.state == Decision.State.SIGNED for d in progress)}
+    return staff_render(request, "grants/staff/_sign_progress.html", context)
+
+
+@require_POST
+@staff_view(Role.SIGNATORY)
+def signatory_sign(request: HttpRequest) -> HttpResponse:
+    """Sign the ticked decisions, each through the service in its own transaction: one
+    refused decision does not hold back the others. A report per decision."""
+    user = request.user
+    ids = request.POST.getlist("decision")[:200]
+    if not ids:
+        messages.warning(request, _("Cochez au moins une décision à signer."))
+        context = _signatory_context(request)
+        return staff_render(request, "grants/staff/signatory.html", context, active="signatory", status=400)
+    labels = dict(
+        visible_decisions(user)
+        .filter(pk__in=[int(i) for i in ids if i.isdigit()])
+        .values_list("pk", "application__reference")
+    )
+    report = []
+    for raw in ids:
+        label = labels.get(int(raw)) if raw.isdigit() else None
+        if label is None:
+            # Not a decision this user may see: reported without saying whether it exists.
+            report.append({"ok": False, "label": _("Décision introuvable"), "reasons": []})
+            continue
+        try:
+            services.decision_sign(decision_id=int(raw), user=user)
+        except TransitionError as error:
+            report.append({"ok": False, "label": label, "reasons": error.unmet or [error.message]})
+        else:
+            report.append({"ok": True, "label": label, "reasons": []})
+    done = sum(1 for r in report if r["ok"])
+    if done:
+        messages.success(
+            request, _("%(n)s décision(s) signée(s) : la lettre de notification est en préparation.") % {"n": done}
+        )
+    if done == len(report):
+        return redirect("signatory")
+    context = _signatory_context(request, report)
+    return staff_render(
+        request, "grants/staff/signatory.html", context, active="signatory", status=200 if done else 409
+    )
+
+
+# --- finance --------------------------------------------------------------------------------
+
+
+def _finance_decisions(user: Any) -> QuerySet[Decision]:
+    """Delivered and recorded decisions of the calls the user's finance grant covers."""
+    qs = visible_decisions(user).filter(state__in=[Decision.State.DELIVERED, Decision.State.RECORDED])
+    s = access.scopes(user)
+    if Role.ADMIN not in s.roles:
+        qs = qs.filter(s.call_filter(Role.FINANCE, "application__call_id"))
+    return qs
+
+
+@require_GET
+@staff_view(Role.FINANCE, Role.ADMIN)
+def finance(request: HttpRequest) -> HttpResponse:
+    return _finance_response(request)
+
+
+def _finance_response(
+    request: HttpRequest, *, bound: dict[int, CommitmentForm] | None = None, status: int = 200
+) -> HttpResponse:
+    user = request.user
+    show = request.GET.get("etat", "delivered")
+    qs = _finance_decisions(user)
+    if show == "delivered":
+        qs = qs.filter(state=Decision.State.DELIVERED, outcome=Decision.Outcome.APPROVED)
+    else:
+        show = "all"
+    page = keyset_page(_with_rows(qs), DELIVERED_KEYS, request.GET.get("cursor"))
+    _decorate(page.rows)
+    for decision in page.rows:
+        decision.can_record = (
+            decision.state == Decision.State.DELIVERED
+            and decision.outcome == Decision.Outcome.APPROVED
+            and Role.FINANCE in access.scopes(user).roles
+        )
+        decision.form = (bound or {}).get(decision.pk) or CommitmentForm(prefix=f"d{decision.pk}")
+    query = request.GET.copy()
+    query.pop("cursor", None)
+    return staff_render(
+        request,
+        "grants/staff/finance.html",
+        {"page": page, "show": show, "export_query": query.urlencode()},
+        active="finance",
+        status=status,
+    )
+
+
+@require_POST
+@staff_view(Role.FINANCE)
+def finance_record(request: HttpRequest, decision_id: int) -> HttpResponse:
+    user = request.user
+    if not _finance_decisions(user).filter(pk=decision_id).exists():
+        raise Http404(_("Introuvable."))
+    form = CommitmentForm(request.POST, prefix=f"d{decision_id}")
+    status = 400
+    if form.is_valid():
+        try:
+            decision = services.decision_record(
+                decision_id=decision_id, user=user, commitment_number=form.cleaned_data.get("commitment_number") or ""
+            )
+        except TransitionError as error:
+            if error.status == 404:
+                raise Http404(error.message) from None
+            status = error.status
+            report_error(form, error)
+        else:
+            messages.success(
+                request,
+                _("Engagement %(number)s enregistré pour %(reference)s.")
+                % {"number": decision.commitment_number, "reference": decision.application.reference},
+            )
+            return redirect(reverse("finance") + f"#decision-{decision_id}")
+    messages.error(request, _("L'engagement n'a pas été enregistré : voir le formulaire de la décision."))
+    return _finance_response(request, bound={decision_id: form}, status=status)
+
+
+@require_GET
+@staff_view(Role.FINANCE, Role.SIGNATORY, Role.ADMIN)
+def decision_pdf(request: HttpRequest, decision_id: int) -> FileResponse:
+    """The decision letter: only once the decision is visible to the user and its PDF
+    stored. The file name is built from the reference, never from user text."""
+    decision = visible_decisions(request.user).filter(pk=decision_id).select_related("application").first()
+    document = _document(decision) if decision is not None else None
+    if decision is None or document is None or not document.file:
+        raise Http404(_("Introuvable."))
+    reference = decision.application.reference or f"decision-{decision.pk}"
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=f"{reference}.pdf",
+        content_type="application/pdf",
+    )
+
+
+@require_GET
+@staff_view(Role.FINANCE, Role.ADMIN)
+def finance_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
+    if fmt not in exports.FORMATS:
+        raise Http404(_("Format inconnu."))
+    qs = _finance_decisions(request.user)
+    call = request.GET.get("call")
+    if call:
+        qs = qs.filter(application__call__code=call)
+    if request.GET.get("etat") == "delivered":
+        qs = qs.filter(Q(state=Decision.State.DELIVERED) & Q(outcome=Decision.Outcome.APPROVED))
+    content_type, extension = exports.FORMATS[fmt]
+    filename = exports.export_filename(extension, timezone.now())
+    response: HttpResponseBase
+    if fmt == "csv":
+        response = StreamingHttpResponse(exports.csv_lines(qs), content_type=content_type)
+    elif fmt == "xlsx":
+        response = HttpResponse(exports.xlsx_bytes(qs), content_type=content_type)
+    else:
+        response = HttpResponse(exports.ods_bytes(qs), content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -1,0 +1,123 @@
+"""Who is in a queue or an audience, from the role grants and their scopes.
+
+A ``Directory`` is the grants of active users, loaded in one query and indexed in
+memory, so a sweep over thousands of tasks resolves every recipient without a query per
+task. Scope rules mirror ``grants.access``: applicants by organisation, embassies by
+country, prefectures by region, the delegation's roles unscoped or scoped to the call.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from django.db.models import Q
+
+from grants.models import Role, RoleGrant
+
+# Roles outside the delegation: their overdue work escalates to the call's instructors.
+EXTERNAL_ROLES = frozenset({Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE, Role.REVIEWER})
+CALL_SCOPED_ROLES = frozenset({Role.INSTRUCTOR, Role.SECRETARY, Role.SIGNATORY, Role.FINANCE, Role.REVIEWER})
+
+GrantRow = tuple[int, str, Any, Any, Any, Any, bool]
+
+
+class Directory:
+    def __init__(self, rows: Iterable[GrantRow]) -> None:
+        # (supervisors_only, role, scope kind, scope value) -> user ids
+        self._index: dict[tuple[bool, str, str, Any], set[int]] = defaultdict(set)
+        for user_id, role, organisation_id, country_id, region_id, call_id, supervisor in rows:
+            if organisation_id is not None:
+                key: tuple[str, Any] = ("organisation", organisation_id)
+            elif country_id is not None:
+                key = ("country", country_id)
+            elif region_id is not None:
+                key = ("region", region_id)
+            elif call_id is not None:
+                key = ("call", call_id)
+            else:
+                key = ("all", None)
+            self._index[(False, role, *key)].add(user_id)
+            if supervisor:
+                self._index[(True, role, *key)].add(user_id)
+
+    @classmethod
+    def load(cls, q: Q | None = None) -> Directory:
+        qs = RoleGrant.objects.filter(user__is_active=True)
+        if q is not None:
+            qs = qs.filter(q)
+        return cls(
+            qs.values_list("user_id", "role", "organisation_id", "country_id", "region_id", "call_id", "supervisor")
+        )
+
+    def members(
+        self,
+        role: str,
+        *,
+        call_id: Any = None,
+        organisation_id: Any = None,
+        country_id: Any = None,
+        region_id: Any = None,
+        supervisors: bool = False,
+    ) -> set[int]:
+        """The users holding ``role`` in scope (for a scoped role, the scope item given)."""
+        get = self._index.get
+        if role == Role.APPLICANT:
+            return set(get((supervisors, role, "organisation", organisation_id), ()))
+        if role == Role.EMBASSY:
+            return set(get((supervisors, role, "country", country_id), ()))
+        if role == Role.PREFECTURE:
+            return set(get((supervisors, role, "region", region_id), ()))
+        found = set(get((supervisors, role, "all", None), ()))
+        if call_id is not None:
+            found |= get((supervisors, role, "call", call_id), set())
+        return found
+
+    def supervisors(
+        self,
+        role: str,
+        *,
+        call_id: Any,
+        organisation_id: Any = None,
+        country_id: Any = None,
+        region_id: Any = None,
+    ) -> set[int]:
+        """Who an overdue task of this queue escalates to: the queue's own supervisors
+        (``RoleGrant.supervisor``) and, for work outside the delegation (an embassy's
+        opinion, an applicant's completion, a reviewer), the call's supervising
+        instructors; when a delegation queue has no supervisor, its instructors' ones."""
+        found = self.members(
+            role,
+            call_id=call_id,
+            organisation_id=organisation_id,
+            country_id=country_id,
+            region_id=region_id,
+            supervisors=True,
+        )
+        if role in EXTERNAL_ROLES or not found:
+            found |= self.members(Role.INSTRUCTOR, call_id=call_id, supervisors=True)
+        return found
+
+
+def scope_query(
+    roles: Iterable[str],
+    *,
+    organisation_ids: Iterable[Any] = (),
+    country_ids: Iterable[Any] = (),
+    region_ids: Iterable[Any] = (),
+) -> Q:
+    """The grants a Directory needs for these roles: every grant of the delegation's
+    roles (a few rows), only the given scope items for applicants and authorities."""
+    q = Q(pk__in=[])
+    wanted = set(roles)
+    staff = sorted(wanted - {Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE})
+    if staff:
+        q |= Q(role__in=staff)
+    if Role.APPLICANT in wanted:
+        q |= Q(role=Role.APPLICANT, organisation_id__in=sorted(set(organisation_ids)))
+    if Role.EMBASSY in wanted:
+        q |= Q(role=Role.EMBASSY, country_id__in=sorted(set(country_ids)))
+    if Role.PREFECTURE in wanted:
+        q |= Q(role=Role.PREFECTURE, region_id__in=sorted(set(region_ids)))
+    return q

@@ -1,0 +1,242 @@
+"""The staff's part of the lifecycle in a real browser (Playwright + Debian's chromium):
+the instructor assigns a reviewer and declares the application eligible, the embassy
+gives its opinion, the reviewer scores it, the secretary schedules it and records the
+outcome (the envelope updates as the amount is typed), the signatory signs, finance
+records the commitment; the instructor reads the call's dashboard.
+
+Screenshots: with UPDATE_SCREENSHOTS=1 they go to docs/screenshots/staff-<screen>.png
+(the ones the documentation shows), else to the test's temporary directory.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.files.base import ContentFile
+from django.utils import timezone
+
+from grants import services
+from grants.models import Application, CommitteeSession, Decision, Document, OpinionRequest, Review
+from tests.factories import PDF_BYTES, World
+from workflows.models import Task, TaskKind
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ROOT = Path(__file__).resolve().parents[2]
+S = Application.State
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    target = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else tmp_path / "screenshots"
+    target.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+@pytest.fixture
+def browser_page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (`apt-get install chromium`) to run this test.")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls
+    # are plain synchronous code all the same.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        context = browser.new_context(viewport={"width": 1360, "height": 900}, locale="fr-FR", accept_downloads=True)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def shot(page: Any, folder: Path, name: str) -> None:
+    page.screenshot(path=str(folder / f"staff-{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    from playwright.sync_api import expect
+
+    page.context.clear_cookies()
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Identifiant", exact=True).fill(username)
+    page.get_by_label("Mot de passe", exact=True).fill("pw")
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def deliver(decision: Decision) -> None:
+    """The render step between sign and record: through the PDF engineer's code when it
+    ran, else by storing a small PDF as the letter and firing the system transition."""
+    decision.refresh_from_db()
+    if decision.state != Decision.State.SIGNED:
+        return
+    if not Document.objects.filter(decision=decision).exists():
+        document = Document(
+            kind=Document.Kind.APPROVAL_LETTER,
+            application=decision.application,
+            decision=decision,
+            reference=decision.application.reference or "",
+            sha256=hashlib.sha256(PDF_BYTES).hexdigest(),
+            size=len(PDF_BYTES),
+            pages=1,
+            template_version="e2e",
+            verification_code=f"E2ESTAFF{decision.pk:08d}",
+        )
+        document.file.save("letter.pdf", ContentFile(PDF_BYTES), save=False)
+        document.save()
+    services.decision_deliver(decision_id=decision.pk)
+
+
+def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_page: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    world = World()
+    world.session.title = "Comité de sélection de printemps"
+    world.session.save()
+    app = world.advance(world.draft(title="Jumelage Lyon – Saint-Louis : gestion des déchets"), S.SUBMITTED)
+    # Other work in the queues, so the screens look like real ones.
+    late = world.advance(world.draft(title="Eau potable à Podor", country="SN"), S.SUBMITTED)
+    Task.objects.filter(application=late).update(due_at=timezone.now() - dt.timedelta(days=4))
+    world.advance(world.draft(title="Formation des élus de Rabat", country="MA"), S.SUBMITTED)
+    kaolack = world.advance(world.draft(title="Marchés ruraux de Kaolack"), S.AWAITING_OPINIONS)
+    overdue = timezone.now() - dt.timedelta(days=3)
+    OpinionRequest.objects.filter(application=kaolack).update(due_at=overdue)
+    Task.objects.filter(application=kaolack, kind=TaskKind.GIVE_OPINION).update(due_at=overdue)
+    other = world.advance(world.draft(title="Tourisme solidaire à Essaouira", country="MA"), S.IN_COMMITTEE)
+    world.fire(other, "approve", world.secretary, amount="20000.00")
+    page = browser_page
+    base = live_server.url
+
+    # --- instructor: inbox, application page, reviewer, eligibility ----------------------
+    sign_in(page, base, "instructor")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Mes tâches")
+    task = Task.objects.get(application=app, kind=TaskKind.CHECK_ELIGIBILITY, state=Task.State.OPEN)
+    expect(page.locator(f"#task-{Task.objects.get(application=late, state='open').pk}")).to_have_class("staff-overdue")
+    page.locator(f"#task-{task.pk} button", has_text="Prendre en charge").click()
+    expect(page.locator(f"#task-{task.pk}")).to_contain_text("Vous")
+    shot(page, shots, "inbox")
+    page.locator(f"#task-{task.pk} a.fr-link").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(app.reference)
+    page.locator("#id_assign-reviewer").select_option("reviewer1")
+    page.get_by_role("button", name="Assigner").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("reviewer1 est assigné")
+    page.locator("#action-declare_eligible summary").click()
+    shot(page, shots, "application")
+    page.locator("#action-declare_eligible button[type=submit]").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("Déclarer recevable")
+    expect(page.locator("#app-state")).to_have_text("Avis en cours")
+
+    # --- embassy: the opinion --------------------------------------------------------------
+    sign_in(page, base, "embassy-sn")
+    page.get_by_role("link", name="Avis", exact=True).click()
+    opinion = OpinionRequest.objects.get(application=app)
+    page.locator(f"#opinion-{opinion.pk} a.fr-btn").click()
+    page.locator('label[for="id_verdict_0"]').click()
+    page.get_by_label("Commentaire").fill("Partenariat ancien et actif ; la commune a les moyens de suivre le projet.")
+    shot(page, shots, "opinion")
+    page.get_by_role("button", name="Rendre l'avis").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("Votre avis est enregistré")
+    opinion.refresh_from_db()
+    assert opinion.verdict == "favorable"
+    app.refresh_from_db()
+    assert app.state == S.UNDER_REVIEW  # the last opinion closes the phase by itself
+
+    # --- reviewer: the scoring grid -------------------------------------------------------
+    sign_in(page, base, "reviewer1")
+    page.get_by_role("link", name="Évaluations", exact=True).click()
+    review = Review.objects.get(application=app, reviewer=world.reviewer1)
+    page.locator(f"#review-{review.pk} a.fr-btn").click()
+    for criterion, score in zip(world.call.scoring_criteria, (4, 5, 3, 4, 3, 4), strict=True):
+        page.locator(f'label[for="id_score-score_{criterion["code"]}_{score}"]').click()
+    page.locator('label[for="id_score-recommendation_0"]').click()
+    page.locator("#id_score-comment").fill("Projet pertinent, partenariat solide ; indicateurs de suivi à préciser.")
+    shot(page, shots, "scoring")
+    page.get_by_role("button", name="Rendre l'évaluation").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("Votre évaluation est enregistrée")
+    review.refresh_from_db()
+    assert review.state == Review.State.SUBMITTED
+
+    # --- secretary: schedule, then record the outcome of the agenda ---------------------
+    sign_in(page, base, "secretary")
+    page.get_by_role("link", name="Comités", exact=True).click()
+    page.get_by_role("link", name="Comité de sélection de printemps").click()
+    page.locator(f'label[for="schedule-{app.pk}"]').click()
+    page.get_by_role("button", name="Inscrire à l'ordre du jour").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("1 dossier(s) inscrit(s)")
+    page.locator(f"#id_{app.pk}-outcome").select_option("approve")
+    page.locator(f"#id_{app.pk}-amount").fill("24 000")
+    page.locator(f"#id_{app.pk}-text").fill("Projet retenu ; suivi des indicateurs demandé.")
+    # The envelope panel is recomputed by the server as the amount is typed (htmx).
+    expect(page.locator("#envelope-entered")).to_have_text("24\u202f000,00\u00a0€")
+    expect(page.locator("#envelope-remaining")).to_have_text("1\u202f956\u202f000,00\u00a0€")
+    page.locator(f"#id_{app.pk}-amount").fill("2 500 000")
+    expect(page.locator("#envelope-exceeded")).to_be_visible()
+    expect(page.locator("#outcomes-submit")).to_be_disabled()
+    page.locator(f"#id_{app.pk}-amount").fill("24 000")
+    expect(page.locator("#outcomes-submit")).to_be_enabled()
+    shot(page, shots, "committee-agenda")
+    page.locator("#outcomes-submit").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("1 décision(s) enregistrée(s)")
+    app.refresh_from_db()
+    assert app.state == S.APPROVED
+    decision = Decision.objects.get(application=app)
+    assert decision.amount == 24000
+
+    # --- signatory: sign, follow the letter's rendering ---------------------------------
+    sign_in(page, base, "signatory")
+    page.get_by_role("link", name="Signature", exact=True).click()
+    page.locator(f'label[for="sign-{decision.pk}"]').click()
+    page.locator(f'label[for="sign-{Decision.objects.get(application=other).pk}"]').click()
+    shot(page, shots, "signatory")
+    page.get_by_role("button", name="Signer les décisions cochées").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("2 décision(s) signée(s)")
+    decision.refresh_from_db()
+    assert decision.state in (Decision.State.SIGNED, Decision.State.DELIVERED)
+    deliver(decision)
+    # The progress panel polls the server every few seconds: the delivery shows up.
+    expect(page.locator(f"#progress-{decision.pk}")).to_contain_text("Notifiée", timeout=10_000)
+    shot(page, shots, "signatory-progress")
+
+    # --- finance: the letter and the commitment -------------------------------------------
+    sign_in(page, base, "finance")
+    page.get_by_role("link", name="Finances", exact=True).click()
+    row = page.locator(f"#decision-{decision.pk}")
+    expect(row.get_by_role("link", name="Lettre PDF")).to_be_visible()
+    row.locator(f"#id_d{decision.pk}-commitment_number").fill("EJ-2026-000123")
+    shot(page, shots, "finance")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Tableur ODS").click()
+    assert download.value.suggested_filename.endswith(".ods")
+    row.get_by_role("button", name="Enregistrer").click()
+    expect(page.locator(".fr-alert--success")).to_contain_text("Engagement EJ-2026-000123 enregistré")
+    decision.refresh_from_db()
+    assert (decision.state, decision.commitment_number) == (Decision.State.RECORDED, "EJ-2026-000123")
+
+    # --- instructor: the call's dashboard --------------------------------------------------
+    sign_in(page, base, "instructor")
+    page.get_by_role("link", name="Tableaux de bord", exact=True).click()
+    page.get_by_role("link", name=world.call.code).click()
+    expect(page.locator("#dashboard-committed")).to_contain_text("44\u202f000,00\u00a0€")
+    expect(page.locator("#state-approved")).to_contain_text("2")
+    expect(page.get_by_role("cell", name="Sénégal")).to_be_visible()  # the overdue opinion
+    shot(page, shots, "dashboard")
+    assert CommitteeSession.objects.get(pk=world.session.pk).applications.count() == 2
