@@ -114,34 +114,18 @@ def state_label(model: type[Model], value: str) -> str:
     return str(choices.get(value, value)) if value else ""
 
 
-# --- scoped reads ---------------------------------------------------------------------------
-# grants.access builds its lists by OR-ing Q objects; for an UNSCOPED grant the call filter
-# is the empty ``Q()``, and ``Q(pk__in=[]) | Q()`` is ``Q(pk__in=[])`` in Django (an empty
-# operand is dropped): an unscoped instructor, secretary or signatory would see no opinion,
-# review or decision at all. Until access.py handles it (requested), these wrappers give
-# such users the whole table (what an unscoped grant means) and otherwise defer to access.
-
-
-def _unscoped(user: Any, roles: Iterable[str]) -> bool:
-    s = access.scopes(user)
-    return bool(s.unscoped & set(roles)) or Role.ADMIN in s.roles
+# --- scoped reads (grants.access decides; these names are what the staff views import) ---
 
 
 def visible_opinions(user: Any) -> QuerySet[OpinionRequest]:
-    if _unscoped(user, (Role.INSTRUCTOR, Role.SECRETARY)):
-        return OpinionRequest.objects.all()
     return access.visible_opinion_requests(user)
 
 
 def visible_reviews(user: Any) -> QuerySet[Review]:
-    if _unscoped(user, (Role.INSTRUCTOR, Role.SECRETARY)):
-        return Review.objects.all()
     return access.visible_reviews(user)
 
 
 def visible_decisions(user: Any) -> QuerySet[Decision]:
-    if _unscoped(user, (Role.SIGNATORY, Role.SECRETARY, Role.INSTRUCTOR)):
-        return Decision.objects.all()
     return access.visible_decisions(user)
 
 
