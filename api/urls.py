@@ -1,3 +1,67 @@
-from django.urls import URLPattern, URLResolver
+"""Mounted at ``/api/`` by config/urls.py: ``v1/…`` (the contract), ``schema/`` and ``docs/``."""
 
-urlpatterns: list[URLPattern | URLResolver] = []
+from django.urls import URLPattern, URLResolver, include, path, re_path
+
+from . import docs, views
+from .schema import SchemaView
+
+app_name = "api"
+
+v1: list[URLPattern | URLResolver] = [
+    path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("calls/", views.CallListView.as_view(), name="call-list"),
+    path("calls/<str:code>/", views.CallDetailView.as_view(), name="call-detail"),
+    path("applications/", views.ApplicationListView.as_view(), name="application-list"),
+    path("applications/<uuid:pk>/", views.ApplicationDetailView.as_view(), name="application-detail"),
+    path("applications/<uuid:pk>/attachments/", views.AttachmentListView.as_view(), name="attachment-list"),
+    path(
+        "applications/<uuid:pk>/attachments/<int:attachment_id>/",
+        views.AttachmentDetailView.as_view(),
+        name="attachment-detail",
+    ),
+    path(
+        "applications/<uuid:pk>/attachments/<int:attachment_id>/file/",
+        views.AttachmentFileView.as_view(),
+        name="attachment-file",
+    ),
+    path(
+        "applications/<uuid:pk>/documents/<str:code>/",
+        views.ApplicationDocumentView.as_view(),
+        name="application-document",
+    ),
+    path(
+        "applications/<uuid:pk>/transitions/<str:name>/",
+        views.TransitionView.as_view(),
+        name="application-transition",
+    ),
+    path("applications/<uuid:pk>/reviewers/", views.ReviewerAssignView.as_view(), name="application-reviewers"),
+    path("tasks/", views.TaskListView.as_view(), name="task-list"),
+    path("tasks/<int:task_id>/claim/", views.TaskClaimView.as_view(), name="task-claim"),
+    path("tasks/<int:task_id>/unclaim/", views.TaskUnclaimView.as_view(), name="task-unclaim"),
+    path("opinions/", views.OpinionListView.as_view(), name="opinion-list"),
+    path("opinions/<int:opinion_id>/", views.OpinionDetailView.as_view(), name="opinion-detail"),
+    path("opinions/<int:opinion_id>/give/", views.OpinionGiveView.as_view(), name="opinion-give"),
+    path("reviews/", views.ReviewListView.as_view(), name="review-list"),
+    path("reviews/<int:review_id>/", views.ReviewDetailView.as_view(), name="review-detail"),
+    path("reviews/<int:review_id>/submit/", views.ReviewSubmitView.as_view(), name="review-submit"),
+    path("reviews/<int:review_id>/decline/", views.ReviewDeclineView.as_view(), name="review-decline"),
+    path("sessions/", views.SessionListView.as_view(), name="session-list"),
+    path("sessions/<int:session_id>/", views.SessionDetailView.as_view(), name="session-detail"),
+    path("sessions/<int:session_id>/open/", views.SessionOpenView.as_view(), name="session-open"),
+    path("sessions/<int:session_id>/close/", views.SessionCloseView.as_view(), name="session-close"),
+    path("decisions/", views.DecisionListView.as_view(), name="decision-list"),
+    path("decisions/<int:decision_id>/", views.DecisionDetailView.as_view(), name="decision-detail"),
+    path("decisions/<int:decision_id>/sign/", views.DecisionSignView.as_view(), name="decision-sign"),
+    path("decisions/<int:decision_id>/pdf/", views.DecisionPdfView.as_view(), name="decision-pdf"),
+    path("decisions/<int:decision_id>/record/", views.DecisionRecordView.as_view(), name="decision-record"),
+]
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("v1/", include(v1)),
+    # The OpenAPI document covers /api/v1/ only (not the web's own views).
+    path("schema/", SchemaView.as_view(patterns=[path("api/v1/", include(v1))]), name="schema"),
+    path("docs/", docs.docs_view, name="docs"),
+    path("docs/reference/", docs.ReferenceView.as_view(), name="docs-reference"),
+    # Anything else under /api/ is a JSON 404, never an HTML page.
+    re_path(r"^.*$", views.not_found_view, name="not-found"),
+]

@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served locally (no CDN)
     "widget_tweaks",
     "dsfr",
     "django_htmx",
@@ -212,6 +213,10 @@ TIME_ZONE = "Europe/Paris"
 USE_I18N = True
 USE_TZ = True
 
+# --- Design system --------------------------------------------------------------------
+# Current DSFR guidance: mark optional fields, not required ones (django-dsfr's next default).
+DSFR_MARK_OPTIONAL_FIELDS = True
+
 # --- Files ----------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -257,6 +262,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_RATES": {"token": env_str("TOKEN_THROTTLE_RATE") or "10/min"},
+    "EXCEPTION_HANDLER": "api.errors.exception_handler",
+    # Behind N reverse proxies the client address is the N-th from the right of X-Forwarded-For.
+    "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0) or None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Appels à projets — coopération décentralisée",

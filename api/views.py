@@ -1,0 +1,903 @@
+"""The HTTP API v1 (contract: ARCHITECTURE.md, "HTTP API").
+
+Views are thin: they check the shape of the input, call one domain function
+(``grants.drafts``, ``grants.services``, ``workflows.tasks_service``) and serialize what
+the scoped selectors (``api.selectors`` over ``grants.access``) return. Every error is
+mapped to its status and JSON body by ``api.errors.exception_handler``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import models
+from django.db.models import DateTimeField, QuerySet, Value
+from django.db.models.functions import Coalesce
+from django.http import FileResponse, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from grants import access, drafts, services
+from grants.models import (
+    Application,
+    Attachment,
+    Call,
+    CommitteeSession,
+    Decision,
+    Document,
+    OpinionRequest,
+    Review,
+    Role,
+)
+from workflows import tasks_service
+from workflows.engine import Forbidden
+from workflows.models import Task, TaskKind
+
+from . import selectors
+from . import serializers as s
+from .errors import (
+    ConflictSerializer,
+    DetailSerializer,
+    ThrottledSerializer,
+    ValidationErrorSerializer,
+    exception_handler,
+)
+from .pagination import ApiCursorPagination
+from .throttling import TokenThrottle, TokenUsernameThrottle
+
+# --- documented errors -----------------------------------------------------------------------
+
+ERRORS = {
+    400: OpenApiResponse(ValidationErrorSerializer, description="Invalid input: `errors` by field."),
+    401: OpenApiResponse(DetailSerializer, description="No valid credentials (`WWW-Authenticate: Token`)."),
+    403: OpenApiResponse(DetailSerializer, description="The caller may see the object but not do this."),
+    404: OpenApiResponse(DetailSerializer, description="Not found, or not visible to the caller (never told apart)."),
+    409: OpenApiResponse(
+        ConflictSerializer,
+        description="Not possible now (state, unmet conditions, concurrent change): `unmet` says why.",
+    ),
+    429: OpenApiResponse(ThrottledSerializer, description="Too many attempts; see `Retry-After`."),
+}
+
+
+def responses(ok: dict[Any, Any], *codes: int) -> dict[Any, Any]:
+    out = dict(ok)
+    for code in (401, *codes):
+        out[code] = ERRORS[code]
+    return out
+
+
+def paged(serializer: type[serializers.Serializer], *codes: int) -> dict[Any, Any]:
+    return responses({200: serializer(many=True)}, 400, *codes)
+
+
+PDF = OpenApiResponse(OpenApiTypes.BINARY, description="The PDF (`application/pdf`).")
+
+
+def _choice(name: str, choices: list[tuple[str, Any]] | list[str], description: str) -> OpenApiParameter:
+    values = [c[0] if isinstance(c, tuple) else c for c in choices]
+    return OpenApiParameter(name, str, OpenApiParameter.QUERY, required=False, enum=values, description=description)
+
+
+APPLICATION_PARAM = OpenApiParameter(
+    "application", OpenApiTypes.UUID, OpenApiParameter.QUERY, required=False, description="Only this application's."
+)
+
+
+# --- base ------------------------------------------------------------------------------------
+
+
+class ApiView(APIView):
+    """JSON in, JSON out, and the one error mapping of ``api.errors``. (A plain APIView:
+    DRF's OPTIONS metadata would ask a GenericAPIView for a serializer class it has not.)"""
+
+    renderer_classes = [JSONRenderer]
+    parser_classes = [JSONParser]
+    # Lists: read by ``paginate`` and by drf-spectacular (the paginated response schema).
+    pagination_class: type[ApiCursorPagination] | None = None
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def paginate(self, queryset: QuerySet[Any], serializer: type[serializers.Serializer]) -> Response:
+        assert self.pagination_class is not None
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer(page, many=True).data)
+
+
+def _body(request: Request) -> dict[str, Any]:
+    """The JSON body as an object (a list or a scalar is a 400)."""
+    data = request.data
+    if not isinstance(data, dict):
+        raise ValidationError({"non_field_errors": [_("Le corps de la requête doit être un objet JSON.")]})
+    return data
+
+
+def _validated(serializer_class: type[serializers.Serializer], request: Request, **kwargs: Any) -> dict[str, Any]:
+    """Check the body's shape; return the fields it declares, *as sent*, for the domain."""
+    data = _body(request)
+    serializer = serializer_class(data=data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    names: list[str] = list(serializer.fields)  # type: ignore[arg-type]
+    return {name: data[name] for name in names if name in data}
+
+
+def _uuid_param(request: Request, name: str) -> uuid.UUID | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return uuid.UUID(str(raw))
+    except ValueError:
+        raise ValidationError({name: [_("Identifiant de dossier invalide.")]}) from None
+
+
+def _choice_param(request: Request, name: str, choices: list[str]) -> str | None:
+    raw = request.query_params.get(name)
+    if raw in (None, ""):
+        return None
+    if raw not in choices:
+        raise ValidationError(
+            {name: [_("Valeur inconnue ; valeurs possibles : %(list)s.") % {"list": ", ".join(choices)}]}
+        )
+    return raw
+
+
+def _pdf_response(document: Document) -> FileResponse:
+    # The download name is built from the system's reference, never from user text.
+    filename = f"{document.reference or 'document'}-{document.kind}.pdf"
+    response = FileResponse(
+        document.file.open("rb"), content_type="application/pdf", as_attachment=True, filename=filename
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@csrf_exempt  # it changes nothing: a POST to an unknown path is a 404, not a CSRF page
+def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other path under /api/: a JSON 404 (never an HTML page)."""
+    return JsonResponse({"detail": _("Introuvable.")}, status=404)
+
+
+# --- auth ------------------------------------------------------------------------------------
+
+
+class TokenView(ApiView):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+    throttle_classes = [TokenThrottle, TokenUsernameThrottle]
+    throttle_scope = "token"
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_token",
+        summary="Get an API token",
+        description="Exchange a username and password for a token; then send `Authorization: Token <token>`. "
+        "Every attempt counts against a per-address rate and a per-username rate (10 per minute each by "
+        "default): past either, 429 with `Retry-After`.",
+        request=s.TokenRequestSerializer,
+        responses={200: s.TokenSerializer, 400: ERRORS[400], 429: ERRORS[429]},
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(s.TokenRequestSerializer, request)
+        user = authenticate(request._request, username=data["username"], password=data["password"])
+        if user is None or not user.is_active:
+            raise ValidationError({"non_field_errors": [_("Identifiant ou mot de passe incorrect.")]})
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+
+# --- calls -----------------------------------------------------------------------------------
+
+
+class CallPagination(ApiCursorPagination):
+    ordering = ("-opens_at",)
+
+
+class CallListView(ApiView):
+    pagination_class = CallPagination
+
+    @extend_schema(
+        tags=["calls"],
+        operation_id="calls_list",
+        summary="Calls for projects",
+        description="Calls visible to the caller (drafts only for the delegation and admins), with their rule "
+        "settings, `required_attachments` and `scoring_criteria`.",
+        parameters=[_choice("state", Call.State.choices, "Only calls in this state.")],
+        responses=paged(s.CallSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.visible_calls(request.user)
+        state = _choice_param(request, "state", Call.State.values)
+        if state:
+            qs = qs.filter(state=state)
+        return self.paginate(qs, s.CallSerializer)
+
+
+class CallDetailView(ApiView):
+    @extend_schema(
+        tags=["calls"],
+        operation_id="calls_retrieve",
+        summary="One call, by code",
+        responses=responses({200: s.CallSerializer}, 404),
+    )
+    def get(self, request: Request, code: str) -> Response:
+        call = selectors.visible_calls(request.user).filter(code=code).first()
+        if call is None:
+            raise selectors.not_found()
+        return Response(s.CallSerializer(call).data)
+
+
+# --- applications ----------------------------------------------------------------------------
+
+
+class ApplicationPagination(ApiCursorPagination):
+    ordering = ("-created_at",)
+
+
+APPLICATION_DESCRIPTION = """\
+The application body: the fields of the creation body, plus `id`, `reference`, `state`,
+`state_label` (in the caller's language), `available_transitions` (what the caller may
+fire now), `blocked_transitions` (what it could fire once the listed conditions are met),
+`history`, `documents`, `attachments` and, when visible to the caller, `decision`.
+
+`history` is the transition log filtered to what the caller may see: the delegation sees
+everything; an applicant sees the application's own transitions (the delegation's internal
+comments blanked, staff shown by role) and its decision's once delivered, never opinions
+or reviews; an embassy or prefecture sees the application's transitions and its own
+opinion requests', never reviews; a reviewer sees the application's transitions, the
+opinions and its own review's."""
+
+
+class ApplicationListView(ApiView):
+    pagination_class = ApplicationPagination
+
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_list",
+        summary="Applications visible to the caller",
+        description="Newest first. A summary per application; `GET /applications/{id}/` gives the full body.",
+        parameters=[
+            _choice("state", Application.State.choices, "Only applications in this state."),
+            OpenApiParameter("call", str, OpenApiParameter.QUERY, required=False, description="A call's code."),
+        ],
+        responses=paged(s.ApplicationSummarySerializer),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.application_list(request.user)
+        state = _choice_param(request, "state", Application.State.values)
+        if state:
+            qs = qs.filter(state=state)
+        call = request.query_params.get("call")
+        if call:
+            qs = qs.filter(call__code=call)
+        return self.paginate(qs, s.ApplicationSummarySerializer)
+
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_create",
+        summary="Create a draft (applicant)",
+        description="Creates an application in state `draft` for the caller's authority. Amounts are decimal "
+        "strings in euros. The budget rules are checked at submission, not here.\n\n" + APPLICATION_DESCRIPTION,
+        request=s.ApplicationCreateSerializer,
+        responses=responses({201: s.ApplicationSerializer}, 400, 403),
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(s.ApplicationCreateSerializer, request)
+        app = drafts.application_create(user=request.user, data=data)
+        body = s.ApplicationSerializer(selectors.application_detail(request.user, app.pk)).data
+        return Response(body, status=status.HTTP_201_CREATED, headers={"Location": body["url"]})
+
+
+class ApplicationDetailView(ApiView):
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_retrieve",
+        summary="One application",
+        description=APPLICATION_DESCRIPTION,
+        responses=responses({200: s.ApplicationSerializer}, 404),
+    )
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        return Response(s.ApplicationSerializer(selectors.application_detail(request.user, pk)).data)
+
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_partial_update",
+        summary="Edit a draft or an application to complete (applicant)",
+        description="Any subset of the writable fields. Only in `draft` or `incomplete` (else 409). "
+        "Read-only fields (`id`, `reference`, `state`, `history`, `decision`, `documents`, …) are ignored, "
+        "never applied. `partners`, `countries` and `budget.lines`, when given, replace the previous lists.",
+        request=s.ApplicationUpdateSerializer,
+        responses=responses({200: s.ApplicationSerializer}, 400, 403, 404, 409),
+    )
+    def patch(self, request: Request, pk: uuid.UUID) -> Response:
+        selectors.visible_application(request.user, pk)
+        data = _validated(s.ApplicationUpdateSerializer, request, partial=True)
+        drafts.application_update(application_id=pk, user=request.user, data=data)
+        return Response(s.ApplicationSerializer(selectors.application_detail(request.user, pk)).data)
+
+
+class AttachmentListView(ApiView):
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_attachments_create",
+        summary="Attach a file (applicant)",
+        description="Multipart `kind` and `file`. The content is recognised from its bytes (PDF, ODT, ODS, DOCX, "
+        "XLSX, PNG, JPEG), never from its name or declared type; at most `UPLOAD_MAX_BYTES` (20 MB by "
+        "default, else 400 on `file`). The file is stored under a generated name; its original name is "
+        "kept as display text only. A required kind (agreement, resolution, budget) replaces the previous "
+        "file of that kind. Only in `draft` or `incomplete` (else 409).",
+        request={"multipart/form-data": s.AttachmentUploadSerializer},
+        responses=responses({201: s.AttachmentSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
+        selectors.visible_application(request.user, pk)
+        upload = request.FILES.get("file")
+        kind = request.data.get("kind") if hasattr(request.data, "get") else None
+        errors: dict[str, list[str]] = {}
+        if not kind:
+            errors["kind"] = [_("Ce champ est obligatoire.")]
+        if upload is None:
+            errors["file"] = [_("Joignez un fichier.")]
+        elif upload.size is not None and upload.size > settings.UPLOAD_MAX_BYTES:
+            errors["file"] = [
+                _("Le fichier dépasse la taille maximale de %(mb)s Mo.")
+                % {"mb": settings.UPLOAD_MAX_BYTES // (1024 * 1024)}
+            ]
+        if errors:
+            raise ValidationError(errors)
+        assert upload is not None
+        attachment = drafts.attachment_add(
+            application_id=pk, user=request.user, kind=str(kind), name=upload.name or "", content=upload.read()
+        )
+        return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
+
+
+class AttachmentDetailView(ApiView):
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_attachments_destroy",
+        summary="Remove an attachment (applicant)",
+        description="Only in `draft` or `incomplete` (else 409).",
+        responses=responses({204: None}, 403, 404, 409),
+    )
+    def delete(self, request: Request, pk: uuid.UUID, attachment_id: int) -> Response:
+        app = selectors.visible_application(request.user, pk)
+        if not Attachment.objects.filter(pk=attachment_id, application=app).exists():
+            raise selectors.not_found()
+        drafts.attachment_remove(attachment_id=attachment_id, user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AttachmentFileView(ApiView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return (JSONRenderer(), "application/json")
+
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_attachments_file",
+        summary="Download an attachment",
+        description="The file as uploaded, with its sniffed content type.",
+        responses=responses({(200, "application/octet-stream"): OpenApiTypes.BINARY}, 404),
+    )
+    def get(self, request: Request, pk: uuid.UUID, attachment_id: int) -> FileResponse:
+        app = selectors.visible_application(request.user, pk)
+        attachment = Attachment.objects.filter(pk=attachment_id, application=app).first()
+        if attachment is None or not attachment.file:
+            raise selectors.not_found()
+        response = FileResponse(
+            attachment.file.open("rb"),
+            content_type=attachment.content_type or "application/octet-stream",
+            as_attachment=True,
+            filename=f"{attachment.kind}-{attachment.pk}",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+class ApplicationDocumentView(ApiView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return (JSONRenderer(), "application/json")
+
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_documents_pdf",
+        summary="Download an issued document (receipt, notice, letter)",
+        responses=responses({(200, "application/pdf"): PDF}, 404),
+    )
+    def get(self, request: Request, pk: uuid.UUID, code: str) -> FileResponse:
+        app = selectors.visible_application(request.user, pk)
+        return _pdf_response(selectors.visible_document(request.user, app, code))
+
+
+TRANSITIONS_TABLE = """\
+| name | from → to | by | body |
+|---|---|---|---|
+| `submit` | draft → submitted | applicant | none; call open, budget rules, required attachments |
+| `request_completion` | submitted → incomplete | instructor | `message` (required), `due_date` |
+| `resubmit` | incomplete → submitted | applicant | none |
+| `declare_ineligible` | submitted, incomplete → ineligible | instructor | `reason` (required) |
+| `declare_eligible` | submitted → awaiting_opinions | instructor | none |
+| `close_opinions` | awaiting_opinions → under_review | instructor (early) | `comment` (required) |
+| `schedule` | under_review → in_committee | secretary | `session` (id, required) |
+| `approve` | in_committee → approved | secretary | `amount` (required), `tranches`, `comment` |
+| `reject` | in_committee → rejected | secretary | `reasons` (required) |
+| `defer` | in_committee → under_review | secretary | `comment` |
+| `withdraw` | draft … under_review → withdrawn | applicant | `comment` |
+| `reinstate` | ineligible, withdrawn → submitted | admin | `reason` (required) |
+"""
+
+
+class TransitionView(ApiView):
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_transition",
+        summary="Fire a transition",
+        description="Runs the transition through the one transition service, in one transaction. "
+        "400: a payload field is missing or invalid; 403: the caller sees the application but may not "
+        "fire this; 404: not visible, or unknown transition; 409: not possible in the current state, "
+        "conditions unmet (`unmet` lists them), or a concurrent change.\n\n" + TRANSITIONS_TABLE,
+        parameters=[
+            OpenApiParameter("name", str, OpenApiParameter.PATH, enum=s.TRANSITION_NAMES, description="The transition.")
+        ],
+        request=s.TransitionPayloadSerializer,
+        responses=responses({200: s.ApplicationSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, pk: uuid.UUID, name: str) -> Response:
+        selectors.visible_application(request.user, pk)
+        if name not in services.APPLICATION_TRANSITIONS:
+            raise selectors.not_found()
+        payload = _validated(s.TransitionPayloadSerializer, request)
+        services.application_transition(application_id=pk, name=name, user=request.user, payload=payload)
+        return Response(s.ApplicationSerializer(selectors.application_detail(request.user, pk)).data)
+
+
+class ReviewerAssignView(ApiView):
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_reviewers_create",
+        summary="Assign a reviewer (instructor)",
+        description="From `submitted` to `under_review`. The review starts `assigned`; its task opens when the "
+        "application is under review.",
+        request=s.ReviewerAssignSerializer,
+        responses=responses({201: s.ReviewSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
+        selectors.visible_application(request.user, pk)
+        data = _validated(s.ReviewerAssignSerializer, request)
+        review = services.review_assign(application_id=pk, reviewer_username=data["reviewer"], user=request.user)
+        review = selectors.review_list(request.user).filter(pk=review.pk).first() or review
+        return Response(s.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+# --- tasks -----------------------------------------------------------------------------------
+
+
+FAR_FUTURE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
+
+
+class TaskPagination(ApiCursorPagination):
+    # Tasks without a due date come last: the position is the due date or a far-future stand-in.
+    ordering = ("due_sort", "id")
+
+
+class TaskListView(ApiView):
+    pagination_class = TaskPagination
+
+    @extend_schema(
+        tags=["tasks"],
+        operation_id="tasks_list",
+        summary="The caller's inbox",
+        description="Open tasks of the caller's queues (its roles and scopes), by due date (overdue first); "
+        "tasks without a due date last.",
+        parameters=[_choice("kind", TaskKind.choices, "Only tasks of this kind.")],
+        responses=paged(s.TaskSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        far = Value(FAR_FUTURE, output_field=DateTimeField())
+        qs = (
+            tasks_service.inbox(request.user)
+            .select_related("application", "assignee")
+            .annotate(due_sort=Coalesce("due_at", far))
+        )
+        kind = _choice_param(request, "kind", TaskKind.values)
+        if kind:
+            qs = qs.filter(kind=kind)
+        return self.paginate(qs, s.TaskSerializer)
+
+
+def _task_body(user: Any, task_id: int) -> dict[str, Any]:
+    task = Task.objects.select_related("application", "assignee").get(pk=task_id)
+    return s.TaskSerializer(task).data  # type: ignore[return-value]
+
+
+class TaskClaimView(ApiView):
+    @extend_schema(
+        tags=["tasks"],
+        operation_id="tasks_claim",
+        summary="Take a task",
+        description="404: not in the caller's queues; 403: reserved to someone else; 409: taken or closed.",
+        request=None,
+        responses=responses({200: s.TaskSerializer}, 403, 404, 409),
+    )
+    def post(self, request: Request, task_id: int) -> Response:
+        task = tasks_service.claim(task_id, user=request.user)
+        return Response(_task_body(request.user, task.pk))
+
+
+class TaskUnclaimView(ApiView):
+    @extend_schema(
+        tags=["tasks"],
+        operation_id="tasks_unclaim",
+        summary="Give a task back to its queue",
+        description="404: not in the caller's queues; 403: reserved by the workflow; 409: not taken by the caller.",
+        request=None,
+        responses=responses({200: s.TaskSerializer}, 403, 404, 409),
+    )
+    def post(self, request: Request, task_id: int) -> Response:
+        task = tasks_service.unclaim(task_id, user=request.user)
+        return Response(_task_body(request.user, task.pk))
+
+
+# --- opinions --------------------------------------------------------------------------------
+
+
+class OpinionPagination(ApiCursorPagination):
+    ordering = ("due_at", "id")
+
+
+class OpinionListView(ApiView):
+    pagination_class = OpinionPagination
+
+    @extend_schema(
+        tags=["opinions"],
+        operation_id="opinions_list",
+        summary="Opinion requests (embassy, prefecture)",
+        description="The requests of the caller's countries (embassy) or region (prefecture); the delegation "
+        "sees those of its calls. By due date.",
+        parameters=[_choice("state", OpinionRequest.State.choices, "Only in this state."), APPLICATION_PARAM],
+        responses=paged(s.OpinionSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.opinion_list(request.user)
+        state = _choice_param(request, "state", OpinionRequest.State.values)
+        if state:
+            qs = qs.filter(state=state)
+        application = _uuid_param(request, "application")
+        if application:
+            qs = qs.filter(application_id=application)
+        return self.paginate(qs, s.OpinionSerializer)
+
+
+class OpinionDetailView(ApiView):
+    @extend_schema(
+        tags=["opinions"],
+        operation_id="opinions_retrieve",
+        summary="One opinion request",
+        responses=responses({200: s.OpinionSerializer}, 404),
+    )
+    def get(self, request: Request, opinion_id: int) -> Response:
+        opinion = selectors.opinion_list(request.user).filter(pk=opinion_id).first()
+        if opinion is None:
+            raise selectors.not_found()
+        return Response(s.OpinionSerializer(opinion).data)
+
+
+class OpinionGiveView(ApiView):
+    @extend_schema(
+        tags=["opinions"],
+        operation_id="opinions_give",
+        summary="Give the opinion",
+        description="`verdict` favorable, reserved or unfavorable; `comment` required unless favorable. "
+        "When no request of the application is left open, the opinion phase closes by itself.",
+        request=s.OpinionGiveSerializer,
+        responses=responses({200: s.OpinionSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, opinion_id: int) -> Response:
+        if not selectors.opinion_list(request.user).filter(pk=opinion_id).exists():
+            raise selectors.not_found()
+        data = _validated(s.OpinionGiveSerializer, request)
+        services.opinion_give(
+            opinion_id=opinion_id, user=request.user, verdict=data.get("verdict", ""), comment=data.get("comment", "")
+        )
+        return Response(s.OpinionSerializer(selectors.opinion_list(request.user).get(pk=opinion_id)).data)
+
+
+# --- reviews ---------------------------------------------------------------------------------
+
+
+class ReviewPagination(ApiCursorPagination):
+    ordering = ("-assigned_at", "-id")
+
+
+class ReviewListView(ApiView):
+    pagination_class = ReviewPagination
+
+    @extend_schema(
+        tags=["reviews"],
+        operation_id="reviews_list",
+        summary="Reviews (reviewer: its own)",
+        description="A reviewer sees its own reviews; the delegation those of its calls. Newest first.",
+        parameters=[_choice("state", Review.State.choices, "Only in this state."), APPLICATION_PARAM],
+        responses=paged(s.ReviewSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.review_list(request.user)
+        state = _choice_param(request, "state", Review.State.values)
+        if state:
+            qs = qs.filter(state=state)
+        application = _uuid_param(request, "application")
+        if application:
+            qs = qs.filter(application_id=application)
+        return self.paginate(qs, s.ReviewSerializer)
+
+
+def _visible_review(user: Any, review_id: int) -> Review:
+    review = selectors.review_list(user).filter(pk=review_id).first()
+    if review is None:
+        raise selectors.not_found()
+    return review
+
+
+class ReviewDetailView(ApiView):
+    @extend_schema(
+        tags=["reviews"],
+        operation_id="reviews_retrieve",
+        summary="One review",
+        responses=responses({200: s.ReviewSerializer}, 404),
+    )
+    def get(self, request: Request, review_id: int) -> Response:
+        return Response(s.ReviewSerializer(_visible_review(request.user, review_id)).data)
+
+
+class ReviewSubmitView(ApiView):
+    @extend_schema(
+        tags=["reviews"],
+        operation_id="reviews_submit",
+        summary="Submit the review (reviewer)",
+        description="`scores`: every criterion of the call's grid, integers 0 to 5; `recommendation` yes, maybe "
+        "or no; `comment`.",
+        request=s.ReviewSubmitSerializer,
+        responses=responses({200: s.ReviewSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, review_id: int) -> Response:
+        _visible_review(request.user, review_id)
+        payload = _validated(s.ReviewSubmitSerializer, request)
+        services.review_submit(review_id=review_id, user=request.user, payload=payload)
+        return Response(s.ReviewSerializer(_visible_review(request.user, review_id)).data)
+
+
+class ReviewDeclineView(ApiView):
+    @extend_schema(
+        tags=["reviews"],
+        operation_id="reviews_decline",
+        summary="Decline the review (reviewer)",
+        description="`reason` required (e.g. a conflict of interest).",
+        request=s.ReasonSerializer,
+        responses=responses({200: s.ReviewSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, review_id: int) -> Response:
+        _visible_review(request.user, review_id)
+        data = _validated(s.ReasonSerializer, request)
+        services.review_decline(review_id=review_id, user=request.user, reason=data["reason"])
+        return Response(s.ReviewSerializer(_visible_review(request.user, review_id)).data)
+
+
+# --- committee sessions ----------------------------------------------------------------------
+
+
+class SessionPagination(ApiCursorPagination):
+    ordering = ("-date", "-id")
+    position_field = models.DateField()
+
+
+def _session_body(user: Any, session_id: int) -> dict[str, Any]:
+    return s.SessionSerializer(selectors.session_list(user).get(pk=session_id)).data  # type: ignore[return-value]
+
+
+class SessionListView(ApiView):
+    pagination_class = SessionPagination
+
+    @extend_schema(
+        tags=["sessions"],
+        operation_id="sessions_list",
+        summary="Committee sessions",
+        description="Sessions of the calls the caller runs (secretary) or instructs; admins see all.",
+        parameters=[
+            OpenApiParameter("call", str, OpenApiParameter.QUERY, required=False, description="A call's code."),
+            _choice("state", CommitteeSession.State.choices, "Only in this state."),
+        ],
+        responses=paged(s.SessionSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.session_list(request.user)
+        call = request.query_params.get("call")
+        if call:
+            qs = qs.filter(call__code=call)
+        state = _choice_param(request, "state", CommitteeSession.State.values)
+        if state:
+            qs = qs.filter(state=state)
+        return self.paginate(qs, s.SessionSerializer)
+
+    @extend_schema(
+        tags=["sessions"],
+        operation_id="sessions_create",
+        summary="Plan a committee session (secretary)",
+        request=s.SessionCreateSerializer,
+        responses=responses({201: s.SessionSerializer}, 400, 403),
+    )
+    def post(self, request: Request) -> Response:
+        roles = access.scopes(request.user).roles
+        if Role.SECRETARY not in roles and Role.ADMIN not in roles:
+            raise Forbidden(_("Seul le secrétariat du comité peut planifier un comité."))
+        data = _validated(s.SessionCreateSerializer, request)
+        date = serializers.DateField().to_internal_value(data["date"])
+        session = services.session_create(
+            call_code=data["call"], date=date, user=request.user, title=str(data.get("title") or "")
+        )
+        return Response(_session_body(request.user, session.pk), status=status.HTTP_201_CREATED)
+
+
+class SessionDetailView(ApiView):
+    @extend_schema(
+        tags=["sessions"],
+        operation_id="sessions_retrieve",
+        summary="One committee session",
+        responses=responses({200: s.SessionSerializer}, 404),
+    )
+    def get(self, request: Request, session_id: int) -> Response:
+        if not selectors.session_list(request.user).filter(pk=session_id).exists():
+            raise selectors.not_found()
+        return Response(_session_body(request.user, session_id))
+
+
+class SessionTransitionView(ApiView):
+    name = ""
+
+    def post(self, request: Request, session_id: int) -> Response:
+        if not selectors.session_list(request.user).filter(pk=session_id).exists():
+            raise selectors.not_found()
+        services.session_transition(session_id=session_id, name=self.name, user=request.user)
+        return Response(_session_body(request.user, session_id))
+
+
+class SessionOpenView(SessionTransitionView):
+    name = "open"
+
+    @extend_schema(
+        tags=["sessions"],
+        operation_id="sessions_open",
+        summary="Open the session (secretary)",
+        request=None,
+        responses=responses({200: s.SessionSerializer}, 404, 409),
+    )
+    def post(self, request: Request, session_id: int) -> Response:
+        return super().post(request, session_id)
+
+
+class SessionCloseView(SessionTransitionView):
+    name = "close"
+
+    @extend_schema(
+        tags=["sessions"],
+        operation_id="sessions_close",
+        summary="Close the session (secretary)",
+        description="409 while a scheduled application has no decision.",
+        request=None,
+        responses=responses({200: s.SessionSerializer}, 404, 409),
+    )
+    def post(self, request: Request, session_id: int) -> Response:
+        return super().post(request, session_id)
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+class DecisionPagination(ApiCursorPagination):
+    ordering = ("-decided_at", "-id")
+
+
+class DecisionListView(ApiView):
+    pagination_class = DecisionPagination
+
+    @extend_schema(
+        tags=["decisions"],
+        operation_id="decisions_list",
+        summary="Decisions",
+        description="Signatory: the decisions of its calls; finance: delivered and recorded ones; an applicant: "
+        "its own, once delivered. Newest first.",
+        parameters=[_choice("state", Decision.State.choices, "Only in this state."), APPLICATION_PARAM],
+        responses=paged(s.DecisionSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        qs = selectors.decision_list(request.user)
+        state = _choice_param(request, "state", Decision.State.values)
+        if state:
+            qs = qs.filter(state=state)
+        application = _uuid_param(request, "application")
+        if application:
+            qs = qs.filter(application_id=application)
+        return self.paginate(qs, s.DecisionSerializer)
+
+
+class DecisionDetailView(ApiView):
+    @extend_schema(
+        tags=["decisions"],
+        operation_id="decisions_retrieve",
+        summary="One decision",
+        responses=responses({200: s.DecisionSerializer}, 404),
+    )
+    def get(self, request: Request, decision_id: int) -> Response:
+        return Response(s.DecisionSerializer(selectors.visible_decision(request.user, decision_id)).data)
+
+
+class DecisionSignView(ApiView):
+    @extend_schema(
+        tags=["decisions"],
+        operation_id="decisions_sign",
+        summary="Sign (signatory)",
+        description="draft → signed. The letter is then rendered and delivered to the applicant and finance "
+        "(state `delivered`) by a background job.",
+        request=None,
+        responses=responses({200: s.DecisionSerializer}, 403, 404, 409),
+    )
+    def post(self, request: Request, decision_id: int) -> Response:
+        selectors.visible_decision(request.user, decision_id)
+        services.decision_sign(decision_id=decision_id, user=request.user)
+        return Response(s.DecisionSerializer(selectors.visible_decision(request.user, decision_id)).data)
+
+
+class DecisionRecordView(ApiView):
+    @extend_schema(
+        tags=["decisions"],
+        operation_id="decisions_record",
+        summary="Record the budget commitment (finance)",
+        description="delivered → recorded, with `commitment_number`.",
+        request=s.CommitmentSerializer,
+        responses=responses({200: s.DecisionSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, decision_id: int) -> Response:
+        selectors.visible_decision(request.user, decision_id)
+        data = _validated(s.CommitmentSerializer, request)
+        services.decision_record(
+            decision_id=decision_id, user=request.user, commitment_number=data["commitment_number"]
+        )
+        return Response(s.DecisionSerializer(selectors.visible_decision(request.user, decision_id)).data)
+
+
+class DecisionPdfView(ApiView):
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
+        return (JSONRenderer(), "application/json")
+
+    @extend_schema(
+        tags=["decisions"],
+        operation_id="decisions_pdf",
+        summary="The signed decision letter",
+        description="404 while no letter has been rendered yet.",
+        responses=responses({(200, "application/pdf"): PDF}, 404),
+    )
+    def get(self, request: Request, decision_id: int) -> FileResponse:
+        decision = selectors.visible_decision(request.user, decision_id)
+        document = getattr(decision, "document", None)
+        if document is None or not document.file:
+            raise selectors.not_found()
+        return _pdf_response(document)
