@@ -46,6 +46,25 @@ def pytest_configure(config: pytest.Config) -> None:
             pytest.exit(f"{name} is not answering on {host}:{port}: {_HOW_TO_START[name]}.", returncode=3)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _compiled_catalogues() -> None:
+    """`make install` compiles the translation catalogues; compile any stale one here too,
+    so the English pages and messages are tested even when pytest runs on its own."""
+    import polib
+    from django.utils.translation import trans_real
+
+    stale = [
+        po
+        for po in ROOT.glob("locale/*/LC_MESSAGES/*.po")
+        if not po.with_suffix(".mo").exists() or po.with_suffix(".mo").stat().st_mtime < po.stat().st_mtime
+    ]
+    for po in stale:
+        polib.pofile(str(po)).save_as_mofile(str(po.with_suffix(".mo")))
+    if stale:
+        trans_real._translations = {}
+        trans_real._default = None
+
+
 @pytest.fixture(autouse=True)
 def _french_by_default(settings: object) -> Iterator[None]:
     from django.utils import translation
