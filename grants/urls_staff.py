@@ -45,6 +45,12 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("comites/<int:session_id>/inscrire/", views_staff_committee.session_schedule, name="session-schedule"),
     path("comites/<int:session_id>/decisions/", views_staff_committee.session_outcomes, name="session-outcomes"),
     path("comites/<int:session_id>/enveloppe/", views_staff_committee.session_envelope, name="session-envelope"),
+    path("comites/<int:session_id>/dossier-de-seance/", views_staff_committee.session_booklet, name="session-booklet"),
+    path(
+        "comites/<int:session_id>/dossier-de-seance/generer/",
+        views_staff_committee.session_booklet_build,
+        name="session-booklet-build",
+    ),
     path(
         "comites/<int:session_id>/seance/<str:name>/",
         views_staff_committee.session_transition,

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.db import transaction
 from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -263,8 +263,15 @@ def _agenda_response(
         "schedule_report": schedule_report or [],
         "has_row_errors": bool(row_errors),
         "can_record": session.state != CommitteeSession.State.CLOSED,
+        "booklet": _latest_booklet(session),
     }
     return staff_render(request, "grants/staff/session.html", context, active="sessions", status=status)
+
+
+def _latest_booklet(session: CommitteeSession) -> Any:
+    from grants import documents
+
+    return documents.latest_booklet(session)
 
 
 @staff_view(Role.SECRETARY, Role.ADMIN)
@@ -395,3 +402,49 @@ def session_transition(request: HttpRequest, session_id: int, name: str) -> Http
     labels = {"open": _("La séance est ouverte."), "close": _("La séance est close.")}
     messages.success(request, labels[name])
     return redirect("session", session_id=session.pk)
+
+
+# --- committee booklet ------------------------------------------------------------------------
+
+
+@require_POST
+@staff_view(Role.SECRETARY)
+def session_booklet_build(request: HttpRequest, session_id: int) -> HttpResponse:
+    """Ask the pdf workers for a new booklet of the agenda (never rendered in the request)."""
+    from grants import tasks as grant_tasks
+
+    session = _session_or_404(request.user, session_id)
+    transaction.on_commit(lambda: grant_tasks.enqueue_committee_booklet(session.pk))
+    messages.success(request, _("Le dossier de séance est en préparation : il apparaîtra ici dans quelques instants."))
+    return redirect("session", session_id=session.pk)
+
+
+def _booklet_readers_q(user: Any) -> Q:
+    """Sessions whose booklet the user may read: the call's secretaries and instructors,
+    and committee members assigned to review an application on the agenda."""
+    s = access.scopes(user)
+    if Role.ADMIN in s.roles:
+        return Q()
+    q = Q(pk__in=[])
+    for role in (Role.SECRETARY, Role.INSTRUCTOR):
+        if role in s.roles:
+            q |= s.call_filter(role, "call_id")
+    if Role.REVIEWER in s.roles:
+        q |= Q(pk__in=Review.objects.filter(reviewer=user).values("application__session_id"))
+    return q
+
+
+@staff_view(Role.SECRETARY, Role.INSTRUCTOR, Role.REVIEWER, Role.ADMIN)
+def session_booklet(request: HttpRequest, session_id: int) -> FileResponse:
+    from grants import documents
+
+    session = CommitteeSession.objects.filter(_booklet_readers_q(request.user), pk=session_id).first()
+    booklet = documents.latest_booklet(session) if session is not None else None
+    if booklet is None:
+        raise Http404(_("Introuvable."))
+    return FileResponse(
+        booklet.file.open("rb"),
+        content_type="application/pdf",
+        as_attachment=True,
+        filename=f"dossier-de-seance-{session.pk}-{booklet.issued_at:%Y%m%d-%H%M}.pdf",
+    )
