@@ -110,3 +110,24 @@ def test_healthz_is_green_with_a_live_worker(celery_worker_process: subprocess.P
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"database": "ok", "broker": "ok", "worker": "ok"}
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:1/grants", "PostgreSQL is not answering on 127.0.0.1:1"),
+        ("REDIS_URL", "redis://127.0.0.1:1/0", "Redis is not answering on 127.0.0.1:1"),
+    ],
+)
+def test_the_suite_stops_at_once_naming_a_missing_service(variable: str, value: str, message: str) -> None:
+    env = {**os.environ, variable: value}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/test_foundation.py", "-q", "-k", "malformed_boolean"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 3
+    assert message in result.stdout + result.stderr
