@@ -17,6 +17,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from grants import access, drafts, services
+from grants.demo import DEMO_PDF
 from grants.models import (
     Application,
     Call,
@@ -30,10 +31,7 @@ from grants.models import (
     RoleGrant,
 )
 
-PDF_BYTES = (
-    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
-    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
-)
+PDF_BYTES = DEMO_PDF  # a minimal valid one-page PDF
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -5,44 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend
-from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from grants.models import Application, Role
 from notifications import outbox, reminders
 from notifications.models import Notification, Reminder
+from tests.concurrency import race
 from tests.factories import World
 from workflows.models import Task, TaskKind
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(functions: list[Callable[[], Any]]) -> list[Any]:
-    barrier = threading.Barrier(len(functions))
-    results: list[Any] = [None] * len(functions)
-
-    def run(index: int, function: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[index] = function()
-        except Exception as exc:  # collected and asserted by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    close_old_connections()
-    return results
 
 
 @pytest.fixture(autouse=True)

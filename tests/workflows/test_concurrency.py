@@ -3,43 +3,19 @@ decide, never a silent overwrite."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import close_old_connections, connection
 
 from grants import services
 from grants.models import Application, Call, Decision
+from tests.concurrency import race
 from tests.factories import World
 from workflows.engine import Conflict
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(functions: list[Callable[[], Any]]) -> list[Any]:
-    """Run the functions in threads released at the same instant; return results/errors."""
-    barrier = threading.Barrier(len(functions))
-    results: list[Any] = [None] * len(functions)
-
-    def run(index: int, function: Callable[[], Any]) -> None:
-        try:
-            barrier.wait()
-            results[index] = function()
-        except Exception as exc:  # collected and asserted by the test
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, f)) for i, f in enumerate(functions)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    close_old_connections()
-    return results
 
 
 def test_two_concurrent_approvals_of_one_application_exactly_one_succeeds() -> None:
