@@ -77,6 +77,8 @@ def _markdown(results: dict[str, Any]) -> str:
         lines.append("|---|---|")
         for key, value in result.items() if isinstance(result, dict) else []:
             shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+            if "\n" in shown:  # a query plan: one line per node, kept readable in the table
+                shown = "<br>".join(f"`{line.strip()}`" for line in shown.splitlines())
             lines.append(f"| {key} | {shown} |")
         lines.append("")
     return "\n".join(lines)
