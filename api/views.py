@@ -159,6 +159,19 @@ def _choice_param(request: Request, name: str, choices: list[str]) -> str | None
     return raw
 
 
+def _filtered(request: Request, qs: QuerySet[Any], states: list[str], *, by_application: bool = False) -> QuerySet[Any]:
+    """The list filters shared by the endpoints: ``?state=`` (checked against the machine's
+    states: 400 otherwise) and, where offered, ``?application=`` (a UUID)."""
+    state = _choice_param(request, "state", states)
+    if state:
+        qs = qs.filter(state=state)
+    if by_application:
+        application = _uuid_param(request, "application")
+        if application:
+            qs = qs.filter(application_id=application)
+    return qs
+
+
 def _pdf_response(document: Document) -> FileResponse:
     # The download name is built from the system's reference, never from user text.
     filename = f"{document.reference or 'document'}-{document.kind}.pdf"
@@ -225,9 +238,7 @@ class CallListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         qs = selectors.visible_calls(request.user)
-        state = _choice_param(request, "state", Call.State.values)
-        if state:
-            qs = qs.filter(state=state)
+        qs = _filtered(request, qs, Call.State.values)
         return self.paginate(qs, s.CallSerializer)
 
 
@@ -282,9 +293,7 @@ class ApplicationListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         qs = selectors.application_list(request.user)
-        state = _choice_param(request, "state", Application.State.values)
-        if state:
-            qs = qs.filter(state=state)
+        qs = _filtered(request, qs, Application.State.values)
         call = request.query_params.get("call")
         if call:
             qs = qs.filter(call__code=call)
@@ -579,12 +588,7 @@ class OpinionListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         qs = selectors.opinion_list(request.user)
-        state = _choice_param(request, "state", OpinionRequest.State.values)
-        if state:
-            qs = qs.filter(state=state)
-        application = _uuid_param(request, "application")
-        if application:
-            qs = qs.filter(application_id=application)
+        qs = _filtered(request, qs, OpinionRequest.State.values, by_application=True)
         return self.paginate(qs, s.OpinionSerializer)
 
 
@@ -642,12 +646,7 @@ class ReviewListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         qs = selectors.review_list(request.user)
-        state = _choice_param(request, "state", Review.State.values)
-        if state:
-            qs = qs.filter(state=state)
-        application = _uuid_param(request, "application")
-        if application:
-            qs = qs.filter(application_id=application)
+        qs = _filtered(request, qs, Review.State.values, by_application=True)
         return self.paginate(qs, s.ReviewSerializer)
 
 
@@ -733,9 +732,7 @@ class SessionListView(ApiView):
         call = request.query_params.get("call")
         if call:
             qs = qs.filter(call__code=call)
-        state = _choice_param(request, "state", CommitteeSession.State.values)
-        if state:
-            qs = qs.filter(state=state)
+        qs = _filtered(request, qs, CommitteeSession.State.values)
         return self.paginate(qs, s.SessionSerializer)
 
     @extend_schema(
@@ -830,12 +827,7 @@ class DecisionListView(ApiView):
     )
     def get(self, request: Request) -> Response:
         qs = selectors.decision_list(request.user)
-        state = _choice_param(request, "state", Decision.State.values)
-        if state:
-            qs = qs.filter(state=state)
-        application = _uuid_param(request, "application")
-        if application:
-            qs = qs.filter(application_id=application)
+        qs = _filtered(request, qs, Decision.State.values, by_application=True)
         return self.paginate(qs, s.DecisionSerializer)
 
 
