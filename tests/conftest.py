@@ -66,6 +66,13 @@ def _compiled_catalogues() -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _french_by_default(settings: object) -> Iterator[None]:
     from django.utils import translation
 

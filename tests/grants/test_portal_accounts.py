@@ -175,3 +175,22 @@ def test_it_refuses_an_invalid_reset_link_with_an_explanation(client: Client) ->
 def test_the_account_pages_render_in_both_languages(client: Client, path: str) -> None:
     assert client.get(path).status_code == 200
     assert client.get(path, **EN).status_code == 200
+
+
+def test_sign_in_is_refused_for_a_while_after_ten_failures_even_with_the_right_password(world: World) -> None:
+    from django.test import Client
+
+    client = Client()
+    for _ in range(10):
+        response = client.post("/accounts/login/", {"username": "applicant", "password": "wrong"})
+        assert response.status_code == 200
+    response = client.post("/accounts/login/", {"username": "applicant", "password": "pw"})
+    assert response.status_code == 200
+    assert "Trop de tentatives de connexion infructueuses" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    other = Client(REMOTE_ADDR="10.9.8.7")  # another address, same account: still locked
+    response = other.post("/accounts/login/", {"username": "applicant", "password": "pw"})
+    assert "_auth_user_id" not in other.session
+    fresh = Client(REMOTE_ADDR="10.9.8.6")  # another account is not affected
+    response = fresh.post("/accounts/login/", {"username": "applicant2", "password": "pw"})
+    assert response.status_code == 302
