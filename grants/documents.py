@@ -66,6 +66,7 @@ SIGNATORY_TITLE = "Délégué pour l'action extérieure des collectivités terri
 INSTRUCTOR_TITLE = "Pour le délégué pour l'action extérieure des collectivités territoriales et par délégation"
 
 APPROVAL_TEMPLATE = "pdf/approval_letter.html"
+APPROVAL_EN_TEMPLATE = "pdf/approval_letter_en.html"
 REJECTION_TEMPLATE = "pdf/rejection_letter.html"
 INELIGIBILITY_TEMPLATE = "pdf/ineligibility_notice.html"
 RECEIPT_TEMPLATE = "pdf/deposit_receipt.html"
@@ -538,11 +539,120 @@ def issue_decision_letter(decision_id: int) -> str:
             # Document row: delivered only once the letter is stored and the
             # notifications (decision_delivered) are in the outbox.
             services.decision_deliver(decision_id=decision_id)
+            if kind == Document.Kind.APPROVAL_LETTER:
+                # The English courtesy copy, once the authentic letter is delivered.
+                _enqueue_english_copy_after_commit(decision_id)
     except BaseException:
         _discard_unless_stored(document)
         raise
     logger.info("decision %s: %s %s stored (%s pages)", decision_id, kind, document.reference, document.pages)
     return ISSUED
+
+
+# --- English courtesy copy of the approval letter ----------------------------------------
+
+#: English wording of the payment conditions (the French letter's CONDITION_TEXT).
+CONDITION_TEXT_EN = {
+    "signature": "On notification of this decision",
+    "interim_report": "On submission of the interim technical and financial report",
+    "final_report": "On submission of the final report",
+}
+_CONDITION_FR_TO_EN = {CONDITION_TEXT[code]: text for code, text in CONDITION_TEXT_EN.items()}
+SIGNATORY_TITLE_EN = "Delegate for the External Action of Local Authorities"
+
+
+def _english_row(row: dict[str, Any]) -> dict[str, Any]:
+    label = str(row["label"])
+    if row["is_balance"]:
+        label = "Balance"
+    elif label.startswith("Tranche "):
+        label = "Instalment " + label.removeprefix("Tranche ")
+    condition = _CONDITION_FR_TO_EN.get(str(row["condition"]), CONDITION_TEXT_EN["interim_report"])
+    return {**row, "label": label, "condition": condition}
+
+
+def english_copy_context(decision: Decision, french_letter: Document, *, code: str) -> dict[str, Any]:
+    """The context of the English courtesy translation of an approval letter.
+
+    The French letter's context with English words (country names, payment labels and
+    conditions, signatory title), dated like the French letter, plus `authentic_code`
+    and `authentic_issued_at` (the French letter's verification code and issue date).
+    """
+    template, context = decision_letter_context(decision, code=code, issued_at=french_letter.issued_at)
+    if template != APPROVAL_TEMPLATE:
+        raise ValueError("only an approval letter has an English courtesy copy")
+    app = decision.application
+    context.update(
+        partners=[{"name": p.name, "country": p.country.name_en} for p in app.partners.select_related("country")],
+        countries=[c.name_en for c in app.countries.order_by("name_en")],
+        payment_schedule=[_english_row(row) for row in context["payment_schedule"]],
+        signatory={**context["signatory"], "title": SIGNATORY_TITLE_EN},
+        authentic_code=french_letter.verification_code,
+        authentic_issued_at=french_letter.issued_at,
+    )
+    return context
+
+
+def _english_copy_due(decision: Decision | None) -> bool:
+    return (
+        decision is not None
+        and decision.outcome == Decision.Outcome.APPROVED
+        and decision.state in (Decision.State.DELIVERED, Decision.State.RECORDED)
+    )
+
+
+def issue_english_copy(decision_id: int) -> str | None:
+    """Render and store the English courtesy copy of a delivered approval letter; idempotent.
+
+    For an approved decision that is delivered (or recorded) and has its French letter:
+    one `Document` of kind ``approval_letter_en`` per application (`application` set,
+    `decision` left empty: `Document.decision` is the authentic letter's), with its own
+    verification code. Returns ISSUED, ALREADY_ISSUED, NOT_APPLICABLE (rejected, not yet
+    delivered, no French letter) or MISSING.
+    """
+    decision = (
+        Decision.objects.select_related(
+            "application__call", "application__organisation", "session", "signed_by", "document"
+        )
+        .filter(pk=decision_id)
+        .first()
+    )
+    if decision is None:
+        return MISSING
+    french_letter = getattr(decision, "document", None)
+    if not _english_copy_due(decision) or french_letter is None:
+        return NOT_APPLICABLE
+    existing = Document.objects.filter(application_id=decision.application_id, kind=Document.Kind.APPROVAL_LETTER_EN)
+    if existing.exists():
+        return ALREADY_ISSUED
+    code = new_verification_code()
+    rendered = render_pdf(APPROVAL_EN_TEMPLATE, english_copy_context(decision, french_letter, code=code))
+    document = _written(
+        rendered,
+        kind=Document.Kind.APPROVAL_LETTER_EN,
+        application_id=decision.application_id,
+        reference=decision.application.reference or "",
+        verification_code=code,
+        issued_at=timezone.now(),
+    )
+    try:
+        with transaction.atomic():
+            _lock_application(decision.application_id)
+            if existing.exists():
+                _discard(document)
+                return ALREADY_ISSUED
+            document.save(force_insert=True)
+    except BaseException:
+        _discard_unless_stored(document)
+        raise
+    logger.info("decision %s: English courtesy copy %s stored", decision_id, document.reference)
+    return ISSUED
+
+
+def _enqueue_english_copy_after_commit(decision_id: int) -> None:
+    from grants import tasks  # grants.tasks imports this module
+
+    transaction.on_commit(lambda: tasks.enqueue_english_copy(decision_id))
 
 
 def record_render_failure(decision_id: int, message: str) -> None:
@@ -590,6 +700,20 @@ def decisions_awaiting_render(*, older_than: dt.timedelta) -> QuerySet[Decision]
         render_error="",
         signed_at__lt=timezone.now() - older_than,
     ).order_by("signed_at", "pk")
+
+
+def decisions_awaiting_english_copy(*, older_than: dt.timedelta) -> QuerySet[Decision]:
+    """Approved decisions delivered before now − older_than whose English courtesy copy is
+    missing (its message was lost or the broker was down when the letter was stored)."""
+    return (
+        Decision.objects.filter(
+            outcome=Decision.Outcome.APPROVED,
+            state__in=[Decision.State.DELIVERED, Decision.State.RECORDED],
+            delivered_at__lt=timezone.now() - older_than,
+        )
+        .exclude(application__documents__kind=Document.Kind.APPROVAL_LETTER_EN)
+        .order_by("delivered_at", "pk")
+    )
 
 
 # --- deposit receipts ---------------------------------------------------------------------

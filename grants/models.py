@@ -743,6 +743,7 @@ class Document(models.Model):
 
     class Kind(models.TextChoices):
         APPROVAL_LETTER = "approval_letter", _("Lettre de notification (attribution)")
+        APPROVAL_LETTER_EN = "approval_letter_en", _("Lettre de notification (traduction anglaise)")
         REJECTION_LETTER = "rejection_letter", _("Lettre de notification (rejet)")
         INELIGIBILITY_NOTICE = "ineligibility_notice", _("Notification d'irrecevabilité")
         DEPOSIT_RECEIPT = "deposit_receipt", _("Accusé de dépôt")

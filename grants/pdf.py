@@ -74,6 +74,7 @@ PARIS = ZoneInfo("Europe/Paris")
 #: the rendered output changes.
 TEMPLATE_VERSION: dict[str, str] = {
     "pdf/approval_letter.html": "approval_letter/2026.1",
+    "pdf/approval_letter_en.html": "approval_letter_en/2026.1",
     "pdf/rejection_letter.html": "rejection_letter/2026.1",
     "pdf/ineligibility_notice.html": "ineligibility_notice/2026.1",
     "pdf/deposit_receipt.html": "deposit_receipt/2026.1",
@@ -94,6 +95,18 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
         "granted_rate",
         "payment_schedule",
         "signatory",
+    ),
+    "pdf/approval_letter_en.html": (
+        *_LETTER_KEYS,
+        "partners",
+        "countries",
+        "total_budget",
+        "granted_amount",
+        "granted_rate",
+        "payment_schedule",
+        "signatory",
+        "authentic_code",
+        "authentic_issued_at",
     ),
     "pdf/rejection_letter.html": (*_LETTER_KEYS, "reasons", "signatory"),
     "pdf/ineligibility_notice.html": (*_LETTER_KEYS, "reason", "signatory"),

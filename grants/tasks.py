@@ -2,7 +2,7 @@
 already done. Enqueued only after commit (``enqueue_*``).
 
 Queues (config/settings.py routes ``grants.tasks.render_*`` and ``grants.tasks.build_*``
-to ``pdf``): `render_decision`, `render_receipt`, `render_ineligibility_notice` and
+to ``pdf``): `render_decision`, `render_english_copy`, `render_receipt`, `render_ineligibility_notice` and
 `build_committee_booklet` run on ``pdf``; `sweep_documents` on ``default``.
 
 Every PDF task is ``acks_late``: a worker killed in the middle of a render leaves its
@@ -86,6 +86,16 @@ def render_decision(self: Task, decision_id: int) -> str:
         raise
 
 
+@shared_task(name="grants.tasks.render_english_copy", **PDF_TASK_OPTIONS)
+def render_english_copy(self: Task, decision_id: int) -> str | None:
+    """The English courtesy copy of a delivered approval letter (idempotent)."""
+    try:
+        return documents.issue_english_copy(int(decision_id))
+    except Exception as exc:
+        _retry_or_raise(self, exc)
+        raise
+
+
 @shared_task(name="grants.tasks.render_receipt", **PDF_TASK_OPTIONS)
 def render_receipt(self: Task, snapshot_id: int) -> str:
     """The deposit receipt of one submission (idempotent)."""
@@ -136,7 +146,10 @@ def sweep_documents() -> dict[str, int]:
     )
     for snapshot_id in snapshots:
         enqueue_receipt(snapshot_id)
-    return {"decisions": len(decisions), "receipts": len(snapshots)}
+    copies = list(documents.decisions_awaiting_english_copy(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
+    for decision_id in copies:
+        enqueue_english_copy(decision_id)
+    return {"decisions": len(decisions), "receipts": len(snapshots), "english_copies": len(copies)}
 
 
 # --- enqueueing (called after commit) -----------------------------------------------------
@@ -161,6 +174,10 @@ def enqueue_ineligibility_notice(application_id: str, log_id: Any) -> None:
 
 def enqueue_decision_render(decision_id: int) -> None:
     _send(render_decision, decision_id)
+
+
+def enqueue_english_copy(decision_id: int) -> None:
+    _send(render_english_copy, decision_id)
 
 
 def enqueue_committee_booklet(session_id: int) -> None:

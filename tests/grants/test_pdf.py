@@ -224,7 +224,14 @@ CONTEXTS = {
     "pdf/ineligibility_notice.html": ineligibility_context,
     "pdf/deposit_receipt.html": receipt_context,
     "pdf/committee_booklet.html": booklet_context,
+    "pdf/approval_letter_en.html": lambda: {
+        **approval_context(),
+        "authentic_code": "ABCD-EFGH-IJKL-MNOP-QRST-UVWX",
+        "authentic_issued_at": dt.date(2026, 11, 26),
+    },
 }
+# The English courtesy copy for foreign partners; every other document is French.
+ENGLISH = {"pdf/approval_letter_en.html"}
 
 
 @pytest.fixture(scope="module")
@@ -376,7 +383,7 @@ def test_every_template_renders_pdf_a3b(rendered: dict[str, pdf.RenderedPdf], na
 
     reader = pypdf.PdfReader(io.BytesIO(result.content))
     catalog = reader.root_object
-    assert catalog["/Lang"] == "fr"
+    assert catalog["/Lang"] == ("en" if name in ENGLISH else "fr")
     intents = catalog["/OutputIntents"]
     assert isinstance(intents, pypdf.generic.ArrayObject)
     intent = intents[0].get_object()
@@ -385,12 +392,15 @@ def test_every_template_renders_pdf_a3b(rendered: dict[str, pdf.RenderedPdf], na
     assert reader.metadata is not None and reader.metadata.title
 
     text = pdf_text(result.content)
-    assert "RÉPUBLIQUE FRANÇAISE" in text
-    assert (
-        "Ministère de l'Europe et des Affaires étrangères — "
-        "Délégation pour l'action extérieure des collectivités territoriales"
-    ) in text
-    assert f"Page 1 / {result.pages}" in text
+    if name in ENGLISH:
+        assert "Courtesy translation" in text
+    else:
+        assert "RÉPUBLIQUE FRANÇAISE" in text
+        assert (
+            "Ministère de l'Europe et des Affaires étrangères — "
+            "Délégation pour l'action extérieure des collectivités territoriales"
+        ) in text
+        assert f"Page 1 / {result.pages}" in text
     context = CONTEXTS[name]()
     assert context["verification_code"] in text
     assert squeezed(context["verification_url"]) in squeezed(text)
