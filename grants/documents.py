@@ -34,7 +34,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -55,7 +55,6 @@ from grants.models import (
     Review,
     Snapshot,
 )
-from grants.pdf import RenderedPdf, render_pdf
 from workflows.models import TransitionLog
 
 logger = logging.getLogger(__name__)
@@ -89,6 +88,17 @@ CENT = Decimal("0.01")
 _CODE_RE = re.compile(r"^[A-Z2-7]{4}(?:-[A-Z2-7]{4}){5}$")
 #: Test hook (see `_test_render_delay`): seconds a decision render sleeps once rendered.
 TEST_RENDER_DELAY_ENV = "GRANTS_TEST_RENDER_DELAY"
+
+if TYPE_CHECKING:
+    from grants.pdf import RenderedPdf
+
+
+def render_pdf(template_name: str, context: dict[str, Any]) -> RenderedPdf:
+    """WeasyPrint is imported on first render, not at start: web and workers run (and say
+    why a render failed) on a machine still missing Pango."""
+    from grants import pdf
+
+    return pdf.render_pdf(template_name, context)
 
 
 # --- verification codes -------------------------------------------------------------------

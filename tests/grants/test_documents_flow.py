@@ -385,3 +385,17 @@ def test_batch_progress_counts_signed_delivered_and_failed_decisions(
     progress = documents.batch_progress([delivered.pk, failed.pk, pending.pk, unsigned.pk, 999_999_999])
 
     assert progress == {"total": 4, "signed": 3, "delivered": 1, "failed": 1}
+
+
+def test_web_and_workers_start_without_loading_weasyprint() -> None:
+    """A machine still missing Pango runs the web and the workers (renders fail, visibly)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import django, sys; django.setup(); "
+        "import grants.tasks, grants.views_applicant, grants.views_staff, api.views, config.urls; "
+        "sys.exit(1 if 'weasyprint' in sys.modules else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
