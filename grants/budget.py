@@ -52,16 +52,10 @@ def fmt_percent(rate: Decimal) -> str:
 
 
 def fmt_euros(amount: Decimal) -> str:
-    """Decimal → "70 000,00 €" (no float on the way)."""
-    quantized = amount.quantize(CENT, rounding=ROUND_HALF_UP)
-    sign = "-" if quantized < 0 else ""
-    units, cents = f"{abs(quantized):f}".split(".")
-    groups: list[str] = []
-    while units:
-        groups.insert(0, units[-3:])
-        units = units[:-3]
-    thin_space = "\u202f"
-    return f"{sign}{thin_space.join(groups)},{cents}\u00a0€"
+    """Decimal → "70 000,00 €": the same formatting as the letters' ``euros`` filter."""
+    from grants.templatetags.french_format import euros
+
+    return euros(amount)
 
 
 def cap_rate(call: Call, countries: list[Country], lines_by_country: dict[str | None, Decimal]) -> Decimal | None:

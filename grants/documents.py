@@ -490,6 +490,23 @@ def _lock_application(application_id: Any) -> Application:
 # --- decision letters ---------------------------------------------------------------------
 
 
+def _store_once(document: Document, *, application_id: Any, existing: QuerySet[Document]) -> bool:
+    """Store a rendered document unless ``existing`` already holds one: checked and written
+    under the application's row lock (the project's lock order), so a redelivered task
+    cannot store a second copy. The file of a copy not stored is removed."""
+    try:
+        with transaction.atomic():
+            _lock_application(application_id)
+            if existing.exists():
+                _discard(document)
+                return False
+            document.save(force_insert=True)
+    except BaseException:
+        _discard_unless_stored(document)
+        raise
+    return True
+
+
 def _start_attempt(decision_id: int) -> bool:
     """Count one rendering attempt (visible on staff screens while it runs); clears the
     previous final failure. False when there is nothing (left) to render."""
@@ -645,16 +662,8 @@ def issue_english_copy(decision_id: int) -> str | None:
         verification_code=code,
         issued_at=timezone.now(),
     )
-    try:
-        with transaction.atomic():
-            _lock_application(decision.application_id)
-            if existing.exists():
-                _discard(document)
-                return ALREADY_ISSUED
-            document.save(force_insert=True)
-    except BaseException:
-        _discard_unless_stored(document)
-        raise
+    if not _store_once(document, application_id=decision.application_id, existing=existing):
+        return ALREADY_ISSUED
     logger.info("decision %s: English courtesy copy %s stored", decision_id, document.reference)
     return ISSUED
 
@@ -749,16 +758,10 @@ def issue_receipt(snapshot_id: int) -> str:
         verification_code=code,
         issued_at=snapshot.created_at,
     )
-    try:
-        with transaction.atomic():
-            _lock_application(snapshot.application_id)
-            if Document.objects.filter(snapshot_id=snapshot_id).exists():
-                _discard(document)
-                return ALREADY_ISSUED
-            document.save(force_insert=True)
-    except BaseException:
-        _discard_unless_stored(document)
-        raise
+    if not _store_once(
+        document, application_id=snapshot.application_id, existing=Document.objects.filter(snapshot_id=snapshot_id)
+    ):
+        return ALREADY_ISSUED
     return ISSUED
 
 
@@ -811,16 +814,8 @@ def issue_ineligibility_notice(application_id: Any, log_id: Any) -> str:
         verification_code=code,
         issued_at=log.at,
     )
-    try:
-        with transaction.atomic():
-            _lock_application(application.pk)
-            if existing.exists():
-                _discard(document)
-                return ALREADY_ISSUED
-            document.save(force_insert=True)
-    except BaseException:
-        _discard_unless_stored(document)
-        raise
+    if not _store_once(document, application_id=application.pk, existing=existing):
+        return ALREADY_ISSUED
     return ISSUED
 
 
