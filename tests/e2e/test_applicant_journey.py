@@ -11,17 +11,15 @@ test's temporary directory so a normal run leaves the working tree untouched.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from grants import services
-from grants.models import Application, Decision, Document, OpinionRequest, Review
+from grants import documents, services
+from grants.models import Application, Decision, OpinionRequest, Review
 from tests.factories import PDF_BYTES, World
 
 S = Application.State
@@ -34,33 +32,8 @@ def shot(page: Any, folder: Path, name: str) -> None:
 
 
 def deliver(decision: Decision, app: Application) -> None:
-    """Deliver the signed decision: through the PDF engineer's renderer when present,
-    else by storing a small PDF as the letter and firing the system transition."""
-    try:
-        from grants import documents
-
-        issue = documents.issue_decision_letter
-    except (ImportError, AttributeError):
-        issue = None
-    if issue is not None:
-        issue(decision.pk)
-    decision.refresh_from_db()
-    if decision.state != Decision.State.DELIVERED:
-        if not Document.objects.filter(decision=decision).exists():
-            document = Document(
-                kind=Document.Kind.APPROVAL_LETTER,
-                application=app,
-                decision=decision,
-                reference=app.reference or "",
-                sha256=hashlib.sha256(PDF_BYTES).hexdigest(),
-                size=len(PDF_BYTES),
-                pages=1,
-                template_version="e2e",
-                verification_code=f"E2E{decision.pk:08d}",
-            )
-            document.file.save("letter.pdf", ContentFile(PDF_BYTES), save=False)
-            document.save()
-        services.decision_deliver(decision_id=decision.pk)
+    """The pdf worker's step between sign and download: the real letter, rendered and delivered."""
+    documents.issue_decision_letter(decision.pk)
 
 
 def test_an_applicant_goes_from_an_empty_draft_to_its_decision(

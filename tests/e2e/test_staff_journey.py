@@ -11,17 +11,15 @@ Screenshots: with UPDATE_SCREENSHOTS=1 they go to docs/screenshots/staff-<screen
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from grants import services
-from grants.models import Application, CommitteeSession, Decision, Document, OpinionRequest, Review
-from tests.factories import PDF_BYTES, World
+from grants import documents
+from grants.models import Application, CommitteeSession, Decision, OpinionRequest, Review
+from tests.factories import World
 from workflows.models import Task, TaskKind
 
 S = Application.State
@@ -50,26 +48,8 @@ def sign_in(page: Any, base: str, username: str) -> None:
 
 
 def deliver(decision: Decision) -> None:
-    """The render step between sign and record: through the PDF engineer's code when it
-    ran, else by storing a small PDF as the letter and firing the system transition."""
-    decision.refresh_from_db()
-    if decision.state != Decision.State.SIGNED:
-        return
-    if not Document.objects.filter(decision=decision).exists():
-        document = Document(
-            kind=Document.Kind.APPROVAL_LETTER,
-            application=decision.application,
-            decision=decision,
-            reference=decision.application.reference or "",
-            sha256=hashlib.sha256(PDF_BYTES).hexdigest(),
-            size=len(PDF_BYTES),
-            pages=1,
-            template_version="e2e",
-            verification_code=f"E2ESTAFF{decision.pk:08d}",
-        )
-        document.file.save("letter.pdf", ContentFile(PDF_BYTES), save=False)
-        document.save()
-    services.decision_deliver(decision_id=decision.pk)
+    """The pdf worker's step between sign and record: the real letter, rendered and delivered."""
+    documents.issue_decision_letter(decision.pk)
 
 
 def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_page: Any, shots: Path) -> None:
