@@ -48,6 +48,7 @@ from workflows.engine import (
     Spec,
     append_log,
     fire,
+    lock_application,
 )
 from workflows.models import Task, TaskKind
 
@@ -919,12 +920,7 @@ def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> 
     if not reviewer_username:
         raise Invalid(errors={"reviewer": [_("Ce champ est obligatoire.")]})
     with transaction.atomic():
-        try:
-            app = Application.objects.select_for_update(of=("self",)).select_related("call").get(pk=application_id)
-        except (Application.DoesNotExist, ValueError, Exception) as exc:
-            if isinstance(exc, Application.DoesNotExist | ValueError) or "uuid" in str(exc).lower():
-                raise NotFound(_("Introuvable.")) from None
-            raise
+        app = lock_application(application_id)
         if not access.can_view(user, app):
             raise NotFound(_("Introuvable."))
         role = access.role_for(user, (Role.INSTRUCTOR,), app)

@@ -17,6 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -104,19 +105,32 @@ def _application_of(subject: Any) -> Any:
     return subject if isinstance(subject, Application) else subject.application
 
 
+_MISSING = (ValueError, DjangoValidationError, models.ObjectDoesNotExist)  # unknown or malformed ids
+
+
+def lock_application(pk: Any) -> Any:
+    """Lock an application row (the first lock of every write). Raises NotFound."""
+    from grants.models import Application
+
+    try:
+        return Application.objects.select_for_update(of=("self",)).select_related("call").get(pk=pk)
+    except _MISSING:
+        raise NotFound(_("Introuvable.")) from None
+
+
 def _lock(spec: Spec, pk: Any) -> tuple[Any, Any]:
     """Lock the application row, then the subject row. Raises NotFound."""
     from grants.models import Application
 
+    if spec.model is Application:
+        subject = lock_application(pk)
+        return subject, subject
     try:
-        if spec.model is Application:
-            subject = Application.objects.select_for_update(of=("self",)).select_related("call").get(pk=pk)
-            return subject, subject
         application_id = spec.model._default_manager.filter(pk=pk).values_list("application_id", flat=True).get()
-        application = Application.objects.select_for_update(of=("self",)).select_related("call").get(pk=application_id)
-        subject = spec.model._default_manager.select_for_update(of=("self",)).get(pk=pk)
-    except (spec.model.DoesNotExist, Application.DoesNotExist, ValueError, models.ObjectDoesNotExist):
+    except _MISSING:
         raise NotFound(_("Introuvable.")) from None
+    application = lock_application(application_id)
+    subject = spec.model._default_manager.select_for_update(of=("self",)).get(pk=pk)
     subject.application = application
     return subject, application
 
