@@ -1,4 +1,4 @@
-"""Reads of the API, always scoped through ``grants.access``.
+"""Reads of the API, always scoped through ``grants.policy``.
 
 What each caller may read of an application's history (documented in the OpenAPI
 description of ``GET /applications/{id}/``):
@@ -22,7 +22,7 @@ from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 from django_fsm import can_proceed
 
-from grants import access
+from grants import policy
 from grants.models import (
     Application,
     Call,
@@ -49,19 +49,19 @@ def not_found() -> engine.NotFound:
 
 
 # --- work-around: unscoped staff grants --------------------------------------------------------
-# Scoped reads come from grants.access (the one place deciding scopes).
+# Scoped reads come from grants.policy (the one place deciding scopes).
 
 
 def scoped_decisions(user: Any) -> QuerySet[Decision]:
-    return access.visible_decisions(user)
+    return policy.visible_decisions(user)
 
 
 def scoped_reviews(user: Any) -> QuerySet[Review]:
-    return access.visible_reviews(user)
+    return policy.visible_reviews(user)
 
 
 def scoped_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
-    return access.visible_opinion_requests(user)
+    return policy.visible_opinion_requests(user)
 
 
 # --- calls ------------------------------------------------------------------------------------
@@ -69,7 +69,7 @@ def scoped_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
 
 def visible_calls(user: Any) -> QuerySet[Call]:
     """Every call but drafts; drafts too for an admin and the delegation staff in scope."""
-    s = access.scopes(user)
+    s = policy.scopes(user)
     qs = Call.objects.prefetch_related("eligible_countries")
     if Role.ADMIN in s.roles:
         return qs
@@ -88,11 +88,11 @@ def visible_calls(user: Any) -> QuerySet[Call]:
 def application_list(user: Any) -> QuerySet[Application]:
     """A constant number of queries whatever the page size: one for the page, one for
     the countries (the user's scopes are read once per request and cached)."""
-    return access.visible_applications(user).select_related("call", "organisation").prefetch_related("countries")
+    return policy.visible_applications(user).select_related("call", "organisation").prefetch_related("countries")
 
 
 def visible_application(user: Any, pk: Any) -> Application:
-    app = access.visible_applications(user).filter(pk=pk).select_related("call").first()
+    app = policy.visible_applications(user).filter(pk=pk).select_related("call").first()
     if app is None:
         raise not_found()
     return app
@@ -101,7 +101,7 @@ def visible_application(user: Any, pk: Any) -> Application:
 def application_detail(user: Any, pk: Any) -> Application:
     """The application with everything the detail body shows, computed for ``user``."""
     app = (
-        access.visible_applications(user)
+        policy.visible_applications(user)
         .filter(pk=pk)
         .select_related("call", "organisation", "session")
         .prefetch_related(
@@ -142,10 +142,10 @@ def transitions_for(user: Any, app: Application) -> tuple[list[str], list[dict[s
 
 
 def _viewer(user: Any, app: Application) -> str:
-    s = access.scopes(user)
-    if Role.ADMIN in s.roles or access.role_for(user, DELEGATION, app) is not None:
+    s = policy.scopes(user)
+    if Role.ADMIN in s.roles or policy.role_for(user, DELEGATION, app) is not None:
         return "delegation"
-    if not access.is_staff_user(user):
+    if not policy.is_staff_user(user):
         return "applicant"
     return "partner"  # embassy, prefecture, reviewer
 
@@ -157,7 +157,7 @@ def history_for(user: Any, app: Application, decision: Decision | None) -> list[
     opinion_ids: set[str] = set()
     review_ids: set[str] = set()
     if viewer == "partner":
-        s = access.scopes(user)
+        s = policy.scopes(user)
         if Role.REVIEWER in s.roles and Review.objects.filter(application=app, reviewer=user).exists():
             opinion_ids = {
                 str(pk) for pk in OpinionRequest.objects.filter(application=app).values_list("pk", flat=True)
@@ -188,7 +188,7 @@ def history_for(user: Any, app: Application, decision: Decision | None) -> list[
         if viewer == "applicant":
             if subject == "application" and entry.transition in INTERNAL_COMMENTS:
                 comment = ""
-            if entry.role not in (Role.APPLICANT, access.SYSTEM):
+            if entry.role not in (Role.APPLICANT, policy.SYSTEM):
                 by = str(role_labels.get(entry.role, entry.role))
         result.append(
             {
@@ -247,7 +247,7 @@ def visible_decision(user: Any, pk: Any) -> Decision:
 
 def session_list(user: Any) -> QuerySet[CommitteeSession]:
     """Sessions of the calls the caller runs or instructs (admin: all)."""
-    s = access.scopes(user)
+    s = policy.scopes(user)
     qs = CommitteeSession.objects.select_related("call").annotate(applications_count=Count("applications"))
     if Role.ADMIN in s.roles:
         return qs

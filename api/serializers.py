@@ -1,7 +1,7 @@
 """Request and response bodies of the API.
 
 Input serializers check only the *shape* of a body (types, lengths, no NUL character);
-every business rule stays in the domain (``grants.drafts``, ``grants.services``), which
+every business rule stays in the domain (``grants.writes.drafts``, ``grants.services``), which
 receives the caller's data as sent. Output serializers read the objects prepared by the
 views (``api.selectors``) and add no query of their own.
 """

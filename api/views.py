@@ -1,8 +1,8 @@
 """The HTTP API v1 (contract: ARCHITECTURE.md, "HTTP API").
 
 Views are thin: they check the shape of the input, call one domain function
-(``grants.drafts``, ``grants.services``, ``workflows.tasks_service``) and serialize what
-the scoped selectors (``api.selectors`` over ``grants.access``) return. Every error is
+(``grants.writes.drafts``, ``grants.services``, ``workflows.tasks_service``) and serialize what
+the scoped selectors (``api.selectors`` over ``grants.policy``) return. Every error is
 mapped to its status and JSON body by ``api.errors.exception_handler``.
 """
 
@@ -32,7 +32,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from grants import access, drafts, services
+from grants import policy, services
 from grants.models import (
     Application,
     Attachment,
@@ -44,6 +44,7 @@ from grants.models import (
     Review,
     Role,
 )
+from grants.writes import drafts
 from workflows import tasks_service
 from workflows.engine import Forbidden
 from workflows.models import Task, TaskKind
@@ -743,7 +744,7 @@ class SessionListView(ApiView):
         responses=responses({201: s.SessionSerializer}, 400, 403),
     )
     def post(self, request: Request) -> Response:
-        roles = access.scopes(request.user).roles
+        roles = policy.scopes(request.user).roles
         if Role.SECRETARY not in roles and Role.ADMIN not in roles:
             raise Forbidden(_("Seul le secrétariat du comité peut planifier un comité."))
         data = _validated(s.SessionCreateSerializer, request)

@@ -6,13 +6,13 @@
 `run()` returns, from one run on one machine (compare ratios, not seconds):
 
 - `letter_from_models_median_s`: an approval letter's context built from the models
-  (`grants.documents.decision_letter_context`: application, organisation, partners,
-  countries, budget figures, tranches) and rendered by `grants.pdf.render_pdf` (Django
+  (`grants.documents.issuing.decision_letter_context`: application, organisation, partners,
+  countries, budget figures, tranches) and rendered by `grants.documents.pdf.render_pdf` (Django
   template, QR code, locked-down fetcher, shared FontConfiguration, PDF/A-3b);
 - `bare_weasyprint_median_s`: the same HTML through bare `weasyprint.HTML(string=html).write_pdf()`
   (no stylesheet, default fetcher, plain PDF), and `bare_with_assets_median_s` with the
   stylesheet and logo loaded; `overhead_ratio` = ours / bare;
-- `issue_median_s`: the whole `grants.documents.issue_decision_letter` in-process
+- `issue_median_s`: the whole `grants.documents.issuing.issue_decision_letter` in-process
   (context, render, file written, Document row, `signed → delivered` transition with its
   finance task and outbox rows);
 - for 1 and for 2 worker processes (separate `celery worker -c 1` processes on the `pdf`
@@ -171,7 +171,7 @@ def _stop_workers(workers: list[tuple[subprocess.Popen[bytes], str]]) -> None:
 
 
 def _batch_seconds(world: Any, decision_ids: list[int], workers: int, timeout: float) -> dict[str, float]:
-    from grants.documents import batch_progress
+    from grants.documents.issuing import batch_progress
 
     _purge_broker()
     running = _start_workers(workers)
@@ -226,13 +226,13 @@ def run(quick: bool = False, batch: int | None = None, n: int | None = None) -> 
     import weasyprint
     from django.utils import timezone
 
-    from grants import documents, pdf
+    from grants.documents import issuing, pdf
     from grants.models import Decision
 
     batch = batch or (10 if quick else 100)
     n = n or (3 if quick else 10)
     letters = 5 if quick else 20  # timings of one letter, per variant
-    for name in ("weasyprint", "weasyprint.progress", "fontTools", "grants.documents"):
+    for name in ("weasyprint", "weasyprint.progress", "fontTools", "grants.documents.issuing"):
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
     world = _world(Decimal("1000000000.00"))
@@ -246,7 +246,7 @@ def run(quick: bool = False, batch: int | None = None, n: int | None = None) -> 
     issue_times = []
     for decision_id in in_process:
         t0 = time.perf_counter()
-        assert documents.issue_decision_letter(decision_id) == documents.ISSUED
+        assert issuing.issue_decision_letter(decision_id) == issuing.ISSUED
         issue_times.append(time.perf_counter() - t0)
 
     # One letter from the models vs bare WeasyPrint on the very same HTML.
@@ -256,12 +256,12 @@ def run(quick: bool = False, batch: int | None = None, n: int | None = None) -> 
         fresh = Decision.objects.select_related(
             "application__call", "application__organisation", "session", "signed_by"
         ).get(pk=decision.pk)
-        template, context = documents.decision_letter_context(
+        template, context = issuing.decision_letter_context(
             fresh, code="BENC-HMAR-KAAA-AAAA-AAAA-AAAA", issued_at=timezone.now()
         )
         return pdf.render_pdf(template, context)
 
-    template, context = documents.decision_letter_context(
+    template, context = issuing.decision_letter_context(
         decision, code="BENC-HMAR-KAAA-AAAA-AAAA-AAAA", issued_at=timezone.now()
     )
     html = pdf.render_template_html(template, context)

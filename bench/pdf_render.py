@@ -1,4 +1,4 @@
-"""Benchmark: an approval letter through `grants.pdf.render_pdf` vs bare WeasyPrint.
+"""Benchmark: an approval letter through `grants.documents.pdf.render_pdf` vs bare WeasyPrint.
 
     python -m bench.pdf_render [N]        # prints the JSON result
 
@@ -40,7 +40,7 @@ def _setup_django() -> None:
 
 
 def approval_context() -> dict[str, Any]:
-    from grants.pdf import build_payment_schedule
+    from grants.documents.pdf import build_payment_schedule
 
     paris = ZoneInfo("Europe/Paris")
     return {
@@ -89,7 +89,7 @@ def run(n: int = 10) -> dict[str, float]:
     _setup_django()
     import weasyprint
 
-    from grants import pdf
+    from grants.documents import pdf
 
     name = "pdf/approval_letter.html"
     context = approval_context()

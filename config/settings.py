@@ -69,7 +69,7 @@ INSTALLED_APPS = [
     "widget_tweaks",
     "dsfr",
     "django_htmx",
-    "rules.apps.AutodiscoverRulesConfig",
+    "rules",
     "workflows",
     "grants",
     "notifications",

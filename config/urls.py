@@ -10,9 +10,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
     path("notifications/", include("notifications.urls")),
-    path("", include("grants.urls_documents")),
-    path("", include("grants.urls_staff")),
-    path("", include("grants.urls_applicant")),
+    path("", include("grants.documents.verify")),
+    path("", include("grants.web.staff.urls")),
+    path("", include("grants.web.applicant.urls")),
 ]
 
 if settings.DEBUG:

@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from grants import access, drafts, services
+from grants import policy, services
 from grants.models import (
     Application,
     Call,
@@ -25,6 +25,7 @@ from grants.models import (
     Role,
     RoleGrant,
 )
+from grants.writes import drafts
 
 DEMO_CALL = "DEMO-2026"
 # A minimal, valid one-page PDF: the demo's attachments.
@@ -180,7 +181,7 @@ def _users(password: str, organisations: dict[str, Organisation]) -> dict[str, A
             **scope,
             defaults={"supervisor": account.role in (Role.INSTRUCTOR, Role.SECRETARY)},
         )
-        access.forget(user)
+        policy.forget(user)
         users[account.username] = user
     return users
 

@@ -914,16 +914,16 @@ REVIEWER_ASSIGNABLE_STATES = (A.SUBMITTED, A.AWAITING_OPINIONS, A.UNDER_REVIEW)
 
 def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> Review:
     """Assign a committee member to review an application (instructor)."""
-    from grants import access
+    from grants import policy
 
     reviewer_username = (reviewer_username or "").strip()
     if not reviewer_username:
         raise Invalid(errors={"reviewer": [_("Ce champ est obligatoire.")]})
     with transaction.atomic():
         app = lock_application(application_id)
-        if not access.can_view(user, app):
+        if not policy.can_view(user, app):
             raise NotFound(_("Introuvable."))
-        role = access.role_for(user, (Role.INSTRUCTOR,), app)
+        role = policy.role_for(user, (Role.INSTRUCTOR,), app)
         if role is None:
             raise Forbidden(_("Vous n'avez pas le droit de faire cette action."))
         if app.state not in REVIEWER_ASSIGNABLE_STATES:
@@ -956,10 +956,10 @@ def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> 
 
 
 def session_create(*, call_code: str, date: dt.date, user: Any, title: str = "") -> CommitteeSession:
-    from grants import access
+    from grants import policy
 
     call = Call.objects.filter(code=call_code).first()
-    s = access.scopes(user)
+    s = policy.scopes(user)
     if call is None or not (s.covers_call(Role.SECRETARY, call.pk) or Role.ADMIN in s.roles):
         raise Invalid(errors={"call": [_("Appel à projets introuvable.")]})
     with transaction.atomic():
@@ -977,13 +977,13 @@ def session_create(*, call_code: str, date: dt.date, user: Any, title: str = "")
 
 
 def session_transition(*, session_id: int, name: str, user: Any) -> CommitteeSession:
-    from grants import access
+    from grants import policy
 
     if name not in ("open", "close"):
         raise NotFound(_("Action inconnue : %(name)s.") % {"name": name})
     with transaction.atomic():
         session = CommitteeSession.objects.select_for_update().filter(pk=session_id).first()
-        s = access.scopes(user)
+        s = policy.scopes(user)
         if session is None or not s.covers_call(Role.SECRETARY, session.call_id):
             raise NotFound(_("Introuvable."))
         method = getattr(session, name)

@@ -8,7 +8,7 @@ to ``pdf``): `render_decision`, `render_english_copy`, `render_receipt`, `render
 Every PDF task is ``acks_late``: a worker killed in the middle of a render leaves its
 message unacknowledged, so the broker delivers it again (at once when only the pool
 child died: ``task_reject_on_worker_lost``; after the visibility timeout when the whole
-worker died) and the idempotent ``grants.documents.issue_*`` stores one document.
+worker died) and the idempotent ``grants.documents.issuing.issue_*`` stores one document.
 Transient errors (file system, database connection) are retried with exponential
 backoff; a decision whose letter still cannot be rendered shows the failure
 (`Decision.render_error`) on the staff screens, never stays silently ``signed``.
@@ -26,7 +26,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
-from grants import documents
+from grants.documents import issuing
 
 logger = logging.getLogger(__name__)
 
@@ -73,15 +73,15 @@ PDF_TASK_OPTIONS: dict[str, Any] = {
 
 @shared_task(name="grants.tasks.render_decision", **PDF_TASK_OPTIONS)
 def render_decision(self: Task, decision_id: int) -> str:
-    """Render, store and deliver a signed decision's letter (idempotent; see grants.documents)."""
+    """Render, store and deliver a signed decision's letter (idempotent; see grants.documents.issuing)."""
     try:
-        return documents.issue_decision_letter(int(decision_id))
+        return issuing.issue_decision_letter(int(decision_id))
     except Exception as exc:
         transient = isinstance(exc, TRANSIENT_ERRORS)
         if transient and self.request.retries < MAX_RETRIES:
             _retry_or_raise(self, exc)
         # Retries spent, or an error retrying cannot fix (a template or data bug): show it.
-        documents.record_render_failure(int(decision_id), _failure_message(exc, self.request.retries + 1))
+        issuing.record_render_failure(int(decision_id), _failure_message(exc, self.request.retries + 1))
         logger.exception("decision %s: the letter could not be rendered", decision_id)
         raise
 
@@ -90,7 +90,7 @@ def render_decision(self: Task, decision_id: int) -> str:
 def render_english_copy(self: Task, decision_id: int) -> str | None:
     """The English courtesy copy of a delivered approval letter (idempotent)."""
     try:
-        return documents.issue_english_copy(int(decision_id))
+        return issuing.issue_english_copy(int(decision_id))
     except Exception as exc:
         _retry_or_raise(self, exc)
         raise
@@ -100,7 +100,7 @@ def render_english_copy(self: Task, decision_id: int) -> str | None:
 def render_receipt(self: Task, snapshot_id: int) -> str:
     """The deposit receipt of one submission (idempotent)."""
     try:
-        return documents.issue_receipt(int(snapshot_id))
+        return issuing.issue_receipt(int(snapshot_id))
     except Exception as exc:
         _retry_or_raise(self, exc)
         raise
@@ -110,7 +110,7 @@ def render_receipt(self: Task, snapshot_id: int) -> str:
 def render_ineligibility_notice(self: Task, application_id: str, log_id: int | None) -> str:
     """The ineligibility notice of one `declare_ineligible` (idempotent)."""
     try:
-        return documents.issue_ineligibility_notice(application_id, log_id)
+        return issuing.issue_ineligibility_notice(application_id, log_id)
     except Exception as exc:
         _retry_or_raise(self, exc)
         raise
@@ -120,7 +120,7 @@ def render_ineligibility_notice(self: Task, application_id: str, log_id: int | N
 def build_committee_booklet(self: Task, session_id: int) -> int | None:
     """A new booklet of a committee session's agenda; returns the Document id."""
     try:
-        document = documents.issue_committee_booklet(int(session_id))
+        document = issuing.issue_committee_booklet(int(session_id))
     except Exception as exc:
         _retry_or_raise(self, exc)
         raise
@@ -136,17 +136,17 @@ def sweep_documents() -> dict[str, int]:
     without a letter nor a recorded failure, and recent submissions without a receipt,
     older than SWEEP_AFTER, and enqueues them again (the tasks are idempotent).
     """
-    decisions = list(documents.decisions_awaiting_render(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
+    decisions = list(issuing.decisions_awaiting_render(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
     for decision_id in decisions:
         enqueue_decision_render(decision_id)
     snapshots = list(
-        documents.snapshots_awaiting_receipt(older_than=SWEEP_AFTER, within=SWEEP_RECEIPTS_WITHIN).values_list(
+        issuing.snapshots_awaiting_receipt(older_than=SWEEP_AFTER, within=SWEEP_RECEIPTS_WITHIN).values_list(
             "pk", flat=True
         )[:500]
     )
     for snapshot_id in snapshots:
         enqueue_receipt(snapshot_id)
-    copies = list(documents.decisions_awaiting_english_copy(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
+    copies = list(issuing.decisions_awaiting_english_copy(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
     for decision_id in copies:
         enqueue_english_copy(decision_id)
     return {"decisions": len(decisions), "receipts": len(snapshots), "english_copies": len(copies)}

@@ -2,7 +2,7 @@
 
 A ``Directory`` is the grants of active users, loaded in one query and indexed in
 memory, so a sweep over thousands of tasks resolves every recipient without a query per
-task. Scope rules mirror ``grants.access``: applicants by organisation, embassies by
+task. Scope rules mirror ``grants.policy``: applicants by organisation, embassies by
 country, prefectures by region, the delegation's roles unscoped or scoped to the call.
 """
 

@@ -13,7 +13,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from grants import access
+from grants import policy
 from grants.models import Role
 from notifications import outbox, rendering, services
 from notifications.forms import PreferencesForm, field_name
@@ -37,7 +37,7 @@ ROLE_CATEGORIES: dict[str, tuple[str, ...]] = {
 
 
 def _categories(user: object) -> list[str]:
-    roles = access.scopes(user).roles
+    roles = policy.scopes(user).roles
     wanted = {c for role in roles for c in ROLE_CATEGORIES.get(role, ())}
     if not wanted:
         wanted = {c for c in Category.values if c not in LOCKED_CATEGORIES}
@@ -90,7 +90,7 @@ def open_notification(request: HttpRequest, pk: int) -> HttpResponse:
         notification = services.notification_mark_read(notification_id=pk, user=request.user)
     except NotFound:
         raise Http404(_("Introuvable.")) from None
-    return HttpResponseRedirect(outbox.target_path(notification, access.scopes(request.user).roles))
+    return HttpResponseRedirect(outbox.target_path(notification, policy.scopes(request.user).roles))
 
 
 @login_required

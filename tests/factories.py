@@ -16,7 +16,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from grants import access, drafts, services
+from grants import policy, services
 from grants.demo import DEMO_PDF
 from grants.models import (
     Application,
@@ -30,6 +30,7 @@ from grants.models import (
     Role,
     RoleGrant,
 )
+from grants.writes import drafts
 
 PDF_BYTES = DEMO_PDF  # a minimal valid one-page PDF
 
@@ -77,7 +78,7 @@ def organisation(name: str, siren: str, region_code: str = "84") -> Organisation
 
 def grant(user: Any, role: str, **scope: Any) -> RoleGrant:
     row = RoleGrant.objects.create(user=user, role=role, **scope)
-    access.forget(user)
+    policy.forget(user)
     return row
 
 

@@ -198,10 +198,10 @@ def append_log(
 def check(spec: Spec, subject: Any, user: Any) -> tuple[str | None, list[str]]:
     """Whether ``user`` may fire ``spec`` on ``subject`` now, without payload: returns
     (role or None, unmet reasons). Used for ``available_transitions`` and UI buttons."""
-    from grants import access
+    from grants import policy
 
     application = _application_of(subject)
-    role = access.role_for(user, spec.roles, application, subject)
+    role = policy.role_for(user, spec.roles, application, subject)
     if role is None:
         return None, [_("Vous n'avez pas le droit de faire cette action.")]
     method = getattr(subject, spec.name)
@@ -216,14 +216,14 @@ def check(spec: Spec, subject: Any, user: Any) -> tuple[str | None, list[str]]:
 
 def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = None) -> Any:
     """Run one transition. ``user=None`` is the system (sweeps, automatic transitions)."""
-    from grants import access
+    from grants import policy
 
     payload = payload or {}
     with transaction.atomic():
         subject, application = _lock(spec, pk)
-        if user is not None and not access.can_view(user, application):
+        if user is not None and not policy.can_view(user, application):
             raise NotFound(_("Introuvable."))
-        role = access.role_for(user, spec.roles, application, subject)
+        role = policy.role_for(user, spec.roles, application, subject)
         if role is None:
             raise Forbidden(_("Vous n'avez pas le droit de faire cette action."))
         method = getattr(subject, spec.name)

@@ -64,8 +64,8 @@ def cancel_tasks(application: Any, *kinds: str, subject: Any = None) -> int:
 
 def queue_filter(user: Any) -> Q:
     """The Q selecting the tasks in the queues of ``user`` (its roles and scopes)."""
-    from grants.access import scopes
     from grants.models import Role
+    from grants.policy import scopes
 
     s = scopes(user)
     q = Q(pk__in=[])

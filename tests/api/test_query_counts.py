@@ -10,8 +10,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from grants import drafts, services
+from grants import services
 from grants.models import Application, OpinionRequest, Review
+from grants.writes import drafts
 from tests.factories import World, complete_data
 
 

@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from grants import documents, services
+from grants import services
+from grants.documents import issuing
 from grants.models import Application, Decision, OpinionRequest, Review
 from tests.factories import PDF_BYTES, World
 
@@ -33,7 +34,7 @@ def shot(page: Any, folder: Path, name: str) -> None:
 
 def deliver(decision: Decision, app: Application) -> None:
     """The pdf worker's step between sign and download: the real letter, rendered and delivered."""
-    documents.issue_decision_letter(decision.pk)
+    issuing.issue_decision_letter(decision.pk)
 
 
 def test_an_applicant_goes_from_an_empty_draft_to_its_decision(

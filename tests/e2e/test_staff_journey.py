@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from grants import documents
+from grants.documents import issuing
 from grants.models import Application, CommitteeSession, Decision, OpinionRequest, Review
 from tests.factories import World
 from workflows.models import Task, TaskKind
@@ -49,7 +49,7 @@ def sign_in(page: Any, base: str, username: str) -> None:
 
 def deliver(decision: Decision) -> None:
     """The pdf worker's step between sign and record: the real letter, rendered and delivered."""
-    documents.issue_decision_letter(decision.pk)
+    issuing.issue_decision_letter(decision.pk)
 
 
 def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_page: Any, shots: Path) -> None:

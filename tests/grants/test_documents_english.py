@@ -21,9 +21,10 @@ from django.test import Client
 from django.urls import reverse
 
 from config.celery import app as celery_app
-from grants import documents, services, tasks
+from grants import services, tasks
+from grants.documents import issuing
+from grants.documents.pdf import REQUIRED_CONTEXT, TEMPLATE_VERSION
 from grants.models import Decision, Document
-from grants.pdf import REQUIRED_CONTEXT, TEMPLATE_VERSION
 from grants.templatetags.english_format import date_en, datetime_en, euros_en, percent_en
 
 PDFAID = "{http://www.aiim.org/pdfa/ns/id/}"
@@ -64,12 +65,12 @@ def delivered_decision(world: Any, outcome: str = "approved") -> Decision:
     app = world.advance(world.draft(), outcome)
     decision = Decision.objects.get(application=app)
     services.decision_sign(decision_id=decision.pk, user=world.signatory)
-    assert documents.issue_decision_letter(decision.pk) == documents.ISSUED
+    assert issuing.issue_decision_letter(decision.pk) == issuing.ISSUED
     return Decision.objects.select_related("document", "application").get(pk=decision.pk)
 
 
 def english_copy(decision: Decision) -> Document:
-    assert documents.issue_english_copy(decision.pk) == documents.ISSUED
+    assert issuing.issue_english_copy(decision.pk) == issuing.ISSUED
     return Document.objects.get(application=decision.application, kind=Document.Kind.APPROVAL_LETTER_EN)
 
 
@@ -162,19 +163,19 @@ def test_the_user_text_is_escaped_not_interpreted(world: Any) -> None:
 def test_issuing_twice_stores_one_english_copy(world: Any) -> None:
     decision = delivered_decision(world)
     english_copy(decision)
-    assert documents.issue_english_copy(decision.pk) == documents.ALREADY_ISSUED
+    assert issuing.issue_english_copy(decision.pk) == issuing.ALREADY_ISSUED
     assert Document.objects.filter(kind=Document.Kind.APPROVAL_LETTER_EN).count() == 1
 
 
 def test_a_recorded_decision_still_gets_its_english_copy(world: Any) -> None:
     decision = delivered_decision(world)
     services.decision_record(decision_id=decision.pk, user=world.finance, commitment_number="EJ-2026-0001")
-    assert documents.issue_english_copy(decision.pk) == documents.ISSUED
+    assert issuing.issue_english_copy(decision.pk) == issuing.ISSUED
 
 
 def test_a_rejected_decision_gets_no_english_copy(world: Any) -> None:
     decision = delivered_decision(world, "rejected")
-    assert documents.issue_english_copy(decision.pk) == documents.NOT_APPLICABLE
+    assert issuing.issue_english_copy(decision.pk) == issuing.NOT_APPLICABLE
     assert not Document.objects.filter(kind=Document.Kind.APPROVAL_LETTER_EN).exists()
 
 
@@ -182,8 +183,8 @@ def test_a_decision_not_yet_delivered_gets_no_english_copy(world: Any) -> None:
     app = world.advance(world.draft(), "approved")
     decision = Decision.objects.get(application=app)
     services.decision_sign(decision_id=decision.pk, user=world.signatory)
-    assert documents.issue_english_copy(decision.pk) == documents.NOT_APPLICABLE
-    assert documents.issue_english_copy(999_999) == documents.MISSING
+    assert issuing.issue_english_copy(decision.pk) == issuing.NOT_APPLICABLE
+    assert issuing.issue_english_copy(999_999) == issuing.MISSING
     assert not Document.objects.filter(kind=Document.Kind.APPROVAL_LETTER_EN).exists()
 
 
@@ -203,7 +204,7 @@ def test_delivering_an_approval_letter_enqueues_the_english_copy_after_commit(
 
     monkeypatch.setattr(tasks.render_english_copy, "apply_async", apply_async)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        documents.issue_decision_letter(decision.pk)
+        issuing.issue_decision_letter(decision.pk)
         assert sent == []
     for callback in callbacks:
         callback()
@@ -219,7 +220,7 @@ def test_delivering_a_rejection_letter_enqueues_no_english_copy(
     sent: list[Any] = []
     monkeypatch.setattr(tasks.render_english_copy, "apply_async", lambda *a, **k: sent.append(a))
     with django_capture_on_commit_callbacks(execute=True):
-        documents.issue_decision_letter(decision.pk)
+        issuing.issue_decision_letter(decision.pk)
     assert sent == []
 
 
@@ -236,7 +237,7 @@ def test_the_english_copy_task_runs_on_the_pdf_queue_and_acks_late() -> None:
 def test_the_english_copy_is_among_the_application_s_documents(world: Any) -> None:
     decision = delivered_decision(world)
     document = english_copy(decision)
-    assert document in documents.application_documents(decision.application)
+    assert document in issuing.application_documents(decision.application)
 
 
 def test_the_applicant_can_download_the_english_copy(client: Client, world: Any) -> None:

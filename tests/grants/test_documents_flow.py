@@ -17,7 +17,8 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from config.celery import app as celery_app
-from grants import documents, services, tasks
+from grants import services, tasks
+from grants.documents import issuing
 from grants.models import Decision, Document, Snapshot
 from workflows.engine import Conflict
 from workflows.models import Task, TaskKind, TransitionLog
@@ -157,7 +158,7 @@ def test_the_render_task_stores_the_letter_then_delivers_the_decision(
 
     monkeypatch.setattr(services, "emit", emit)
 
-    assert tasks.render_decision.apply(args=[decision.pk]).get() == documents.ISSUED
+    assert tasks.render_decision.apply(args=[decision.pk]).get() == issuing.ISSUED
 
     decision.refresh_from_db()
     assert decision.state == Decision.State.DELIVERED
@@ -182,11 +183,11 @@ def test_a_rejection_is_delivered_without_a_finance_task(world: Any) -> None:
 
 def test_a_second_delivery_of_the_task_produces_no_second_document(world: Any, _media: Path) -> None:
     decision = signed(world)
-    assert tasks.render_decision.apply(args=[decision.pk]).get() == documents.ISSUED
+    assert tasks.render_decision.apply(args=[decision.pk]).get() == issuing.ISSUED
     first = Document.objects.get(decision=decision)
     content = Path(first.file.path).read_bytes()
 
-    assert tasks.render_decision.apply(args=[decision.pk]).get() == documents.ALREADY_ISSUED
+    assert tasks.render_decision.apply(args=[decision.pk]).get() == issuing.ALREADY_ISSUED
 
     assert Document.objects.filter(decision=decision).count() == 1
     again = Document.objects.get(decision=decision)
@@ -209,16 +210,16 @@ def test_a_delivered_or_recorded_letter_is_never_rendered_again(world: Any, monk
     def must_not_render(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a delivered letter was rendered again")
 
-    monkeypatch.setattr(documents, "render_pdf", must_not_render)
-    assert tasks.render_decision.apply(args=[decision.pk]).get() == documents.ALREADY_ISSUED
+    monkeypatch.setattr(issuing, "render_pdf", must_not_render)
+    assert tasks.render_decision.apply(args=[decision.pk]).get() == issuing.ALREADY_ISSUED
     assert Document.objects.get(decision=decision).sha256 == document.sha256
     assert Decision.objects.get(pk=decision.pk).state == Decision.State.RECORDED
 
 
 def test_an_unsigned_or_unknown_decision_is_not_rendered(world: Any) -> None:
     draft = decided(world)
-    assert tasks.render_decision.apply(args=[draft.pk]).get() == documents.NOT_APPLICABLE
-    assert tasks.render_decision.apply(args=[999_999_999]).get() == documents.MISSING
+    assert tasks.render_decision.apply(args=[draft.pk]).get() == issuing.NOT_APPLICABLE
+    assert tasks.render_decision.apply(args=[999_999_999]).get() == issuing.MISSING
     assert not Document.objects.exists()
     assert Decision.objects.get(pk=draft.pk).render_attempts == 0
 
@@ -227,19 +228,19 @@ def test_a_worker_losing_the_race_keeps_the_first_letter_and_deletes_its_own_fil
     world: Any, monkeypatch: pytest.MonkeyPatch, _media: Path
 ) -> None:
     decision = signed(world)
-    original = documents.render_pdf
+    original = issuing.render_pdf
     raced = {"done": False}
 
     def slow_render(template: str, context: dict[str, Any]) -> Any:
         rendered = original(template, context)
         if not raced["done"]:  # another worker stores and delivers while this one renders
             raced["done"] = True
-            assert documents.issue_decision_letter(decision.pk) == documents.ISSUED
+            assert issuing.issue_decision_letter(decision.pk) == issuing.ISSUED
         return rendered
 
-    monkeypatch.setattr(documents, "render_pdf", slow_render)
+    monkeypatch.setattr(issuing, "render_pdf", slow_render)
 
-    assert documents.issue_decision_letter(decision.pk) == documents.ALREADY_ISSUED
+    assert issuing.issue_decision_letter(decision.pk) == issuing.ALREADY_ISSUED
 
     winner = Document.objects.get(decision=decision)
     assert stored_files(_media) == [Path(winner.file.path)]
@@ -259,7 +260,7 @@ def test_a_transient_rendering_failure_is_retried_then_shown_on_the_decision(
         calls.append(template)
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(documents, "render_pdf", disk_full)
+    monkeypatch.setattr(issuing, "render_pdf", disk_full)
 
     result = tasks.render_decision.apply(args=[decision.pk])
 
@@ -270,8 +271,8 @@ def test_a_transient_rendering_failure_is_retried_then_shown_on_the_decision(
     assert decision.render_attempts == 1 + tasks.MAX_RETRIES
     assert "Échec de la génération du PDF après 6 tentative(s)" in decision.render_error
     assert "No space left on device" in decision.render_error
-    assert documents.render_failed(decision)
-    assert documents.batch_progress([decision.pk]) == {"total": 1, "signed": 1, "delivered": 0, "failed": 1}
+    assert issuing.render_failed(decision)
+    assert issuing.batch_progress([decision.pk]) == {"total": 1, "signed": 1, "delivered": 0, "failed": 1}
     assert not Document.objects.exists() and stored_files(_media) == []
 
 
@@ -279,7 +280,7 @@ def test_a_lost_database_connection_is_retried_and_the_letter_then_delivered(
     world: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decision = signed(world)
-    original = documents.render_pdf
+    original = issuing.render_pdf
     failures = iter([OperationalError("server closed the connection unexpectedly")])
 
     def flaky(template: str, context: dict[str, Any]) -> Any:
@@ -288,9 +289,9 @@ def test_a_lost_database_connection_is_retried_and_the_letter_then_delivered(
             raise error
         return original(template, context)
 
-    monkeypatch.setattr(documents, "render_pdf", flaky)
+    monkeypatch.setattr(issuing, "render_pdf", flaky)
 
-    assert tasks.render_decision.apply(args=[decision.pk]).get() == documents.ISSUED
+    assert tasks.render_decision.apply(args=[decision.pk]).get() == issuing.ISSUED
     decision.refresh_from_db()
     assert decision.state == Decision.State.DELIVERED
     assert decision.render_attempts == 2 and decision.render_error == ""
@@ -304,7 +305,7 @@ def test_an_error_retrying_cannot_fix_is_shown_at_once(world: Any, monkeypatch: 
         calls.append(template)
         raise KeyError("pdf/approval_letter.html: missing context keys ['granted_amount']")
 
-    monkeypatch.setattr(documents, "render_pdf", template_bug)
+    monkeypatch.setattr(issuing, "render_pdf", template_bug)
     tasks.render_decision.apply(args=[decision.pk])
 
     assert len(calls) == 1
@@ -317,12 +318,12 @@ def test_a_failed_letter_rendered_again_is_delivered_and_its_failure_cleared(
 ) -> None:
     decision = signed(world)
     with monkeypatch.context() as patched:
-        patched.setattr(documents, "render_pdf", raising(KeyError("bug")))
+        patched.setattr(issuing, "render_pdf", raising(KeyError("bug")))
         tasks.render_decision.apply(args=[decision.pk])
     assert Decision.objects.get(pk=decision.pk).render_error
 
     # staff's "retry" (grants.tasks.enqueue_decision_render) runs the same task again
-    assert tasks.render_decision.apply(args=[decision.pk]).get() == documents.ISSUED
+    assert tasks.render_decision.apply(args=[decision.pk]).get() == issuing.ISSUED
     decision.refresh_from_db()
     assert decision.state == Decision.State.DELIVERED and decision.render_error == ""
 
@@ -335,7 +336,7 @@ def test_a_failed_delivery_rolls_back_and_leaves_no_document_and_no_file(
     def refuse(*, decision_id: int) -> Decision:
         raise Conflict("Le dossier a été modifié en même temps par quelqu'un d'autre.")
 
-    monkeypatch.setattr(documents.services, "decision_deliver", refuse)
+    monkeypatch.setattr(issuing.services, "decision_deliver", refuse)
     tasks.render_decision.apply(args=[decision.pk])
 
     assert not Document.objects.exists()
@@ -356,15 +357,15 @@ def test_the_backoff_doubles_and_stays_short() -> None:
 def test_the_receipt_task_issues_one_receipt_per_snapshot_however_often_it_runs(world: Any) -> None:
     app = world.advance(world.draft(), "submitted")
     snapshot = Snapshot.objects.get(application=app)
-    assert tasks.render_receipt.apply(args=[snapshot.pk]).get() == documents.ISSUED
-    assert tasks.render_receipt.apply(args=[snapshot.pk]).get() == documents.ALREADY_ISSUED
+    assert tasks.render_receipt.apply(args=[snapshot.pk]).get() == issuing.ISSUED
+    assert tasks.render_receipt.apply(args=[snapshot.pk]).get() == issuing.ALREADY_ISSUED
     assert Document.objects.filter(snapshot=snapshot).count() == 1
 
 
 def test_the_booklet_task_returns_the_new_booklet(world: Any) -> None:
     world.advance(world.draft(), "in_committee")
     document_id = tasks.build_committee_booklet.apply(args=[world.session.pk]).get()
-    assert documents.latest_booklet(world.session).pk == document_id
+    assert issuing.latest_booklet(world.session).pk == document_id
 
 
 # --- batch progress -------------------------------------------------------------------------
@@ -379,10 +380,10 @@ def test_batch_progress_counts_signed_delivered_and_failed_decisions(
     unsigned = decided(world, title="Projet D")
     tasks.render_decision.apply(args=[delivered.pk])
     with monkeypatch.context() as patched:
-        patched.setattr(documents, "render_pdf", raising(ValueError("bug")))
+        patched.setattr(issuing, "render_pdf", raising(ValueError("bug")))
         tasks.render_decision.apply(args=[failed.pk])
 
-    progress = documents.batch_progress([delivered.pk, failed.pk, pending.pk, unsigned.pk, 999_999_999])
+    progress = issuing.batch_progress([delivered.pk, failed.pk, pending.pk, unsigned.pk, 999_999_999])
 
     assert progress == {"total": 4, "signed": 3, "delivered": 1, "failed": 1}
 
@@ -394,7 +395,7 @@ def test_web_and_workers_start_without_loading_weasyprint() -> None:
 
     code = (
         "import django, sys; django.setup(); "
-        "import grants.tasks, grants.views_applicant, grants.views_staff, api.views, config.urls; "
+        "import grants.tasks, grants.web.applicant.views, grants.web.staff.views, api.views, config.urls; "
         "sys.exit(1 if 'weasyprint' in sys.modules else 0)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -18,7 +18,8 @@ from typing import Any
 import pypdf
 import pytest
 
-from grants import documents, services
+from grants import services
+from grants.documents import issuing
 from grants.models import Application, CommitteeSession, Decision, Document, Snapshot
 from workflows.models import TransitionLog
 
@@ -68,7 +69,7 @@ def signed_decision(world: Any, outcome: str = "approved", **draft: Any) -> Deci
 
 
 def letter_of(decision: Decision) -> Document:
-    assert documents.issue_decision_letter(decision.pk) == documents.ISSUED
+    assert issuing.issue_decision_letter(decision.pk) == issuing.ISSUED
     return Document.objects.get(decision=decision)
 
 
@@ -152,7 +153,7 @@ def test_the_rejection_letter_gives_the_committee_s_reasons(world: Any) -> None:
 def test_a_submission_issues_a_receipt_with_the_snapshot_hash(world: Any) -> None:
     app = world.advance(world.draft(), "submitted")
     snapshot = Snapshot.objects.get(application=app)
-    assert documents.issue_receipt(snapshot.pk) == documents.ISSUED
+    assert issuing.issue_receipt(snapshot.pk) == issuing.ISSUED
 
     receipt = Document.objects.get(snapshot=snapshot)
     assert receipt.kind == Document.Kind.DEPOSIT_RECEIPT
@@ -173,7 +174,7 @@ def test_a_resubmission_issues_a_second_receipt_for_its_own_snapshot(world: Any)
     snapshots = list(Snapshot.objects.filter(application=app).order_by("number"))
     assert len(snapshots) == 2
     for snapshot in snapshots:
-        documents.issue_receipt(snapshot.pk)
+        issuing.issue_receipt(snapshot.pk)
     receipts = Document.objects.filter(application=app, kind=Document.Kind.DEPOSIT_RECEIPT)
     assert sorted(r.snapshot_id for r in receipts) == [s.pk for s in snapshots]
     assert len({r.verification_code for r in receipts}) == 2
@@ -182,7 +183,7 @@ def test_a_resubmission_issues_a_second_receipt_for_its_own_snapshot(world: Any)
 def test_the_ineligibility_notice_gives_the_instructor_s_reason(world: Any) -> None:
     app = world.advance(world.draft(), "ineligible")
     log = TransitionLog.objects.get(application=app, transition="declare_ineligible")
-    assert documents.issue_ineligibility_notice(str(app.pk), log.pk) == documents.ISSUED
+    assert issuing.issue_ineligibility_notice(str(app.pk), log.pk) == issuing.ISSUED
 
     notice = Document.objects.get(application=app, kind=Document.Kind.INELIGIBILITY_NOTICE)
     assert notice.issued_at == log.at
@@ -196,16 +197,16 @@ def test_the_ineligibility_notice_gives_the_instructor_s_reason(world: Any) -> N
 def test_the_notice_is_issued_once_for_one_declaration(world: Any) -> None:
     app = world.advance(world.draft(), "ineligible")
     log = TransitionLog.objects.get(application=app, transition="declare_ineligible")
-    assert documents.issue_ineligibility_notice(str(app.pk), log.pk) == documents.ISSUED
-    assert documents.issue_ineligibility_notice(str(app.pk), log.pk) == documents.ALREADY_ISSUED
+    assert issuing.issue_ineligibility_notice(str(app.pk), log.pk) == issuing.ISSUED
+    assert issuing.issue_ineligibility_notice(str(app.pk), log.pk) == issuing.ALREADY_ISSUED
     assert Document.objects.filter(application=app, kind=Document.Kind.INELIGIBILITY_NOTICE).count() == 1
 
 
 def test_an_unknown_application_or_log_issues_nothing(world: Any) -> None:
-    assert documents.issue_ineligibility_notice("not-a-uuid", None) == documents.MISSING
+    assert issuing.issue_ineligibility_notice("not-a-uuid", None) == issuing.MISSING
     app = world.advance(world.draft(), "submitted")
-    assert documents.issue_ineligibility_notice(str(app.pk), None) == documents.MISSING
-    assert documents.issue_receipt(999_999_999) == documents.MISSING
+    assert issuing.issue_ineligibility_notice(str(app.pk), None) == issuing.MISSING
+    assert issuing.issue_receipt(999_999_999) == issuing.MISSING
     assert not Document.objects.filter(kind=Document.Kind.INELIGIBILITY_NOTICE).exists()
 
 
@@ -214,7 +215,7 @@ def test_the_committee_booklet_lists_the_agenda_with_budget_opinions_and_scores(
     second = world.advance(world.draft(title="Eau potable à Thiès"), "in_committee")
     session = CommitteeSession.objects.get(pk=world.session.pk)
 
-    booklet = documents.issue_committee_booklet(session.pk)
+    booklet = issuing.issue_committee_booklet(session.pk)
     assert booklet is not None
     assert booklet.kind == Document.Kind.COMMITTEE_BOOKLET
     assert booklet.session_id == session.pk
@@ -231,26 +232,26 @@ def test_the_committee_booklet_lists_the_agenda_with_budget_opinions_and_scores(
 
 def test_each_booklet_request_issues_a_new_booklet_and_the_latest_is_shown(world: Any) -> None:
     world.advance(world.draft(), "in_committee")
-    older = documents.issue_committee_booklet(world.session.pk)
-    newer = documents.issue_committee_booklet(world.session.pk)
+    older = issuing.issue_committee_booklet(world.session.pk)
+    newer = issuing.issue_committee_booklet(world.session.pk)
     assert older is not None and newer is not None and older.pk != newer.pk
-    assert documents.latest_booklet(world.session) == newer
-    assert documents.latest_booklet(world.session.pk) == newer
+    assert issuing.latest_booklet(world.session) == newer
+    assert issuing.latest_booklet(world.session.pk) == newer
     assert Document.objects.get(pk=older.pk).sha256 == older.sha256  # the older one stays as issued
 
 
 def test_a_booklet_is_never_listed_among_an_application_s_documents(world: Any) -> None:
     app = world.advance(world.draft(), "in_committee")
-    documents.issue_committee_booklet(world.session.pk)
+    issuing.issue_committee_booklet(world.session.pk)
     snapshot = Snapshot.objects.get(application=app)
-    documents.issue_receipt(snapshot.pk)
-    assert [d.kind for d in documents.application_documents(Application.objects.get(pk=app.pk))] == [
+    issuing.issue_receipt(snapshot.pk)
+    assert [d.kind for d in issuing.application_documents(Application.objects.get(pk=app.pk))] == [
         Document.Kind.DEPOSIT_RECEIPT
     ]
 
 
 def test_an_unknown_session_issues_no_booklet(world: Any) -> None:
-    assert documents.issue_committee_booklet(999_999) is None
+    assert issuing.issue_committee_booklet(999_999) is None
 
 
 def test_the_payment_schedule_is_the_decided_tranches_with_calendar_years() -> None:
@@ -260,7 +261,7 @@ def test_the_payment_schedule_is_the_decided_tranches_with_calendar_years() -> N
         {"number": 3, "year": 3, "amount": "8000.00", "condition": "interim_report"},
         {"number": 4, "year": 3, "amount": "2000.00", "condition": "final_report"},
     ]
-    rows = documents.payment_schedule(tranches, dt.date(2027, 3, 1))
+    rows = issuing.payment_schedule(tranches, dt.date(2027, 3, 1))
     assert [(r["year"], r["label"], r["amount"], r["is_last_tranche"], r["is_balance"]) for r in rows] == [
         (2027, "Tranche 1", Decimal("12000.00"), False, False),
         (2028, "Tranche 2", Decimal("12000.00"), False, False),
@@ -272,7 +273,7 @@ def test_the_payment_schedule_is_the_decided_tranches_with_calendar_years() -> N
 
 
 def test_verification_codes_are_unguessable_and_fit_the_column() -> None:
-    codes = {documents.new_verification_code() for _ in range(200)}
+    codes = {issuing.new_verification_code() for _ in range(200)}
     assert len(codes) == 200
     for code in codes:
         assert re.fullmatch(r"[A-Z2-7]{4}(-[A-Z2-7]{4}){5}", code)

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from grants import documents, services
+from grants import services
+from grants.documents import issuing
 from grants.models import Decision, Document
 
 
@@ -25,7 +26,7 @@ def letter(world: Any) -> Document:
     app = world.advance(world.draft(), "approved")
     decision = Decision.objects.get(application=app)
     services.decision_sign(decision_id=decision.pk, user=world.signatory)
-    documents.issue_decision_letter(decision.pk)
+    issuing.issue_decision_letter(decision.pk)
     return Document.objects.get(decision=decision)
 
 
@@ -127,7 +128,7 @@ def test_a_check_without_a_file_is_refused_with_a_reason(client: Client, letter:
 def test_a_file_too_large_to_check_is_refused_before_hashing(
     client: Client, letter: Document, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from grants import urls_documents
+    from grants.documents import verify as urls_documents
 
     monkeypatch.setattr(urls_documents, "VERIFY_MAX_BYTES", 1024)
     response = client.post(

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 import pypdf
 import pytest
 
-from grants import pdf
+from grants.documents import pdf
 from grants.templatetags.french_format import date_fr, datetime_fr, decimal_fr, euros, percent_fr
 
 PARIS = ZoneInfo("Europe/Paris")

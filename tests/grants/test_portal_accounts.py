@@ -105,9 +105,9 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client: Client) -> None:
 def test_a_staff_user_gets_the_staff_inbox_at_home(client: Client, world: World, monkeypatch: Any) -> None:
     from django.http import HttpResponse
 
-    module = type(sys)("grants.views_staff")
+    module = type(sys)("grants.web.staff.views")
     module.inbox = lambda request: HttpResponse("staff inbox")  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "grants.views_staff", module)
+    monkeypatch.setitem(sys.modules, "grants.web.staff.views", module)
     client.force_login(world.instructor)
     response = client.get("/")
     assert response.status_code == 200
@@ -117,7 +117,7 @@ def test_a_staff_user_gets_the_staff_inbox_at_home(client: Client, world: World,
 def test_a_staff_user_goes_to_the_task_list_when_the_inbox_view_is_missing(
     client: Client, world: World, monkeypatch: Any
 ) -> None:
-    monkeypatch.setitem(sys.modules, "grants.views_staff", None)  # import fails
+    monkeypatch.setitem(sys.modules, "grants.web.staff.views", None)  # import fails
     client.force_login(world.secretary)
     response = client.get("/")
     assert response.status_code == 302

@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from grants import views_staff_common
 from grants.models import CommitteeSession
+from grants.web.staff import common as views_staff_common
 from tests.factories import World
 
 ROLES = [

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from grants import documents
+from grants.documents import issuing
 from grants.models import Application
 from tests.factories import UserFactory, World, grant
 
@@ -30,7 +30,7 @@ def test_committee_members_download_the_latest_booklet_and_others_get_a_404(worl
     app = world.advance(world.draft(), Application.State.IN_COMMITTEE)
     url = f"/comites/{world.session.pk}/dossier-de-seance/"
     assert _client(world.secretary).get(url).status_code == 404  # none built yet
-    booklet = documents.issue_committee_booklet(world.session.pk)
+    booklet = issuing.issue_committee_booklet(world.session.pk)
     assert booklet is not None
     for reader in (world.secretary, world.instructor, world.reviewer1):
         response = _client(reader).get(url)

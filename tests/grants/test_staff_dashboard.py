@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from grants import services
 from grants.models import Application, OpinionRequest, Role
-from grants.views_staff_dashboard import duration_text, median_stays
+from grants.web.staff.dashboard import duration_text, median_stays
 from tests.factories import CallFactory, UserFactory, World, grant
 
 S = Application.State

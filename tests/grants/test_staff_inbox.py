@@ -12,8 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from grants import views_staff, views_staff_common
 from grants.models import Application, Role
+from grants.web.staff import common as views_staff_common
+from grants.web.staff import views as views_staff
 from tests.factories import CallFactory, UserFactory, World, grant
 from workflows.models import Task, TaskKind
 

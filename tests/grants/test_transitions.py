@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from grants import access, drafts, services
+from grants import policy, services
 from grants.models import (
     Application,
     Call,
@@ -20,6 +20,7 @@ from grants.models import (
     Role,
     Snapshot,
 )
+from grants.writes import drafts
 from tests.factories import World, grant
 from workflows.engine import Conflict, Forbidden, Invalid, NotFound
 from workflows.models import Task, TaskKind, TransitionLog
@@ -447,8 +448,8 @@ def test_each_role_sees_only_its_scope(world: World) -> None:
     draft = world.draft()
 
     def visible(user: object) -> set[object]:
-        access.forget(user)
-        return set(access.visible_applications(user).values_list("pk", flat=True))
+        policy.forget(user)
+        return set(policy.visible_applications(user).values_list("pk", flat=True))
 
     assert visible(world.applicant) == {sn.pk, draft.pk}
     assert visible(world.applicant2) == {ma.pk}
@@ -499,8 +500,8 @@ def test_a_custom_schedule_must_add_up_to_the_amount(world: World) -> None:
 
 def test_unscoped_staff_see_every_request_review_and_decision_of_their_role(world: World) -> None:
     app = world.advance(world.draft(), S.APPROVED)
-    assert list(access.visible_opinion_requests(world.instructor).values_list("application", flat=True)) == [app.pk]
-    assert list(access.visible_reviews(world.secretary).values_list("application", flat=True)) == [app.pk]
-    assert list(access.visible_decisions(world.signatory).values_list("application", flat=True)) == [app.pk]
-    assert not access.visible_decisions(world.finance).exists()  # not delivered yet
-    assert not access.visible_opinion_requests(world.embassy_ma).exists()
+    assert list(policy.visible_opinion_requests(world.instructor).values_list("application", flat=True)) == [app.pk]
+    assert list(policy.visible_reviews(world.secretary).values_list("application", flat=True)) == [app.pk]
+    assert list(policy.visible_decisions(world.signatory).values_list("application", flat=True)) == [app.pk]
+    assert not policy.visible_decisions(world.finance).exists()  # not delivered yet
+    assert not policy.visible_opinion_requests(world.embassy_ma).exists()

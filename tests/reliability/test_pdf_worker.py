@@ -1,7 +1,7 @@
 """A worker killed in the middle of a decision render: real worker, real Redis.
 
 The decision's render is made slow with GRANTS_TEST_RENDER_DELAY (honoured only under
-config.settings_test, see grants.documents._test_render_delay): the worker sleeps after
+config.settings_test, see grants.documents.issuing._test_render_delay): the worker sleeps after
 rendering and before storing, and the test kills it then.
 
 - Pool child killed (SIGKILL): the worker's main process sees the child die; the task is
@@ -36,7 +36,7 @@ from django.conf import settings
 
 from config.celery import app as celery_app
 from grants import services
-from grants.documents import TEST_RENDER_DELAY_ENV
+from grants.documents.issuing import TEST_RENDER_DELAY_ENV
 from grants.models import Decision, Document
 from tests.conftest import ROOT, _worker_env
 from workflows.models import TransitionLog

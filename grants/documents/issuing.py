@@ -5,7 +5,7 @@ The Celery tasks of `grants.tasks` call the ``issue_*`` functions with IDs. Each
 follows the same shape, because rendering takes seconds and must not hold row locks:
 
 1. read the rows and skip work already done (no lock);
-2. render the PDF **outside** any transaction (`grants.pdf.render_pdf`);
+2. render the PDF **outside** any transaction (`grants.documents.pdf.render_pdf`);
 3. write the file under a generated name (storage never overwrites a file);
 4. in one short transaction, lock the application row (the project's lock order:
    application first, then its companion), re-check that the work is still to do,
@@ -90,13 +90,13 @@ _CODE_RE = re.compile(r"^[A-Z2-7]{4}(?:-[A-Z2-7]{4}){5}$")
 TEST_RENDER_DELAY_ENV = "GRANTS_TEST_RENDER_DELAY"
 
 if TYPE_CHECKING:
-    from grants.pdf import RenderedPdf
+    from grants.documents.pdf import RenderedPdf
 
 
 def render_pdf(template_name: str, context: dict[str, Any]) -> RenderedPdf:
     """WeasyPrint is imported on first render, not at start: web and workers run (and say
     why a render failed) on a machine still missing Pango."""
-    from grants import pdf
+    from grants.documents import pdf
 
     return pdf.render_pdf(template_name, context)
 
@@ -172,7 +172,7 @@ def payment_schedule(tranches: Iterable[dict[str, Any]], start_date: dt.date | N
     `Decision.tranches` already holds the split of the last year (80 % on the interim
     report, the 20 % balance on the final report: `grants.budget.tranche_schedule`), so
     the rows are the decided tranches themselves (finance pays exactly these), in the
-    row shape of `grants.pdf.build_payment_schedule`: `year` (calendar year when the
+    row shape of `grants.documents.pdf.build_payment_schedule`: `year` (calendar year when the
     start date is known), `label`, `amount`, `share` (of the year's total), `condition`,
     `is_last_tranche` (the paid part of a split last tranche), `is_balance` (the solde).
     """

@@ -1,8 +1,8 @@
 """The applicant portal: home, the sectioned application form, attachments, review and
 submission, the application page; plus the shared account pages (see urls_applicant).
 
-Thin views: reads are scoped through ``grants.access``; every write goes through
-``grants.drafts`` or ``grants.services``; every rule comes from ``grants.budget`` /
+Thin views: reads are scoped through ``grants.policy``; every write goes through
+``grants.writes.drafts`` or ``grants.services``; every rule comes from ``grants.budget`` /
 ``grants.services.submission_unmet``. What an applicant may not see answers 404.
 """
 
@@ -32,8 +32,17 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from grants import access, budget, drafts, services
-from grants.forms_applicant import (
+from grants import budget, policy, services
+from grants.models import (
+    Application,
+    Attachment,
+    AttachmentKind,
+    Call,
+    Decision,
+    Document,
+    Role,
+)
+from grants.web.applicant.forms import (
     AttachmentForm,
     BudgetLineFormSet,
     FundingForm,
@@ -46,15 +55,7 @@ from grants.forms_applicant import (
     country_choices,
     set_choices,
 )
-from grants.models import (
-    Application,
-    Attachment,
-    AttachmentKind,
-    Call,
-    Decision,
-    Document,
-    Role,
-)
+from grants.writes import drafts
 from workflows import engine
 from workflows.engine import Conflict, Forbidden, Invalid, NotFound, TransitionError
 from workflows.models import Task, TaskKind, TransitionLog
@@ -137,7 +138,7 @@ def applicant_required(view: Callable[..., HttpResponseBase]) -> Callable[..., H
     def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
-        if not access.scopes(request.user).has(Role.APPLICANT):
+        if not policy.scopes(request.user).has(Role.APPLICANT):
             raise Http404
         return view(request, *args, **kwargs)
 
@@ -148,8 +149,8 @@ def _application(request: HttpRequest, pk: Any, qs: QuerySet[Application] | None
     """The application if the caller is one of its applicants, else 404 (never 403: the
     portal does not tell whether another authority's application exists)."""
     base = qs if qs is not None else Application.objects.select_related("call", "organisation")
-    app = access.visible_applications(request.user, base).filter(pk=pk).first()
-    if app is None or access.role_for(request.user, (Role.APPLICANT,), app) is None:
+    app = policy.visible_applications(request.user, base).filter(pk=pk).first()
+    if app is None or policy.role_for(request.user, (Role.APPLICANT,), app) is None:
         raise Http404
     return app
 
@@ -364,20 +365,20 @@ def home(request: HttpRequest) -> HttpResponseBase:
     """``/``: the applicant's dashboard, or the staff inbox for a staff user."""
     if not request.user.is_authenticated:
         return redirect_to_login(request.get_full_path())
-    if access.is_staff_user(request.user):
+    if policy.is_staff_user(request.user):
         try:
-            staff_views = importlib.import_module("grants.views_staff")
+            staff_views = importlib.import_module("grants.web.staff.views")
             inbox = staff_views.inbox
         except (ImportError, AttributeError):
             return redirect("/tasks/")
         response: HttpResponseBase = inbox(request)
         return response
     now = timezone.now()
-    is_applicant = access.scopes(request.user).has(Role.APPLICANT)
+    is_applicant = policy.scopes(request.user).has(Role.APPLICANT)
     rows = []
     if is_applicant:
         applications = (
-            access.visible_applications(request.user, Application.objects.select_related("call", "session", "decision"))
+            policy.visible_applications(request.user, Application.objects.select_related("call", "session", "decision"))
             .prefetch_related(_open_tasks_prefetch())
             .order_by("-created_at", "-id")
         )

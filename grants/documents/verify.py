@@ -21,7 +21,7 @@ from django.urls import URLPattern, URLResolver, path
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from grants import documents
+from grants.documents import issuing
 from grants.models import Document
 
 #: Issued PDFs are well under this; the check refuses bigger uploads before reading them.
@@ -57,7 +57,7 @@ def _hash_check(request: HttpRequest, document: Document) -> dict[str, object]:
 
 @require_http_methods(["GET", "HEAD", "POST"])
 def verify(request: HttpRequest, code: str) -> HttpResponse:
-    document = documents.find_by_code(code)
+    document = issuing.find_by_code(code)
     as_json = request.GET.get("format") == "json"
     if document is None:
         message = _("Aucun document ne porte ce code de vérification.")
@@ -66,7 +66,7 @@ def verify(request: HttpRequest, code: str) -> HttpResponse:
         else:
             response = render(request, TEMPLATE, {"document": None, "message": message}, status=404)
     elif as_json:
-        response = JsonResponse(documents.verification_data(document))
+        response = JsonResponse(issuing.verification_data(document))
     else:
         check = _hash_check(request, document) if request.method == "POST" else None
         status = 400 if check is not None and check["ok"] is None else 200

@@ -17,10 +17,9 @@ from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from grants import access, budget, services
-from grants.forms_staff import OutcomeRowForm, SessionCreateForm
+from grants import budget, policy, services
 from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
-from grants.views_staff_common import (
+from grants.web.staff.common import (
     DECISION_BADGES,
     STATE_BADGES,
     VERDICT_BADGES,
@@ -34,6 +33,7 @@ from grants.views_staff_common import (
     visible_opinions,
     visible_reviews,
 )
+from grants.web.staff.forms import OutcomeRowForm, SessionCreateForm
 from workflows.engine import Invalid, TransitionError
 
 SESSION_KEYS = (Key("date", "date", descending=True), Key("id", "int", descending=True))
@@ -43,7 +43,7 @@ CANDIDATE_KEYS = (Key("created_at", "datetime", descending=True), Key("id", "str
 
 
 def _calls_q(user: Any, lookup: str) -> Q:
-    s = access.scopes(user)
+    s = policy.scopes(user)
     if Role.ADMIN in s.roles:
         return Q()
     return s.call_filter(Role.SECRETARY, lookup)
@@ -134,7 +134,7 @@ def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Applicati
     """The session's applications with everything a row shows, in a constant number of
     queries: the opinions and reviews the user may read, countries and budget lines."""
     return (
-        access.visible_applications(user, Application.objects.filter(session=session))
+        policy.visible_applications(user, Application.objects.filter(session=session))
         .select_related("call", "organisation", "decision")
         .prefetch_related(
             Prefetch("countries", queryset=Country.objects.order_by("iso2")),
@@ -229,7 +229,7 @@ def _envelope(session: CommitteeSession, rows: list[AgendaRow], data: Any = None
 
 def _candidates(request: HttpRequest, session: CommitteeSession) -> Any:
     qs = (
-        access.visible_applications(
+        policy.visible_applications(
             request.user,
             Application.objects.filter(call=session.call, state=Application.State.UNDER_REVIEW),
         )
@@ -269,9 +269,9 @@ def _agenda_response(
 
 
 def _latest_booklet(session: CommitteeSession) -> Any:
-    from grants import documents
+    from grants.documents import issuing
 
-    return documents.latest_booklet(session)
+    return issuing.latest_booklet(session)
 
 
 @staff_view(Role.SECRETARY, Role.ADMIN)
@@ -299,7 +299,7 @@ def session_outcomes(request: HttpRequest, session_id: int) -> HttpResponse:
     user = request.user
     session = _session_or_404(user, session_id)
     pending = list(
-        access.visible_applications(
+        policy.visible_applications(
             user, Application.objects.filter(session=session, state=Application.State.IN_COMMITTEE)
         ).order_by("reference")
     )
@@ -360,7 +360,7 @@ def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
             )
         except TransitionError as error:
             label = (
-                access.visible_applications(user).filter(pk=raw).values_list("reference", flat=True).first()
+                policy.visible_applications(user).filter(pk=raw).values_list("reference", flat=True).first()
                 if _is_uuid(raw)
                 else None
             )
@@ -422,7 +422,7 @@ def session_booklet_build(request: HttpRequest, session_id: int) -> HttpResponse
 def _booklet_readers_q(user: Any) -> Q:
     """Sessions whose booklet the user may read: the call's secretaries and instructors,
     and committee members assigned to review an application on the agenda."""
-    s = access.scopes(user)
+    s = policy.scopes(user)
     if Role.ADMIN in s.roles:
         return Q()
     q = Q(pk__in=[])
@@ -436,10 +436,10 @@ def _booklet_readers_q(user: Any) -> Q:
 
 @staff_view(Role.SECRETARY, Role.INSTRUCTOR, Role.REVIEWER, Role.ADMIN)
 def session_booklet(request: HttpRequest, session_id: int) -> FileResponse:
-    from grants import documents
+    from grants.documents import issuing
 
     session = CommitteeSession.objects.filter(_booklet_readers_q(request.user), pk=session_id).first()
-    booklet = documents.latest_booklet(session) if session is not None else None
+    booklet = issuing.latest_booklet(session) if session is not None else None
     if booklet is None:
         raise Http404(_("Introuvable."))
     return FileResponse(

@@ -3,8 +3,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 
-from grants import views_applicant as views
-from grants.forms_applicant import LoginForm, NewPasswordForm, ResetRequestForm
+from grants.web.applicant import views
+from grants.web.applicant.forms import LoginForm, NewPasswordForm, ResetRequestForm
 
 accounts: list[URLPattern | URLResolver] = [
     path(

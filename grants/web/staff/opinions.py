@@ -12,11 +12,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from grants import access, budget, services
-from grants.forms_staff import DeclineForm, OpinionForm, ReviewForm
+from grants import budget, policy, services
 from grants.models import Application, Country, OpinionRequest, Review, Role
-from grants.views_staff import available
-from grants.views_staff_common import (
+from grants.web.staff.common import (
     STATE_BADGES,
     VERDICT_BADGES,
     Key,
@@ -30,6 +28,8 @@ from grants.views_staff_common import (
     visible_opinions,
     visible_reviews,
 )
+from grants.web.staff.forms import DeclineForm, OpinionForm, ReviewForm
+from grants.web.staff.views import available
 from workflows.engine import TransitionError
 
 # --- opinions -------------------------------------------------------------------------------
@@ -41,7 +41,7 @@ REVIEW_KEYS = (Key("assigned_at", "datetime", descending=True), Key("id", "int",
 def _own_opinions(user: Any) -> Any:
     """The requests addressed to the user's embassy countries / prefecture regions (the
     instructors' wider view of the same requests is not this screen's)."""
-    s = access.scopes(user)
+    s = policy.scopes(user)
     qs = visible_opinions(user)
     if not (s.roles & {Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN}):
         return qs
@@ -98,7 +98,7 @@ def _application_summary(app: Application, user: Any) -> dict[str, Any]:
         "countries": countries,
         "partners": list(app.partners.select_related("country")),
         "figures": budget.figures(app, countries=countries),
-        "can_open": access.can_view(user, app),
+        "can_open": policy.can_view(user, app),
     }
 
 

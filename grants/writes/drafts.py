@@ -14,7 +14,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from grants import access
+from grants import policy
 from grants.models import (
     Application,
     ApplicationPartner,
@@ -63,7 +63,7 @@ class _Errors:
 
 
 def applicant_organisation(user: Any, organisation_id: int | None = None) -> Organisation:
-    s = access.scopes(user)
+    s = policy.scopes(user)
     if Role.APPLICANT not in s.roles or not s.organisations:
         raise Forbidden(_("Seul un porteur de projet peut créer un dossier."))
     if organisation_id is not None:
@@ -263,14 +263,14 @@ def application_create(*, user: Any, data: dict[str, Any]) -> Application:
 def application_update(*, application_id: Any, user: Any, data: dict[str, Any]) -> Application:
     with transaction.atomic():
         application = (
-            access.visible_applications(user, Application.objects.select_for_update(of=("self",)))
+            policy.visible_applications(user, Application.objects.select_for_update(of=("self",)))
             .select_related("call")
             .filter(pk=application_id)
             .first()
         )
         if application is None:
             raise NotFound(_("Introuvable."))
-        if access.role_for(user, (Role.APPLICANT,), application) is None:
+        if policy.role_for(user, (Role.APPLICANT,), application) is None:
             raise Forbidden(_("Seul le porteur du dossier peut le modifier."))
         if not application.is_editable:
             raise Conflict(
@@ -322,13 +322,13 @@ def attachment_add(*, application_id: Any, user: Any, kind: str, name: str, cont
     display_name = (name or "").replace("\x00", "").strip()[:255] or "document"
     with transaction.atomic():
         application = (
-            access.visible_applications(user, Application.objects.select_for_update(of=("self",)))
+            policy.visible_applications(user, Application.objects.select_for_update(of=("self",)))
             .filter(pk=application_id)
             .first()
         )
         if application is None:
             raise NotFound(_("Introuvable."))
-        if access.role_for(user, (Role.APPLICANT,), application) is None:
+        if policy.role_for(user, (Role.APPLICANT,), application) is None:
             raise Forbidden(_("Seul le porteur du dossier peut joindre des pièces."))
         if not application.is_editable:
             raise Conflict(_("Les pièces ne peuvent plus être modifiées dans l'état actuel du dossier."))
@@ -354,9 +354,9 @@ def attachment_add(*, application_id: Any, user: Any, kind: str, name: str, cont
 def attachment_remove(*, attachment_id: int, user: Any) -> None:
     with transaction.atomic():
         attachment = Attachment.objects.select_related("application").filter(pk=attachment_id).first()
-        if attachment is None or not access.can_view(user, attachment.application):
+        if attachment is None or not policy.can_view(user, attachment.application):
             raise NotFound(_("Introuvable."))
-        if access.role_for(user, (Role.APPLICANT,), attachment.application) is None:
+        if policy.role_for(user, (Role.APPLICANT,), attachment.application) is None:
             raise Forbidden(_("Seul le porteur du dossier peut retirer des pièces."))
         if not attachment.application.is_editable:
             raise Conflict(_("Les pièces ne peuvent plus être modifiées dans l'état actuel du dossier."))

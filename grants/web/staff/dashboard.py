@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
-from grants import access, services
+from grants import policy, services
 from grants.models import ZERO, Application, Call, OpinionRequest, Role
-from grants.views_staff_common import STATE_BADGES, Key, keyset_page, staff_render, staff_view
+from grants.web.staff.common import STATE_BADGES, Key, keyset_page, staff_render, staff_view
 from workflows.models import TransitionLog
 
 DASHBOARD_ROLES = (Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN)
@@ -24,7 +24,7 @@ CALL_KEYS = (Key("opens_at", "datetime", descending=True), Key("id", "int", desc
 
 
 def _calls_q(user: Any, lookup: str = "pk") -> Q:
-    s = access.scopes(user)
+    s = policy.scopes(user)
     if Role.ADMIN in s.roles or s.unscoped & {Role.INSTRUCTOR, Role.SECRETARY}:
         return Q()  # (OR-ing an empty Q would match nothing, not everything)
     q = Q(pk__in=[])

@@ -1,6 +1,6 @@
 """Object permissions as `rules` predicates (autodiscovered by rules' AppConfig).
 
-The predicates delegate to grants.access, the one place where scopes are decided, so
+The predicates delegate to grants.policy, the one place where scopes are decided, so
 `user.has_perm("grants.view_application", application)` in a template or a view agrees
 with the querysets, the API and the transition service.
 """
@@ -11,23 +11,23 @@ from typing import Any
 
 import rules
 
-from grants import access
+from grants import policy
 from grants.models import Application, Role
 
 
 @rules.predicate
 def can_view_application(user: Any, application: Application | None) -> bool:
-    return application is not None and access.can_view(user, application)
+    return application is not None and policy.can_view(user, application)
 
 
 @rules.predicate
 def is_applicant_of(user: Any, application: Application | None) -> bool:
-    return application is not None and access.role_for(user, (Role.APPLICANT,), application) is not None
+    return application is not None and policy.role_for(user, (Role.APPLICANT,), application) is not None
 
 
 @rules.predicate
 def is_staff_user(user: Any) -> bool:
-    return access.is_staff_user(user)
+    return policy.is_staff_user(user)
 
 
 rules.add_perm("grants.view_application", can_view_application)

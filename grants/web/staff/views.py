@@ -20,15 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 from django_fsm import can_proceed
 
-from grants import access, budget, services
-from grants.forms_staff import (
-    ACTION_FORMS,
-    AssignReviewerForm,
-    InboxFilterForm,
-    ScheduleForm,
-    StaffForm,
-    payload_from,
-)
+from grants import budget, policy, services
 from grants.models import (
     Application,
     Attachment,
@@ -41,7 +33,7 @@ from grants.models import (
     Role,
     RoleGrant,
 )
-from grants.views_staff_common import (
+from grants.web.staff.common import (
     ACTION_LABELS,
     DECISION_BADGES,
     HISTORY_LABELS,
@@ -63,6 +55,14 @@ from grants.views_staff_common import (
     visible_decisions,
     visible_opinions,
     visible_reviews,
+)
+from grants.web.staff.forms import (
+    ACTION_FORMS,
+    AssignReviewerForm,
+    InboxFilterForm,
+    ScheduleForm,
+    StaffForm,
+    payload_from,
 )
 from workflows import engine, tasks_service
 from workflows.engine import TransitionError
@@ -94,7 +94,7 @@ def _task_link(task: Task) -> str:
 
 
 def _filter_choices(user: Any) -> tuple[list[Call], list[Country]]:
-    s = access.scopes(user)
+    s = policy.scopes(user)
     calls = list(Call.objects.exclude(state=Call.State.DRAFT).only("code", "title").order_by("-opens_at")[:100])
     embassy_only = s.roles <= {Role.EMBASSY, Role.APPLICANT}
     countries = Country.objects.exclude(iso2="FR")
@@ -207,7 +207,7 @@ def task_unclaim(request: HttpRequest, task_id: int) -> HttpResponse:
 def visible_application(user: Any, application_id: Any) -> Application:
     """The application if ``user`` may see it, else 404 (never leak its existence)."""
     app = (
-        access.visible_applications(user, Application.objects.all())
+        policy.visible_applications(user, Application.objects.all())
         .filter(pk=application_id)
         .select_related("call", "organisation", "organisation__region", "session", "created_by")
         .first()
@@ -358,7 +358,7 @@ def application_context(
         }
 
     assign_form = None
-    if app.state in ASSIGNABLE_STATES and access.role_for(user, (Role.INSTRUCTOR,), app) is not None:
+    if app.state in ASSIGNABLE_STATES and policy.role_for(user, (Role.INSTRUCTOR,), app) is not None:
         assign_form = bound.get("assign") or AssignReviewerForm(prefix="assign", reviewers=_reviewer_choices(app))
 
     return {
@@ -372,7 +372,7 @@ def application_context(
         "rules": rules,
         "attachments": attachments,
         "opinions": opinions,
-        "show_opinions": access.is_staff_user(user),
+        "show_opinions": policy.is_staff_user(user),
         "reviews": reviews,
         "scores": scores,
         "history": _history(app, user),

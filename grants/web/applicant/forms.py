@@ -2,7 +2,7 @@
 
 They only carry what the browser sends into the shape the domain expects (the API's
 application body) and give each field its DSFR look; every rule is checked by
-``grants.drafts`` (typing of the application's fields) and ``grants.budget`` /
+``grants.writes.drafts`` (typing of the application's fields) and ``grants.budget`` /
 ``grants.services`` (submission rules). Errors the domain returns are put back on the
 field they concern (``apply_domain_errors``).
 """
@@ -406,7 +406,7 @@ class AttachmentForm(DsfrFormMixin, forms.Form):
         label=_("Fichier"),
         required=True,
         allow_empty_file=True,
-        # A hint for the file picker only: the content is sniffed by grants.drafts.
+        # A hint for the file picker only: the content is sniffed by grants.writes.drafts.
         widget=forms.ClearableFileInput(attrs={"accept": ".pdf,.odt,.ods,.docx,.xlsx,.png,.jpg,.jpeg"}),
     )
 

@@ -1,7 +1,7 @@
 """Shared pieces of the staff workspaces: who may open a screen, the navigation, keyset
 pagination, labels and the mapping of the engine's errors to HTTP answers.
 
-Views stay thin: every read is scoped through ``grants.access`` and every write goes
+Views stay thin: every read is scoped through ``grants.policy`` and every write goes
 through ``grants.services`` / ``workflows.tasks_service``.
 """
 
@@ -26,7 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from grants import access
+from grants import policy
 from grants.models import Application, Decision, OpinionRequest, Review, Role
 from workflows.engine import TransitionError
 
@@ -106,7 +106,7 @@ ACTION_LABELS: dict[str, Any] = {
     "reinstate": gettext_lazy("Rétablir"),
 }
 
-ROLE_LABELS: dict[str, Any] = {**dict(Role.choices), access.SYSTEM: gettext_lazy("Système")}
+ROLE_LABELS: dict[str, Any] = {**dict(Role.choices), policy.SYSTEM: gettext_lazy("Système")}
 
 
 def state_label(model: type[Model], value: str) -> str:
@@ -114,19 +114,19 @@ def state_label(model: type[Model], value: str) -> str:
     return str(choices.get(value, value)) if value else ""
 
 
-# --- scoped reads (grants.access decides; these names are what the staff views import) ---
+# --- scoped reads (grants.policy decides; these names are what the staff views import) ---
 
 
 def visible_opinions(user: Any) -> QuerySet[OpinionRequest]:
-    return access.visible_opinion_requests(user)
+    return policy.visible_opinion_requests(user)
 
 
 def visible_reviews(user: Any) -> QuerySet[Review]:
-    return access.visible_reviews(user)
+    return policy.visible_reviews(user)
 
 
 def visible_decisions(user: Any) -> QuerySet[Decision]:
-    return access.visible_decisions(user)
+    return policy.visible_decisions(user)
 
 
 # --- who may open a screen -------------------------------------------------------------
@@ -142,8 +142,8 @@ def require_staff(request: HttpRequest, roles: Iterable[str] | None = None) -> A
     user = request.user
     if not user.is_authenticated:
         raise NotSignedIn
-    s = access.scopes(user)
-    wanted = set(roles) if roles is not None else set(access.STAFF_ROLES)
+    s = policy.scopes(user)
+    wanted = set(roles) if roles is not None else set(policy.STAFF_ROLES)
     if not (s.roles & wanted):
         raise PermissionDenied(_("Cet espace est réservé aux agents concernés."))
     return user
@@ -174,7 +174,7 @@ def decorate(obj: Any, **attributes: Any) -> Any:
 
 
 def has_role(user: Any, *roles: str) -> bool:
-    return bool(access.scopes(user).roles & set(roles))
+    return bool(policy.scopes(user).roles & set(roles))
 
 
 # --- navigation --------------------------------------------------------------------------
@@ -188,7 +188,7 @@ class NavItem:
 
 
 def staff_nav(user: Any) -> list[NavItem]:
-    s = access.scopes(user)
+    s = policy.scopes(user)
     items = [NavItem("tasks", _("Mes tâches"), reverse("tasks"))]
     if s.roles & {Role.EMBASSY, Role.PREFECTURE}:
         items.append(NavItem("opinions", _("Avis"), reverse("opinions")))

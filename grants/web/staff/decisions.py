@@ -15,10 +15,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from grants import access, exports, services
-from grants.forms_staff import CommitmentForm
+from grants import policy, services
 from grants.models import Country, Decision, Document, Role
-from grants.views_staff_common import (
+from grants.web.staff import exports
+from grants.web.staff.common import (
     DECISION_BADGES,
     Key,
     decorate,
@@ -28,6 +28,7 @@ from grants.views_staff_common import (
     staff_view,
     visible_decisions,
 )
+from grants.web.staff.forms import CommitmentForm
 from workflows.engine import TransitionError
 
 DECISION_KEYS = (Key("decided_at", "datetime"), Key("id", "int"))
@@ -59,7 +60,7 @@ def _document(decision: Decision) -> Document | None:
 
 def _to_sign(user: Any) -> QuerySet[Decision]:
     qs = visible_decisions(user).filter(state=Decision.State.DRAFT)
-    s = access.scopes(user)
+    s = policy.scopes(user)
     if Role.ADMIN not in s.roles:
         qs = qs.filter(s.call_filter(Role.SIGNATORY, "application__call_id"))
     return qs
@@ -148,7 +149,7 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
 def _finance_decisions(user: Any) -> QuerySet[Decision]:
     """Delivered and recorded decisions of the calls the user's finance grant covers."""
     qs = visible_decisions(user).filter(state__in=[Decision.State.DELIVERED, Decision.State.RECORDED])
-    s = access.scopes(user)
+    s = policy.scopes(user)
     if Role.ADMIN not in s.roles:
         qs = qs.filter(s.call_filter(Role.FINANCE, "application__call_id"))
     return qs
@@ -176,7 +177,7 @@ def _finance_response(
         decision.can_record = (
             decision.state == Decision.State.DELIVERED
             and decision.outcome == Decision.Outcome.APPROVED
-            and Role.FINANCE in access.scopes(user).roles
+            and Role.FINANCE in policy.scopes(user).roles
         )
         decision.form = (bound or {}).get(decision.pk) or CommitmentForm(prefix=f"d{decision.pk}")
     query = request.GET.copy()

@@ -1,0 +1,1 @@
+"""Issued documents: PDF rendering, issuing and storage, public verification."""

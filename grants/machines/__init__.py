@@ -1,0 +1,1 @@
+"""The Specs of each machine, run by the one transition service (workflows.engine)."""

@@ -1,0 +1,1 @@
+"""Web pages: the applicant portal and the staff workspaces."""

@@ -1,0 +1,1 @@
+"""Staff workspaces: inbox, application page, opinions, reviews, committee, signature, finance, dashboards."""

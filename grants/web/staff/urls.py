@@ -1,0 +1,65 @@
+"""The staff workspaces (mounted at "")."""
+
+from django.urls import URLPattern, URLResolver, path
+
+from grants.web.staff import committee, dashboard, decisions, opinions, views
+
+urlpatterns: list[URLPattern | URLResolver] = [
+    # Inbox ("Mes tâches")
+    path("tasks/", views.inbox, name="tasks"),
+    path("tasks/<int:task_id>/claim/", views.task_claim, name="task-claim"),
+    path("tasks/<int:task_id>/unclaim/", views.task_unclaim, name="task-unclaim"),
+    # The application page for staff
+    path("dossiers/<uuid:application_id>/instruction/", views.application_page, name="staff-application"),
+    path(
+        "dossiers/<uuid:application_id>/instruction/actions/<slug:name>/",
+        views.application_action,
+        name="staff-application-action",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/evaluateurs/",
+        views.assign_reviewer,
+        name="staff-assign-reviewer",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/pieces/<int:attachment_id>/",
+        views.attachment_download,
+        name="staff-attachment",
+    ),
+    # Embassies and prefectures
+    path("avis/", opinions.opinion_list, name="opinions"),
+    path("avis/<int:opinion_id>/", opinions.opinion_page, name="opinion"),
+    # Reviewers
+    path("evaluations/", opinions.review_list, name="reviews"),
+    path("evaluations/<int:review_id>/", opinions.review_page, name="review"),
+    path("evaluations/<int:review_id>/decliner/", opinions.review_decline, name="review-decline"),
+    # Committee secretariat
+    path("comites/", committee.session_list, name="sessions"),
+    path("comites/<int:session_id>/", committee.session_page, name="session"),
+    path("comites/<int:session_id>/inscrire/", committee.session_schedule, name="session-schedule"),
+    path("comites/<int:session_id>/decisions/", committee.session_outcomes, name="session-outcomes"),
+    path("comites/<int:session_id>/enveloppe/", committee.session_envelope, name="session-envelope"),
+    path("comites/<int:session_id>/dossier-de-seance/", committee.session_booklet, name="session-booklet"),
+    path(
+        "comites/<int:session_id>/dossier-de-seance/generer/",
+        committee.session_booklet_build,
+        name="session-booklet-build",
+    ),
+    path(
+        "comites/<int:session_id>/seance/<str:name>/",
+        committee.session_transition,
+        name="session-transition",
+    ),
+    # Signatory
+    path("signature/", decisions.signatory, name="signatory"),
+    path("signature/signer/", decisions.signatory_sign, name="signatory-sign"),
+    path("signature/suivi/", decisions.signatory_progress, name="signatory-progress"),
+    # Finance
+    path("finances/", decisions.finance, name="finance"),
+    path("finances/<int:decision_id>/engagement/", decisions.finance_record, name="finance-record"),
+    path("finances/export/<str:fmt>/", decisions.finance_export, name="finance-export"),
+    path("decisions/<int:decision_id>/lettre.pdf", decisions.decision_pdf, name="staff-decision-pdf"),
+    # Dashboards
+    path("tableaux-de-bord/", dashboard.dashboards, name="dashboards"),
+    path("appels/<str:code>/tableau-de-bord/", dashboard.call_dashboard, name="call-dashboard"),
+]

@@ -1,0 +1,1 @@
+"""Writes that are not state transitions: drafts and attachments, reviewer assignment."""
