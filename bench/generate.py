@@ -107,7 +107,146 @@ REGION_WEIGHTS = {
     "84": 14, "11": 13, "76": 10, "75": 10, "93": 8, "44": 8, "32": 7, "52": 6, "53": 6,
     "27": 5, "28": 5, "24": 4, "94": 1, "01": 1, "02": 1, "03": 1, "04": 1, "06": 1,
 }  # fmt: skip
-PLACES = ["Lyon", "Marseille", "Toulouse", "Nantes", "Rennes", "Lille", "Strasbourg", "Bordeaux", "Montpellier", "Grenoble", "Dijon", "Angers", "Brest", "Nancy", "Metz", "Rouen", "Caen", "Tours", "Limoges", "Amiens", "Poitiers", "Besançon", "Orléans", "Clermont", "Perpignan", "Pau", "Bayonne", "Nîmes", "Avignon", "Toulon", "Nice", "Annecy", "Chambéry", "Valence", "Quimper", "Lorient", "Vannes", "Laval", "Le-Mans", "Niort", "Angoulême", "La-Rochelle", "Agen", "Albi", "Rodez", "Tarbes", "Auch", "Cahors", "Montauban", "Carcassonne", "Béziers", "Sète", "Arles", "Gap", "Digne", "Briançon", "Bourg", "Mâcon", "Chalon", "Nevers", "Auxerre", "Troyes", "Reims", "Épernay", "Charleville", "Verdun", "Épinal", "Colmar", "Mulhouse", "Belfort", "Vesoul", "Lons", "Dole", "Saint-Étienne", "Roanne", "Vichy", "Moulins", "Aurillac", "Le-Puy", "Mende", "Privas", "Chartres", "Dreux", "Évreux", "Alençon", "Saint-Lô", "Cherbourg", "Dieppe", "Beauvais", "Compiègne", "Laon", "Arras", "Douai", "Calais", "Dunkerque", "Boulogne", "Saint-Brieuc", "Morlaix", "Redon", "Saint-Malo", "Cholet", "Saumur", "La-Roche", "Blois", "Châteauroux", "Bourges", "Vierzon", "Guéret", "Tulle", "Brive", "Périgueux", "Bergerac", "Mont-de-Marsan", "Dax", "Biarritz", "Foix", "Pamiers", "Ajaccio", "Bastia", "Corte", "Pointe-à-Pitre", "Fort-de-France", "Cayenne", "Saint-Denis", "Mamoudzou", "Créteil", "Nanterre", "Bobigny", "Montreuil", "Versailles", "Évry", "Cergy", "Melun", "Meaux", "Saint-Ouen", "Vitry", "Villeurbanne", "Vénissieux"]
+PLACES = [
+    "Lyon",
+    "Marseille",
+    "Toulouse",
+    "Nantes",
+    "Rennes",
+    "Lille",
+    "Strasbourg",
+    "Bordeaux",
+    "Montpellier",
+    "Grenoble",
+    "Dijon",
+    "Angers",
+    "Brest",
+    "Nancy",
+    "Metz",
+    "Rouen",
+    "Caen",
+    "Tours",
+    "Limoges",
+    "Amiens",
+    "Poitiers",
+    "Besançon",
+    "Orléans",
+    "Clermont",
+    "Perpignan",
+    "Pau",
+    "Bayonne",
+    "Nîmes",
+    "Avignon",
+    "Toulon",
+    "Nice",
+    "Annecy",
+    "Chambéry",
+    "Valence",
+    "Quimper",
+    "Lorient",
+    "Vannes",
+    "Laval",
+    "Le-Mans",
+    "Niort",
+    "Angoulême",
+    "La-Rochelle",
+    "Agen",
+    "Albi",
+    "Rodez",
+    "Tarbes",
+    "Auch",
+    "Cahors",
+    "Montauban",
+    "Carcassonne",
+    "Béziers",
+    "Sète",
+    "Arles",
+    "Gap",
+    "Digne",
+    "Briançon",
+    "Bourg",
+    "Mâcon",
+    "Chalon",
+    "Nevers",
+    "Auxerre",
+    "Troyes",
+    "Reims",
+    "Épernay",
+    "Charleville",
+    "Verdun",
+    "Épinal",
+    "Colmar",
+    "Mulhouse",
+    "Belfort",
+    "Vesoul",
+    "Lons",
+    "Dole",
+    "Saint-Étienne",
+    "Roanne",
+    "Vichy",
+    "Moulins",
+    "Aurillac",
+    "Le-Puy",
+    "Mende",
+    "Privas",
+    "Chartres",
+    "Dreux",
+    "Évreux",
+    "Alençon",
+    "Saint-Lô",
+    "Cherbourg",
+    "Dieppe",
+    "Beauvais",
+    "Compiègne",
+    "Laon",
+    "Arras",
+    "Douai",
+    "Calais",
+    "Dunkerque",
+    "Boulogne",
+    "Saint-Brieuc",
+    "Morlaix",
+    "Redon",
+    "Saint-Malo",
+    "Cholet",
+    "Saumur",
+    "La-Roche",
+    "Blois",
+    "Châteauroux",
+    "Bourges",
+    "Vierzon",
+    "Guéret",
+    "Tulle",
+    "Brive",
+    "Périgueux",
+    "Bergerac",
+    "Mont-de-Marsan",
+    "Dax",
+    "Biarritz",
+    "Foix",
+    "Pamiers",
+    "Ajaccio",
+    "Bastia",
+    "Corte",
+    "Pointe-à-Pitre",
+    "Fort-de-France",
+    "Cayenne",
+    "Saint-Denis",
+    "Mamoudzou",
+    "Créteil",
+    "Nanterre",
+    "Bobigny",
+    "Montreuil",
+    "Versailles",
+    "Évry",
+    "Cergy",
+    "Melun",
+    "Meaux",
+    "Saint-Ouen",
+    "Vitry",
+    "Villeurbanne",
+    "Vénissieux",
+]
 AUTHORITY_KINDS = [
     ("Ville de {p}", 40), ("Commune de {p}", 25), ("{p} Métropole", 6), ("Communauté d'agglomération de {p}", 10),
     ("Communauté de communes du pays de {p}", 12), ("Département ({p})", 5), ("Syndicat intercommunal de {p}", 2),
@@ -1302,6 +1441,139 @@ def generate(
     }
 
 
+# --- a sample through the real transition service -------------------------------------------
+
+SAMPLE_TARGETS = [
+    "draft", "submitted", "incomplete", "ineligible", "awaiting_opinions", "under_review", "in_committee",
+    "approved", "rejected", "withdrawn",
+]  # fmt: skip
+DEMO_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def service_sample(world: World, n: int = SERVICE_SAMPLE, *, seed: int = 7) -> dict[str, Any]:
+    """``n`` applications of the open call created and moved to every state through the
+    product's own write API (grants.writes.drafts, grants.services: the one transition
+    service), after the bulk: their log entries, tasks, notifications and snapshots are the
+    product's, and the same verification covers them."""
+    from django.contrib.auth import get_user_model
+    from django.db import transaction
+
+    from grants import services
+    from grants.models import Application, CommitteeSession, OpinionRequest, Review
+    from grants.writes import drafts
+
+    rng = random.Random(seed)
+    users = get_user_model().objects.in_bulk(list(world.accounts.values()))
+    by_name = {u.username: u for u in users.values()}
+    instructor, secretary = by_name["bench-instructor"], by_name["bench-secretary"]
+    call = world.calls[OPEN_CALL]
+    session = CommitteeSession.objects.filter(call_id=call["id"]).order_by("-date").first()
+    if session is not None and session.state == CommitteeSession.State.PLANNED:
+        services.session_transition(session_id=session.pk, name="open", user=secretary)
+    organisations = sorted(world.applicants)
+    started = time.perf_counter()
+    made: dict[str, int] = defaultdict(int)
+    ids: list[str] = []
+    for index in range(n):
+        target = SAMPLE_TARGETS[index % len(SAMPLE_TARGETS)]
+        org_id = rng.choice(organisations)
+        owner = users[world.applicants[org_id]]
+        country = rng.choice([c for c, _ in PROJECT_COUNTRIES[:10]])
+
+        def go(name: str, user: Any, application_id: Any, **payload: Any) -> None:
+            services.application_transition(application_id=application_id, name=name, user=user, payload=payload)
+
+        with transaction.atomic():
+            app = drafts.application_create(
+                user=owner,
+                data={
+                    "call": OPEN_CALL,
+                    "title": f"Échantillon par le service {index + 1}",
+                    "summary": "Renforcer les services municipaux partenaires.",
+                    "objectives": "Former, équiper, évaluer.",
+                    "themes": ["gouvernance locale"],
+                    "sdg_targets": ["6.1"],
+                    "gender_marker": 1,
+                    "countries": [country],
+                    "partners": [{"name": f"Commune partenaire {index + 1}", "country": country}],
+                    "start_date": f"{world.now.year + 1}-01-01",
+                    "duration_months": 24,
+                    "budget": {
+                        "lines": [
+                            {"year": 1, "category": "staff", "label": "Expertise", "amount": "30000.00"},
+                            {"year": 1, "category": "travel", "label": "Missions", "amount": "20000.00"},
+                            {"year": 2, "category": "equipment", "label": "Équipements", "amount": "35000.00"},
+                            {"year": 2, "category": "training", "label": "Formations", "amount": "15000.00"},
+                        ],
+                        "funding": {
+                            "own_cash": "15000.00",
+                            "own_in_kind": "5000.00",
+                            "partner": "10000.00",
+                            "other": "45000.00",
+                            "requested": "25000.00",
+                        },
+                    },
+                },
+            )
+            for kind in REQUIRED_ATTACHMENTS:
+                drafts.attachment_add(
+                    application_id=app.pk, user=owner, kind=kind, name=f"{kind}.pdf", content=DEMO_PDF
+                )
+            pk = app.pk
+            ids.append(str(pk))
+            made[target] += 1
+            if target == "draft":
+                continue
+            go("submit", owner, pk)
+            if target == "submitted":
+                continue
+            if target == "withdrawn":
+                go("withdraw", owner, pk, comment="Projet reporté.")
+                continue
+            if target == "incomplete":
+                go("request_completion", instructor, pk, message="Merci de joindre la délibération signée.")
+                continue
+            if target == "ineligible":
+                go("declare_ineligible", instructor, pk, reason="Partenaire non éligible.")
+                continue
+            reviewers = rng.sample([name for name in by_name if name.startswith("bench-reviewer-")], 2)
+            for reviewer in reviewers:
+                services.review_assign(application_id=pk, reviewer_username=reviewer, user=instructor)
+            go("declare_eligible", instructor, pk)
+            if target == "awaiting_opinions":
+                continue
+            for request in OpinionRequest.objects.filter(application_id=pk, state=OpinionRequest.State.REQUESTED):
+                embassy = by_name.get(f"bench-embassy-{(request.country_id or '').lower()}")
+                if embassy is not None:
+                    services.opinion_give(opinion_id=request.pk, user=embassy, verdict="favorable", comment="")
+            if Application.objects.filter(pk=pk, state="awaiting_opinions").exists():
+                go("close_opinions", instructor, pk, comment="Phase d'avis close.")
+            if target == "under_review":
+                continue
+            for review in Review.objects.filter(application_id=pk).select_related("reviewer"):
+                services.review_submit(
+                    review_id=review.pk,
+                    user=review.reviewer,
+                    payload={"scores": dict.fromkeys(CRITERIA, 4), "recommendation": "yes", "comment": "Solide."},
+                )
+            go("schedule", secretary, pk, session=session.pk if session else None)
+            if target == "in_committee":
+                continue
+            if target == "approved":
+                go("approve", secretary, pk, amount="20000.00")
+            else:
+                go("reject", secretary, pk, reasons="Budget insuffisamment justifié.")
+    return {
+        "service_sample": n,
+        "service_sample_states": dict(made),
+        "service_sample_s": round(time.perf_counter() - started, 1),
+        "service_sample_ids": ids,
+    }
+
+
 # --- verification -----------------------------------------------------------------------------
 
 
@@ -1417,8 +1689,11 @@ def _standalone(n: int) -> None:
 
     scale.fresh_database()
     result = generate(n, progress=print)
-    result.pop("world")
+    world = result.pop("world")
     print(json.dumps(result, indent=2, default=str))
+    sample = service_sample(world)
+    sample.pop("service_sample_ids")
+    print(json.dumps(sample, indent=2, default=str))
     print(json.dumps(verify(), indent=2, default=str))
 
 
