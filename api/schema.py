@@ -14,10 +14,13 @@ from drf_spectacular.views import SpectacularAPIView
 DESCRIPTION = """\
 API v1 of the grant-call workflow engine (calls for projects in decentralised cooperation).
 
-**Authentication.** `POST /api/v1/auth/token/` with `{username, password}` gives `{token}`;
-send `Authorization: Token <token>`. A signed-in browser session works too (with its CSRF
-token for writes). The token endpoint is rate-limited per address and per username
-(10 attempts per minute each by default).
+**Authentication.** `POST /api/v1/auth/token/` with `{username, password}` gives a new
+`{token, expiry}` at each call; send `Authorization: Token <token>`. Tokens are kept only
+as hashes, expire (10 hours by default), and are revoked by `auth/logout/` (this one),
+`auth/logoutall/` (all of the caller's) and by any password change; `auth/tokens/` lists
+the caller's. A signed-in browser session works too (with its CSRF token for writes). Failed
+sign-ins count per username and client address, on the web and here alike: after 10
+within 15 minutes that pair is refused for 15 minutes (429 with `Retry-After`).
 
 **Errors** are JSON: 400 `{"errors": {field: [message]}}` (nested fields as dotted paths,
 e.g. `budget.lines.0.amount`; others under `non_field_errors`), 401/403/404 `{"detail"}`,

@@ -9,6 +9,9 @@ app_name = "api"
 
 v1: list[URLPattern | URLResolver] = [
     path("auth/token/", views.TokenView.as_view(), name="token"),
+    path("auth/tokens/", views.TokenListView.as_view(), name="token-list"),
+    path("auth/logout/", views.LogoutView.as_view(), name="logout"),
+    path("auth/logoutall/", views.LogoutAllView.as_view(), name="logout-all"),
     path("calls/", views.CallListView.as_view(), name="call-list"),
     path("calls/<str:code>/", views.CallDetailView.as_view(), name="call-detail"),
     path("applications/", views.ApplicationListView.as_view(), name="application-list"),

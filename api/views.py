@@ -14,17 +14,19 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.db import models
-from django.db.models import DateTimeField, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, Case, DateTimeField, Q, QuerySet, Value, When
+from django.db.models.functions import Coalesce, Substr
 from django.http import FileResponse, HttpRequest, JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from knox.models import AuthToken
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -45,6 +47,7 @@ from grants.models import (
     Role,
 )
 from grants.writes import drafts
+from security import tokens
 from workflows import tasks_service
 from workflows.engine import Forbidden
 from workflows.models import Task, TaskKind
@@ -59,7 +62,6 @@ from .errors import (
     exception_handler,
 )
 from .pagination import ApiCursorPagination
-from .throttling import TokenThrottle, TokenUsernameThrottle
 
 # --- documented errors -----------------------------------------------------------------------
 
@@ -195,27 +197,93 @@ def not_found_view(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespo
 class TokenView(ApiView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
-    throttle_classes = [TokenThrottle, TokenUsernameThrottle]
-    throttle_scope = "token"
+    throttle_scope = "token"  # the wording of its 429 (api.errors.throttled_message)
 
     @extend_schema(
         tags=["auth"],
         operation_id="auth_token",
         summary="Get an API token",
-        description="Exchange a username and password for a token; then send `Authorization: Token <token>`. "
-        "Every attempt counts against a per-address rate and a per-username rate (10 per minute each by "
-        "default): past either, 429 with `Retry-After`.",
+        description="Exchange a username and password for a new token; then send `Authorization: Token <token>`. "
+        "Each sign-in gives a new token, valid until `expiry` (10 hours by default) or until revoked "
+        "(`auth/logout/`, `auth/logoutall/`, or a password change). Failed attempts count per username and "
+        "client address, as on the web sign-in: after 10 within 15 minutes that pair is refused, even with "
+        "the right password, with 429 and `Retry-After`.",
         request=s.TokenRequestSerializer,
         responses={200: s.TokenSerializer, 400: ERRORS[400], 429: ERRORS[429]},
         auth=[],
     )
     def post(self, request: Request) -> Response:
         data = _validated(s.TokenRequestSerializer, request)
-        user = authenticate(request._request, username=data["username"], password=data["password"])
-        if user is None or not user.is_active:
+        django_request = request._request
+        user = authenticate(django_request, username=data["username"], password=data["password"])
+        if user is None:
+            if getattr(django_request, "axes_locked_out", False):
+                from security.lockout import retry_after
+
+                raise Throttled(wait=retry_after(django_request, {"username": data["username"]}))
             raise ValidationError({"non_field_errors": [_("Identifiant ou mot de passe incorrect.")]})
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        instance, token = tokens.issue(user)
+        # As a web sign-in: last_login, and the lockout counter of this pair cleared.
+        user_logged_in.send(sender=type(user), request=django_request, user=user)
+        return Response({"token": token, "expiry": instance.expiry})
+
+
+class TokenPagination(ApiCursorPagination):
+    ordering = ("-created",)
+
+
+class TokenListView(ApiView):
+    pagination_class = TokenPagination
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_tokens_list",
+        summary="The caller's API tokens",
+        description="The caller's tokens still valid: when each was made and until when it works, and the first "
+        "characters of each (never the token itself, which is not kept).",
+        responses=paged(s.TokenInfoSerializer),
+    )
+    def get(self, request: Request) -> Response:
+        current = getattr(request.auth, "digest", None)
+        qs = (
+            AuthToken.objects.filter(user=request.user)
+            .filter(Q(expiry__isnull=True) | Q(expiry__gt=timezone.now()))
+            .annotate(
+                prefix=Substr("token_key", 1, 8),
+                current=Case(When(digest=current, then=Value(True)), default=Value(False), output_field=BooleanField()),
+            )
+        )
+        return self.paginate(qs, s.TokenInfoSerializer)
+
+
+class LogoutView(ApiView):
+    authentication_classes = [tokens.TokenAuthentication]
+
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_logout",
+        summary="Revoke this token",
+        description="The token sent with this request stops working at once.",
+        request=None,
+        responses=responses({204: None}),
+    )
+    def post(self, request: Request) -> Response:
+        request.auth.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class LogoutAllView(ApiView):
+    @extend_schema(
+        tags=["auth"],
+        operation_id="auth_logout_all",
+        summary="Revoke every token of the caller",
+        description="Every API token of the caller stops working at once (a signed-in browser session stays).",
+        request=None,
+        responses=responses({204: None}),
+    )
+    def post(self, request: Request) -> Response:
+        AuthToken.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 # --- calls -----------------------------------------------------------------------------------
@@ -439,22 +507,24 @@ class ApplicationDocumentView(ApiView):
         return _pdf_response(selectors.visible_document(request.user, app, code))
 
 
-TRANSITIONS_TABLE = """\
-| name | from → to | by | body |
-|---|---|---|---|
-| `submit` | draft → submitted | applicant | none; call open, budget rules, required attachments |
-| `request_completion` | submitted → incomplete | instructor | `message` (required), `due_date` |
-| `resubmit` | incomplete → submitted | applicant | none |
-| `declare_ineligible` | submitted, incomplete → ineligible | instructor | `reason` (required) |
-| `declare_eligible` | submitted → awaiting_opinions | instructor | none |
-| `close_opinions` | awaiting_opinions → under_review | instructor (early) | `comment` (required) |
-| `schedule` | under_review → in_committee | secretary | `session` (id, required) |
-| `approve` | in_committee → approved | secretary | `amount` (required), `tranches`, `comment` |
-| `reject` | in_committee → rejected | secretary | `reasons` (required) |
-| `defer` | in_committee → under_review | secretary | `comment` |
-| `withdraw` | draft … under_review → withdrawn | applicant | `comment` |
-| `reinstate` | ineligible, withdrawn → submitted | admin | `reason` (required) |
-"""
+def transitions_table() -> str:
+    """The table of the application's transitions for the API reference, from the
+    catalogue (states from the machine itself, roles and body from each Spec)."""
+    field = Application._meta.get_field("state")
+    edges: dict[str, tuple[set[str], str]] = {}
+    for transition in field.get_all_transitions(Application):  # type: ignore[attr-defined]
+        sources, _target = edges.setdefault(transition.name, (set(), str(transition.target)))
+        sources.add(str(transition.source))
+    rows = ["| name | from → to | by | body |", "|---|---|---|---|"]
+    for name, spec in services.APPLICATION_TRANSITIONS.items():
+        sources, target = edges[name]
+        body = ", ".join(f"`{f.name}`" + (" (required)" if f.required else "") for f in spec.fields) or "none"
+        roles = ", ".join(r for r in spec.roles if r != "system")
+        rows.append(f"| `{name}` | {', '.join(sorted(sources))} → {target} | {roles} | {body} |")
+    return "\n".join(rows) + "\n"
+
+
+TRANSITIONS_TABLE = transitions_table()
 
 
 class TransitionView(ApiView):

@@ -9,6 +9,7 @@ filesystem transport and e-mails written as files, everything under ``var/``.
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -63,7 +64,8 @@ INSTALLED_APPS = [
     "django_fsm",
     "django_celery_beat",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",  # API tokens, hashed, expiring (security.tokens)
+    "axes",  # sign-in lockout (security.lockout)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served locally (no CDN)
     "widget_tweaks",
@@ -74,6 +76,7 @@ INSTALLED_APPS = [
     "grants",
     "notifications",
     "api",
+    "security",  # after knox: its admin replaces knox's
 ]
 
 MIDDLEWARE = [
@@ -87,6 +90,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into its 429
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -192,6 +196,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Auth -----------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before any password check
     "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
@@ -256,12 +261,11 @@ else:
 # --- API ------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "security.tokens.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"token": env_str("TOKEN_THROTTLE_RATE") or "10/min"},
     "EXCEPTION_HANDLER": "api.errors.exception_handler",
     # Behind N reverse proxies the client address is the N-th from the right of X-Forwarded-For.
     "NUM_PROXIES": env_int("NUM_PROXIES", 0, minimum=0) or None,
@@ -298,6 +302,32 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+
+# === Sign-in doors, API tokens, CSP, second factor (security/; docs/security.md) =========
+# One lockout policy on every sign-in door (web form, admin, API token): django-axes per
+# (username, client address) pair, recorded in the database (docs/decisions.md, "Sign-in
+# lockout"). The address is security.addresses.client_address (NUM_PROXIES, as the API's).
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env_int("SIGNIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("SIGNIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Refused attempts are not counted: the lock ends a known time after the last failure.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "security.lockout.client_ip"
+AXES_USERNAME_CALLABLE = "security.lockout.username_from"
+AXES_LOCKOUT_CALLABLE = "security.lockout.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_DISABLE_ACCESS_LOG = True  # failures are what matters; successes are not kept
+
+# API tokens (django-rest-knox): hashed at rest, a new one per sign-in, expiring.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env_int("API_TOKEN_TTL_HOURS", 10, minimum=1)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "AUTO_REFRESH": False,
+}
+
+# === end of sign-in doors, API tokens, CSP, second factor ===============================
 
 LOGGING = {
     "version": 1,

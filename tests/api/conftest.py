@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 
 @pytest.fixture(autouse=True)
 def _fresh_throttle_counters() -> Iterator[None]:
-    # The token throttle counts in the cache (this run's own Redis database).
+    # Counters kept in the cache (password-reset limits): none carried from one test to the next.
     cache.clear()
     yield
     cache.clear()
@@ -26,8 +26,8 @@ def api() -> Callable[..., APIClient]:
     def make(user: Any = None, *, language: str = "fr") -> APIClient:
         client = APIClient(HTTP_ACCEPT_LANGUAGE=language)
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            _instance, token = AuthToken.objects.create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
         return client
 
     return make

@@ -16,7 +16,6 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from grants.models import Application, AttachmentKind, BudgetLine, Country
@@ -69,7 +68,8 @@ def _split_list(value: str) -> list[str]:
 
 class LoginForm(DsfrFormMixin, AuthenticationForm):
     # One message for a wrong password, an unknown account and an inactive one: the page
-    # never tells whether an account exists.
+    # never tells whether an account exists. Repeated failures are refused by the one
+    # sign-in policy of every door (security.lockout, django-axes), not here.
     error_messages = {
         "invalid_login": _(
             "Identifiant ou mot de passe incorrect. Vérifiez votre saisie ou utilisez « Mot de passe oublié »."
@@ -79,47 +79,12 @@ class LoginForm(DsfrFormMixin, AuthenticationForm):
         ),
     }
 
-    # Brute force: after this many failed attempts within the window, from one address or
-    # on one username, sign-in is refused (even with the right password) until it ends.
-    MAX_FAILURES = 10
-    WINDOW_SECONDS = 15 * 60
-
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["username"].label = _("Identifiant")
         self.fields["username"].widget.attrs["autocomplete"] = "username"
         self.fields["password"].label = _("Mot de passe")
         self.fields["password"].widget.attrs["autocomplete"] = "current-password"
-
-    def _failure_keys(self) -> list[str]:
-        import hashlib
-
-        address = (self.request.META.get("REMOTE_ADDR") or "") if self.request is not None else ""
-        username = (self.data.get("username") or "").strip().lower()
-        keys = [f"login-failures:addr:{hashlib.sha256(address.encode()).hexdigest()[:32]}"]
-        if username:
-            keys.append(f"login-failures:user:{hashlib.sha256(username.encode()).hexdigest()[:32]}")
-        return keys
-
-    def clean(self) -> dict[str, Any]:
-        from django.core.cache import cache
-
-        keys = self._failure_keys()
-        if any((cache.get(key) or 0) >= self.MAX_FAILURES for key in keys):
-            raise ValidationError(
-                _("Trop de tentatives de connexion infructueuses. Réessayez dans quelques minutes."),
-                code="throttled",
-            )
-        try:
-            return super().clean()
-        except ValidationError:
-            for key in keys:
-                cache.add(key, 0, self.WINDOW_SECONDS)
-                try:
-                    cache.incr(key)
-                except ValueError:  # expired between add and incr
-                    cache.set(key, 1, self.WINDOW_SECONDS)
-            raise
 
 
 class ResetRequestForm(DsfrFormMixin, PasswordResetForm):
