@@ -328,6 +328,12 @@ REST_KNOX = {
     "AUTO_REFRESH": False,
 }
 
+# Password-reset e-mails: at most this many per hour per account and per client address;
+# past either, the same neutral confirmation page and no e-mail (security.reset).
+PASSWORD_RESET_LIMIT_PER_ACCOUNT = env_int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", 3, minimum=1)
+PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 10, minimum=1)
+PASSWORD_RESET_WINDOW_SECONDS = 3600
+
 # === end of sign-in doors, API tokens, CSP, second factor ===============================
 
 LOGGING = {

@@ -10,6 +10,7 @@ field they concern (``apply_domain_errors``).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -88,10 +89,26 @@ class LoginForm(DsfrFormMixin, AuthenticationForm):
 
 
 class ResetRequestForm(DsfrFormMixin, PasswordResetForm):
+    """Sends at most a few e-mails per account and per address an hour (security.reset);
+    past that the same neutral confirmation page, and nothing sent."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["email"].label = _("Adresse électronique")
         self.fields["email"].help_text = _("Format attendu : nom@domaine.fr")
+
+    def get_users(self, email: str) -> Iterator[Any]:
+        from security import reset
+
+        for user in super().get_users(email):
+            if reset.account_allowed(user):
+                yield user
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        from security import reset
+
+        if reset.address_allowed(kwargs.get("request")):
+            super().save(*args, **kwargs)
 
 
 class NewPasswordForm(DsfrFormMixin, SetPasswordForm):  # type: ignore[type-arg]
