@@ -1,0 +1,310 @@
+"""The lists and pages, in-process: each page's server time (median of 7 through Django's
+test client, after one warm-up), its query count and the time its queries took, against a
+baseline measured in the same run: hand-written SQL returning the same rows (the median of
+7 too). Then PostgreSQL's plan of the page's slowest query (EXPLAIN ANALYZE, BUFFERS).
+
+Pages are addressed by their URL (the contract), never by the view that serves them.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.generate import INSTRUCTION_CALL, OPEN_CALL, World
+
+# --- hand-written SQL of the same rows --------------------------------------------------------
+
+APPS_COLUMNS = """
+    a.id, a.reference, a.title, a.state, a.requested_amount, a.created_at, a.submitted_at, c.code, o.name,
+    (SELECT array_agg(ac.country_id ORDER BY ac.country_id) FROM grants_application_countries ac
+      WHERE ac.application_id = a.id) AS countries"""
+RAW_API_APPLICATIONS = f"""
+    SELECT {APPS_COLUMNS}
+    FROM grants_application a JOIN grants_call c ON c.id = a.call_id JOIN grants_organisation o ON o.id = a.organisation_id
+    WHERE a.state <> 'draft' ORDER BY a.created_at DESC LIMIT 21"""  # noqa: S608
+RAW_API_SUBMITTED = f"""
+    SELECT {APPS_COLUMNS}
+    FROM grants_application a JOIN grants_call c ON c.id = a.call_id JOIN grants_organisation o ON o.id = a.organisation_id
+    WHERE a.state = 'submitted' ORDER BY a.created_at DESC LIMIT 21"""  # noqa: S608
+TASK_ROWS = """
+    SELECT t.id, t.kind, t.due_at, t.assignee_id, u.username, a.id, a.reference, a.title, c.code, o.name,
+      (SELECT array_agg(ac.country_id ORDER BY ac.country_id) FROM grants_application_countries ac
+        WHERE ac.application_id = a.id) AS countries
+    FROM workflows_task t JOIN grants_application a ON a.id = t.application_id JOIN grants_call c ON c.id = a.call_id
+    JOIN grants_organisation o ON o.id = a.organisation_id LEFT JOIN auth_user u ON u.id = t.assignee_id
+    WHERE t.state = 'open' AND {where} ORDER BY {order} LIMIT {limit}"""
+TASK_COUNTS = """
+    SELECT t.kind, COUNT(*), COUNT(*) FILTER (WHERE t.due_at < now()) FROM workflows_task t
+    WHERE t.state = 'open' AND {where} GROUP BY t.kind"""
+
+
+def _inbox(where: str) -> list[str]:
+    return [
+        TASK_COUNTS.format(where=where),
+        TASK_ROWS.format(where=where, order="t.due_at ASC NULLS LAST, t.id", limit=51),
+    ]
+
+
+RAW_HOME = [
+    """SELECT a.id, a.reference, a.title, a.state, a.created_at, c.code, c.closes_at, s.date, d.state, d.outcome
+       FROM grants_application a JOIN grants_call c ON c.id = a.call_id
+       LEFT JOIN grants_committeesession s ON s.id = a.session_id LEFT JOIN grants_decision d ON d.application_id = a.id
+       WHERE a.organisation_id = %(org)s OR a.id IN (SELECT application_id FROM grants_application_co_applicants
+                                                     WHERE organisation_id = %(org)s)
+       ORDER BY a.created_at DESC, a.id DESC""",
+    """SELECT t.id, t.kind, t.due_at, t.application_id FROM workflows_task t
+       JOIN grants_application a ON a.id = t.application_id
+       WHERE t.state = 'open' AND a.organisation_id = %(org)s""",
+    """SELECT id, code, title, closes_at FROM grants_call
+       WHERE state = 'published' AND opens_at <= now() AND closes_at > now()""",
+]
+RAW_DASHBOARD = [
+    """SELECT state, COUNT(*) FROM grants_application WHERE call_id = %(call)s AND state <> 'draft' GROUP BY state""",
+    # The same median of stays as the page (it is already hand-written SQL).
+    """WITH entries AS (
+           SELECT l.target AS state, l.at AS at,
+                  LEAD(l.at) OVER (PARTITION BY l.application_id ORDER BY l.at, l.id) AS left_at
+           FROM workflows_transitionlog l JOIN grants_application a ON a.id = l.application_id
+           WHERE a.call_id = %(call)s AND l.subject_type = 'grants.application'
+       ), stays AS (SELECT state, EXTRACT(EPOCH FROM (left_at - at)) AS secs FROM entries WHERE left_at IS NOT NULL),
+       ranked AS (SELECT state, secs, ROW_NUMBER() OVER (PARTITION BY state ORDER BY secs) AS rn,
+                         COUNT(*) OVER (PARTITION BY state) AS n FROM stays)
+       SELECT state, AVG(secs), MAX(n) FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY state""",
+    """SELECT r.authority, r.country_id, r.region_id,
+              COUNT(*) FILTER (WHERE r.state = 'requested'), COUNT(*) FILTER (WHERE r.state = 'expired')
+       FROM grants_opinionrequest r JOIN grants_application a ON a.id = r.application_id
+       WHERE a.call_id = %(call)s AND (r.state = 'requested' AND r.due_at < now() OR r.state = 'expired')
+       GROUP BY 1, 2, 3""",
+    """SELECT SUM(d.amount) FROM grants_decision d JOIN grants_application a ON a.id = d.application_id
+       WHERE a.call_id = %(call)s AND d.outcome = 'approved'""",
+    """SELECT SUM(requested_amount) FROM grants_application WHERE call_id = %(call)s AND state = 'in_committee'""",
+]
+RAW_STAFF_APPLICATION = [
+    """SELECT a.*, c.code, o.name, s.date FROM grants_application a JOIN grants_call c ON c.id = a.call_id
+       JOIN grants_organisation o ON o.id = a.organisation_id LEFT JOIN grants_committeesession s ON s.id = a.session_id
+       WHERE a.id = %(app)s""",
+    "SELECT * FROM workflows_transitionlog WHERE application_id = %(app)s ORDER BY at, id",
+    "SELECT * FROM workflows_task WHERE application_id = %(app)s ORDER BY due_at, id",
+    "SELECT * FROM grants_opinionrequest WHERE application_id = %(app)s",
+    "SELECT * FROM grants_review r JOIN auth_user u ON u.id = r.reviewer_id WHERE r.application_id = %(app)s",
+    "SELECT * FROM grants_decision WHERE application_id = %(app)s",
+    "SELECT * FROM grants_attachment WHERE application_id = %(app)s",
+    "SELECT * FROM grants_budgetline WHERE application_id = %(app)s ORDER BY year, id",
+    "SELECT * FROM grants_applicationpartner WHERE application_id = %(app)s",
+    "SELECT country_id FROM grants_application_countries WHERE application_id = %(app)s",
+    "SELECT * FROM grants_document WHERE application_id = %(app)s",
+]
+
+
+@dataclass
+class Page:
+    name: str
+    title: str
+    path: str
+    user: str
+    raw: list[str]
+    params: dict[str, Any] = field(default_factory=dict)
+    target_ms: float = 50.0
+
+
+def pages(world: World, *, home_org: int, staff_app: str) -> list[Page]:
+    call_id = world.calls[OPEN_CALL]["id"]
+    applicant = f"bench-applicant-{home_org:04d}"
+    return [
+        Page("api_applications", "API GET /api/v1/applications/ (instructor)", "/api/v1/applications/",
+             "bench-instructor", [RAW_API_APPLICATIONS]),
+        Page("embassy_inbox", "Embassy inbox /tasks/ (Senegal)", "/tasks/", "bench-embassy-sn",
+             _inbox("t.queue_role = 'embassy' AND t.scope_country_id = 'SN'")),
+        Page("instructor_inbox", "Instructor inbox /tasks/", "/tasks/", "bench-instructor",
+             _inbox("t.queue_role = 'instructor'")),
+        Page("applicant_home", "Applicant home / (an authority with a handful of applications)", "/", applicant,
+             RAW_HOME, {"org": home_org}, target_ms=30.0),
+        Page("call_dashboard", f"Call dashboard /appels/{OPEN_CALL}/tableau-de-bord/",
+             f"/appels/{OPEN_CALL}/tableau-de-bord/", "bench-instructor", RAW_DASHBOARD, {"call": call_id}),
+        Page("api_applications_submitted", "API GET /api/v1/applications/?state=submitted (instructor)",
+             "/api/v1/applications/?state=submitted", "bench-instructor", [RAW_API_SUBMITTED]),
+        Page("api_tasks", "API GET /api/v1/tasks/ (instructor)", "/api/v1/tasks/", "bench-instructor",
+             [TASK_ROWS.format(where="t.queue_role = 'instructor'",
+                               order="COALESCE(t.due_at, '9999-12-31'::timestamptz), t.id", limit=21)]),
+        Page("staff_application", "Staff application page /dossiers/<id>/instruction/",
+             f"/dossiers/{staff_app}/instruction/", "bench-instructor", RAW_STAFF_APPLICATION, {"app": staff_app}),
+    ]  # fmt: skip
+
+
+def choose(world: World) -> dict[str, Any]:
+    """The authority of the applicant home (a handful of applications: the one closest to
+    five) and the staff page's application (the longest history of the call in instruction)."""
+    from django.db import connection
+
+    counts = sorted(world.org_apps.items(), key=lambda item: (abs(item[1] - 5), item[0]))
+    home_org = counts[0][0]
+    biggest = max(world.org_apps.items(), key=lambda item: item[1])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT l.application_id FROM workflows_transitionlog l JOIN grants_application a ON a.id = l.application_id
+               WHERE a.call_id = %s AND a.state = 'approved' GROUP BY l.application_id
+               ORDER BY COUNT(*) DESC, l.application_id LIMIT 1""",
+            [world.calls[INSTRUCTION_CALL]["id"]],
+        )
+        row = cursor.fetchone()
+    return {
+        "home_org": home_org,
+        "home_org_applications": counts[0][1],
+        "biggest_org": biggest[0],
+        "biggest_org_applications": biggest[1],
+        "staff_app": str(row[0]) if row else "",
+    }
+
+
+# --- measuring -------------------------------------------------------------------------------
+
+
+class _Recorder:
+    """An execute wrapper: the time of each query, and the statements for EXPLAIN."""
+
+    def __init__(self) -> None:
+        self.queries: list[tuple[float, str, Any]] = []
+
+    def __call__(self, execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.queries.append((time.perf_counter() - started, sql, params))
+
+
+def _raw_once(sqls: list[str], params: dict[str, Any]) -> float:
+    from django.db import connection
+
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for sql in sqls:
+            cursor.execute(sql, params if "%(" in sql else None)
+            cursor.fetchall()
+    return time.perf_counter() - started
+
+
+def explain(sql: str, params: Any) -> str:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+KEY_WORDS = ("Scan", "Sort", "Join", "Aggregate", "Limit", "WindowAgg", "Hash", "Execution Time", "Rows Removed")
+
+
+def _execution_ms(plan: str) -> float:
+    for line in plan.splitlines():
+        if line.strip().startswith("Execution Time:"):
+            return float(line.split(":")[1].split()[0])
+    return 0.0
+
+
+def key_lines(plan: str, limit: int = 14) -> list[str]:
+    lines = [line.rstrip() for line in plan.splitlines() if any(word in line for word in KEY_WORDS)]
+    return lines[:limit]
+
+
+def measure(page: Page, client: Any, *, repeat: int = 7, with_explain: bool = True) -> dict[str, Any]:
+    from django.db import connection
+
+    response = client.get(page.path)  # warm-up: caches, the first compile of templates
+    status = response.status_code
+    totals: list[float] = []
+    sql_times: list[float] = []
+    counts: list[int] = []
+    last: _Recorder | None = None
+    for _ in range(repeat):
+        recorder = _Recorder()
+        with connection.execute_wrapper(recorder):
+            started = time.perf_counter()
+            response = client.get(page.path)
+            totals.append(time.perf_counter() - started)
+        status = response.status_code
+        sql_times.append(sum(q[0] for q in recorder.queries))
+        counts.append(len(recorder.queries))
+        last = recorder
+    raw = [_raw_once(page.raw, page.params) for _ in range(repeat)]
+    median_ms = statistics.median(totals) * 1000
+    sql_ms = statistics.median(sql_times) * 1000
+    raw_ms = statistics.median(raw) * 1000
+    result: dict[str, Any] = {
+        "title": page.title,
+        "path": page.path,
+        "status": status,
+        "median_ms": round(median_ms, 2),
+        "p_max_ms": round(max(totals) * 1000, 2),
+        "queries": counts[-1],
+        "queries_constant_over_runs": len(set(counts)) == 1,
+        "sql_ms": round(sql_ms, 2),
+        "raw_sql_ms": round(raw_ms, 2),
+        "sql_vs_raw": round(sql_ms / raw_ms, 2) if raw_ms else None,
+        "page_vs_raw": round(median_ms / raw_ms, 2) if raw_ms else None,
+        "target_ms": page.target_ms,
+        "meets_target": status == 200 and median_ms <= page.target_ms,
+    }
+    if last is not None and last.queries:
+        slowest = sorted(last.queries, key=lambda q: q[0], reverse=True)
+        result["slowest_queries_ms"] = [round(q[0] * 1000, 2) for q in slowest[:3]]
+        if with_explain:
+            # The plan of the query the database spends longest on (by EXPLAIN ANALYZE, not
+            # by the noisy client-side timing): every SELECT of the page is explained once.
+            plans = []
+            for _seconds, sql, params in last.queries:
+                if not sql.lstrip().upper().startswith(("SELECT", "WITH")):
+                    continue
+                try:
+                    plan = explain(sql, params)
+                except Exception as exc:  # a plan is evidence, not a reason to lose the figures
+                    plan = f"EXPLAIN failed: {exc}"
+                plans.append((_execution_ms(plan), sql, plan))
+            if plans:
+                ms, sql, plan = max(plans, key=lambda p: p[0])
+                result["main_query_execution_ms"] = ms
+                result["main_query_sql"] = sql
+                result["plan"] = plan
+                result["plan_key_lines"] = key_lines(plan)
+                result["explained_sql_total_ms"] = round(sum(p[0] for p in plans), 2)
+    return result
+
+
+def run(world: World, *, repeat: int = 7, with_explain: bool = True, only: list[str] | None = None) -> dict[str, Any]:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    chosen = choose(world)
+    users = get_user_model().objects
+    results: dict[str, Any] = {"chosen": chosen}
+    old_debug = settings.DEBUG
+    settings.DEBUG = False
+    try:
+        for page in pages(world, home_org=chosen["home_org"], staff_app=chosen["staff_app"]):
+            if only and page.name not in only:
+                continue
+            client = Client()
+            client.force_login(users.get(username=page.user))
+            results[page.name] = measure(page, client, repeat=repeat, with_explain=with_explain)
+            print(
+                f"  {page.name}: {results[page.name]['median_ms']} ms, {results[page.name]['queries']} queries, "
+                f"SQL {results[page.name]['sql_ms']} ms vs raw {results[page.name]['raw_sql_ms']} ms",
+                flush=True,
+            )
+        # The same home for the busiest authority: the page lists every application it has.
+        if not only or "applicant_home_biggest" in only:
+            page = Page(
+                "applicant_home_biggest", "Applicant home / (the busiest authority)", "/",
+                f"bench-applicant-{chosen['biggest_org']:04d}", RAW_HOME, {"org": chosen["biggest_org"]}, 30.0,
+            )  # fmt: skip
+            client = Client()
+            client.force_login(users.get(username=page.user))
+            results[page.name] = measure(page, client, repeat=repeat, with_explain=with_explain)
+    finally:
+        settings.DEBUG = old_debug
+    return results
