@@ -4,10 +4,12 @@ Each benchmark reports its figures *and* a baseline measured in the same run (th
 machines are noisy: compare ratios, not seconds). Results go to bench/results.json and
 docs/benchmarks.md.
 
-    .venv/bin/python -m bench.run [--only NAME ...] [--quick]
+    .venv/bin/python -m bench.run [--only NAME ...] [--quick] [--sizes N ...] [--load-seconds S] [--keep]
 
 The database is DATABASE_URL (default postgres://postgres@127.0.0.1:5432/grants_bench);
-a throw-away test database is created from it and dropped at the end.
+a throw-away test database is created from it and dropped at the end. The scale benchmark
+makes its own databases beside it (bench_helper_<size>), dropped at the end unless --keep.
+Benchmarks not run this time (--only) keep their last figures in both outputs.
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "pdf_render": ("bench.pdf_render", {"n": 10}, {"n": 3}),
     "reminders": ("bench.reminders", {}, {"quick": True}),
     "pdf_batch": ("bench.pdf_batch", {}, {"quick": True}),
+    # Finding any application in 100,000: own databases per size (bench/scale.py).
+    "scale": (
+        "bench.scale",
+        {"sizes": (10_000, 100_000)},
+        {"sizes": (10_000,), "load_duration": 30, "submit_n": 30},
+    ),
 }
 
 
@@ -56,6 +64,30 @@ def _teardown(old_config: Any) -> None:
     teardown_databases(old_config, verbosity=0)
 
 
+def _custom_markdown(name: str) -> Any:
+    """A benchmark module's own ``markdown(result)``, if it has one (tables, plots, plans)."""
+    module_name = BENCHMARKS.get(name, ("",))[0]
+    try:
+        module = importlib.import_module(module_name) if module_name else None
+    except ImportError:
+        return None
+    return getattr(module, "markdown", None)
+
+
+def _previous() -> dict[str, Any]:
+    """The benchmarks of the last run, kept for those not run this time (--only)."""
+    try:
+        previous = json.loads(RESULTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    kept = {}
+    for name, figures in previous.get("benchmarks", {}).items():
+        if name in BENCHMARKS and isinstance(figures, dict):
+            figures.setdefault("_run_at", previous.get("run_at"))
+            kept[name] = figures
+    return kept
+
+
 def _markdown(results: dict[str, Any]) -> str:
     lines = [
         "# Benchmarks",
@@ -68,8 +100,15 @@ def _markdown(results: dict[str, Any]) -> str:
         "",
     ]
     for name, result in results["benchmarks"].items():
+        custom = _custom_markdown(name)
+        if custom is not None and isinstance(result, dict) and "error" not in result:
+            lines.append(custom(result))
+            lines.append("")
+            continue
         lines.append(f"## {name}")
         lines.append("")
+        if isinstance(result, dict) and result.get("_run_at"):
+            lines.extend([f"(figures of the run at {result.pop('_run_at')}: not run this time)", ""])
         doc = result.pop("_doc", "") if isinstance(result, dict) else ""
         if doc:
             lines.extend([doc, ""])
@@ -88,13 +127,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="*", choices=sorted(BENCHMARKS), help="run only these")
     parser.add_argument("--quick", action="store_true", help="small sizes (a smoke run)")
+    parser.add_argument("--sizes", nargs="*", type=int, help="scale: the database sizes (applications)")
+    parser.add_argument("--load-seconds", type=int, help="scale: the load test's duration (0: none)")
+    parser.add_argument("--keep", action="store_true", help="scale: keep the generated databases")
     args = parser.parse_args(argv)
     names = args.only or list(BENCHMARKS)
+    overrides: dict[str, Any] = {}
+    if args.sizes:
+        overrides["sizes"] = tuple(args.sizes)
+    if args.load_seconds is not None:
+        overrides["load_duration"] = args.load_seconds
+    if args.keep:
+        overrides["keep"] = True
     old_config = _setup()
     results: dict[str, Any] = {
         "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}",
-        "benchmarks": {},
+        "benchmarks": {name: figures for name, figures in _previous().items() if name not in names},
     }
     failed = False
     try:
@@ -109,7 +158,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"bench: {name}…", flush=True)
             started = time.perf_counter()
             try:
-                figures = module.run(**(quick_kwargs if args.quick else kwargs))
+                chosen = dict(quick_kwargs if args.quick else kwargs)
+                if name == "scale":
+                    chosen.update(overrides)
+                figures = module.run(**chosen)
             except Exception:
                 traceback.print_exc()
                 figures = {"error": traceback.format_exc(limit=3)}
@@ -120,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({name: figures}, indent=2, default=str), flush=True)
     finally:
         _teardown(old_config)
+    results["benchmarks"] = {name: results["benchmarks"][name] for name in BENCHMARKS if name in results["benchmarks"]}
     RESULTS.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
     REPORT.write_text(_markdown(json.loads(json.dumps(results, default=str))), encoding="utf-8")
     print(f"bench: wrote {RESULTS.relative_to(ROOT)} and {REPORT.relative_to(ROOT)}")
