@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from csp.constants import NONCE
+from csp.decorators import csp_update
 from django.apps import apps
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import render
@@ -185,6 +187,7 @@ class SidecarSwaggerView(SpectacularSwaggerView):
     """Swagger UI served from drf-spectacular-sidecar's static files (no CDN)."""
 
     url_name = "api:schema"
+    template_name = "api/swagger_ui.html"  # a nonce on its inline style and script
 
     @staticmethod
     def _swagger_ui_resource(filename: str) -> str:
@@ -199,6 +202,9 @@ _reference = ReferenceView.as_view()
 _swagger = SidecarSwaggerView.as_view()
 
 
+# Swagger UI's own policy, this page only: its inline style carries the nonce, which the
+# site-wide style-src ('self') does not accept.
+@csp_update({"style-src": [NONCE]})
 def docs_view(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
     if sidecar_installed():
         return _swagger(request, *args, **kwargs)  # type: ignore[no-any-return]

@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "knox",  # API tokens, hashed, expiring (security.tokens)
     "axes",  # sign-in lockout (security.lockout)
+    "csp",  # Content-Security-Policy header, with a nonce per request (request.csp_nonce)
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served locally (no CDN)
     "widget_tweaks",
@@ -81,6 +82,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "config.middleware.InfrastructureFailureMiddleware",  # database down → 503, disk full → 507 (before the session)
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -333,6 +335,25 @@ REST_KNOX = {
 PASSWORD_RESET_LIMIT_PER_ACCOUNT = env_int("PASSWORD_RESET_LIMIT_PER_ACCOUNT", 3, minimum=1)
 PASSWORD_RESET_LIMIT_PER_ADDRESS = env_int("PASSWORD_RESET_LIMIT_PER_ADDRESS", 10, minimum=1)
 PASSWORD_RESET_WINDOW_SECONDS = 3600
+
+# Content-Security-Policy (django-csp 4): nothing inline but nonce'd scripts; the API's
+# Swagger UI page adds the nonce to style-src for itself only (api/docs.py).
+from csp.constants import NONCE, NONE, SELF  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF, NONCE],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "frame-ancestors": [NONE],
+        "form-action": [SELF],
+        "base-uri": [SELF],
+        "object-src": [NONE],
+    }
+}
 
 # === end of sign-in doors, API tokens, CSP, second factor ===============================
 
