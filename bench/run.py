@@ -40,7 +40,7 @@ BENCHMARKS: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
     "scale": (
         "bench.scale",
         {"sizes": (10_000, 100_000)},
-        {"sizes": (10_000,), "load_duration": 30, "submit_n": 30},
+        {"sizes": (10_000,), "load_duration": 60, "submit_n": 30},
     ),
 }
 
