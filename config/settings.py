@@ -8,6 +8,7 @@ filesystem transport and e-mails written as files, everything under ``var/``.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -357,15 +358,47 @@ CONTENT_SECURITY_POLICY = {
 
 # === end of sign-in doors, API tokens, CSP, second factor ===============================
 
+
+def _refusals_on_one_line(record: logging.LogRecord) -> bool:
+    """A refused request (4xx: 403, 404, 400…) is one log line, not a traceback.
+
+    Django logs a PermissionDenied with its traceback (`exc_info`); a refusal is an
+    expected outcome, so the line keeps the refusal's reason (in the site's default
+    language, whatever the user's) and drops the traceback. Server errors (5xx) keep theirs.
+    """
+    from django.utils import translation
+
+    status = getattr(record, "status_code", None)
+    if isinstance(status, int) and status < 500 and record.exc_info:
+        exc = record.exc_info[1]
+        with translation.override(LANGUAGE_CODE):
+            reason = " ".join(str(exc).split()) if exc is not None else ""
+        if reason:
+            record.msg, record.args = f"{record.getMessage()} ({reason})", ()
+        record.exc_info, record.exc_text = None, None
+    return True
+
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"refusals_on_one_line": {"()": "django.utils.log.CallbackFilter", "callback": _refusals_on_one_line}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        # The handler's filter also covers django.security.* (400s for suspicious requests),
+        # which reach it by propagation, where a logger's own filter does not apply.
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["refusals_on_one_line"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL") or "INFO"},
     "loggers": {
+        # Django's own handlers (a DEBUG-only console, mail_admins without ADMINS) removed:
+        # django.* propagates to the root's console, so each event is printed once.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.request": {"filters": ["refusals_on_one_line"]},
         "django.db.backends": {"level": "INFO"},
         # WeasyPrint's font subsetting and progress logs print dozens of lines per render.
+        # (Its "Using fontTools instead of HarfBuzz-Subset" warning on every PDF means the
+        # system lacks libharfbuzz-subset0: install it, see the README.)
         "fontTools": {"level": "WARNING"},
         "weasyprint.progress": {"level": "WARNING"},
     },
