@@ -363,16 +363,13 @@ def _refusals_on_one_line(record: logging.LogRecord) -> bool:
     """A refused request (4xx: 403, 404, 400…) is one log line, not a traceback.
 
     Django logs a PermissionDenied with its traceback (`exc_info`); a refusal is an
-    expected outcome, so the line keeps the refusal's reason (in the site's default
-    language, whatever the user's) and drops the traceback. Server errors (5xx) keep theirs.
+    expected outcome, so the line keeps the refusal's reason (as the user read it) and
+    drops the traceback. Server errors (5xx) keep theirs.
     """
-    from django.utils import translation
-
     status = getattr(record, "status_code", None)
     if isinstance(status, int) and status < 500 and record.exc_info:
         exc = record.exc_info[1]
-        with translation.override(LANGUAGE_CODE):
-            reason = " ".join(str(exc).split()) if exc is not None else ""
+        reason = " ".join(str(exc).split()) if exc is not None else ""
         if reason:
             record.msg, record.args = f"{record.getMessage()} ({reason})", ()
         record.exc_info, record.exc_text = None, None

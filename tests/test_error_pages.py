@@ -231,17 +231,6 @@ def test_a_refusal_is_logged_as_one_line_with_its_reason(client: Client, caplog:
 
 @with_failing_views
 @pytest.mark.django_db
-def test_a_refusal_is_logged_in_french_whatever_the_users_language(
-    client: Client, caplog: pytest.LogCaptureFixture
-) -> None:
-    with caplog.at_level(logging.INFO, logger="django.request"):
-        client.get("/test-errors/forbidden/", **EN)
-    (record,) = _request_records(caplog)
-    assert record.getMessage().endswith("(Cet espace est réservé aux agents concernés.)")
-
-
-@with_failing_views
-@pytest.mark.django_db
 def test_a_bad_request_is_logged_without_its_traceback(client: Client, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.INFO, logger="django.request"):
         client.get("/test-errors/bad/")
