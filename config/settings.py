@@ -52,7 +52,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [] if PRODUCTION else ["127.0.0.1", "l
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperEnv("ALLOWED_HOSTS is required when DJANGO_ENV=production")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-SITE_URL = (env_str("SITE_URL") or "http://127.0.0.1:8000").rstrip("/")
+# Absolute links in e-mails and on PDFs (verification URL, QR code). Unset, it follows the
+# port `make run` serves on (WEB_PORT, exported by the Makefile to every process).
+SITE_URL = (env_str("SITE_URL") or f"http://127.0.0.1:{env_int('WEB_PORT', 8000, minimum=1)}").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
