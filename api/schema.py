@@ -18,7 +18,8 @@ API v1 of the grant-call workflow engine (calls for projects in decentralised co
 `{token, expiry}` at each call; send `Authorization: Token <token>`. Tokens are kept only
 as hashes, expire (10 hours by default), and are revoked by `auth/logout/` (this one),
 `auth/logoutall/` (all of the caller's) and by any password change; `auth/tokens/` lists
-the caller's. A signed-in browser session works too (with its CSRF token for writes). Failed
+the caller's. An account with a second factor adds `otp`, its authenticator's current
+code. A signed-in browser session works too (with its CSRF token for writes). Failed
 sign-ins count per username and client address, on the web and here alike: after 10
 within 15 minutes that pair is refused for 15 minutes (429 with `Retry-After`).
 

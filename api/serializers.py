@@ -117,6 +117,11 @@ def nullable_enum(name: str) -> dict[str, Any]:
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    otp = serializers.RegexField(
+        r"^\d{6}$",
+        required=False,
+        help_text="The 6-digit code of the account's authenticator app, for an account with a second factor.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):

@@ -47,6 +47,7 @@ from grants.models import (
     Role,
 )
 from grants.writes import drafts
+from security import otp as second_factor
 from security import tokens
 from workflows import tasks_service
 from workflows.engine import Forbidden
@@ -207,7 +208,9 @@ class TokenView(ApiView):
         "Each sign-in gives a new token, valid until `expiry` (10 hours by default) or until revoked "
         "(`auth/logout/`, `auth/logoutall/`, or a password change). Failed attempts count per username and "
         "client address, as on the web sign-in: after 10 within 15 minutes that pair is refused, even with "
-        "the right password, with 429 and `Retry-After`.",
+        "the right password, with 429 and `Retry-After`. An account with a second factor adds `otp`, the "
+        "current code of its authenticator app (an account whose role requires one and has none is refused "
+        "until it is enabled on the web).",
         request=s.TokenRequestSerializer,
         responses={200: s.TokenSerializer, 400: ERRORS[400], 429: ERRORS[429]},
         auth=[],
@@ -222,6 +225,9 @@ class TokenView(ApiView):
 
                 raise Throttled(wait=retry_after(django_request, {"username": data["username"]}))
             raise ValidationError({"non_field_errors": [_("Identifiant ou mot de passe incorrect.")]})
+        refused = second_factor.check_api_sign_in(user, data.get("otp"))
+        if refused:
+            raise ValidationError(refused)
         instance, token = tokens.issue(user)
         # As a web sign-in: last_login, and the lockout counter of this pair cleared.
         user_logged_in.send(sender=type(user), request=django_request, user=user)

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
     "knox",  # API tokens, hashed, expiring (security.tokens)
     "axes",  # sign-in lockout (security.lockout)
     "csp",  # Content-Security-Policy header, with a nonce per request (request.csp_nonce)
+    "django_otp",  # second factor for staff accounts (security.otp)
+    "django_otp.plugins.otp_totp",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI served locally (no CDN)
     "widget_tweaks",
@@ -93,9 +95,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "security.otp.SecondFactorMiddleware",  # a staff session with TOTP is verified before anything else
     "axes.middleware.AxesMiddleware",  # last: turns a locked-out sign-in into its 429
 ]
 
@@ -114,6 +118,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "dsfr.context_processors.site_config",
+                "security.otp.context",
             ],
         },
     }
@@ -357,6 +362,17 @@ CONTENT_SECURITY_POLICY = {
         "object-src": [NONE],
     }
 }
+
+# Second factor (django-otp, TOTP) for staff accounts; mandatory for these roles (comma-
+# separated; in production by default the roles that sign and pay). security/otp.py.
+_OTP_ROLES = {"instructor", "embassy", "prefecture", "reviewer", "secretary", "signatory", "finance", "admin"}
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["signatory", "finance"] if PRODUCTION else [])
+if set(OTP_REQUIRED_ROLES) - _OTP_ROLES:
+    raise ImproperEnv(
+        f"OTP_REQUIRED_ROLES={','.join(OTP_REQUIRED_ROLES)!r}: unknown role(s) "
+        f"{', '.join(sorted(set(OTP_REQUIRED_ROLES) - _OTP_ROLES))} (staff roles: {', '.join(sorted(_OTP_ROLES))})"
+    )
+OTP_TOTP_ISSUER = "Appels à projets"
 
 # === end of sign-in doors, API tokens, CSP, second factor ===============================
 

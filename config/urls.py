@@ -9,6 +9,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("api/", include("api.urls")),
+    path("", include("security.urls")),  # the second factor's pages (accounts/second-factor/)
     path("notifications/", include("notifications.urls")),
     path("", include("grants.documents.verify")),
     path("", include("grants.web.staff.urls")),
