@@ -26,7 +26,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -39,6 +39,7 @@ from grants import services
 from grants.documents.issuing import TEST_RENDER_DELAY_ENV
 from grants.models import Decision, Document
 from tests.conftest import ROOT, _worker_env
+from tests.reliability.infra import wait_until
 from workflows.models import TransitionLog
 
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
@@ -55,16 +56,6 @@ options.update(visibility_timeout={SHORT_VISIBILITY_TIMEOUT}, unacked_restore_in
 app.conf.broker_transport_options = options
 app.worker_main(sys.argv[1:])
 """
-
-
-def wait_until(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ while the broker is unreachable, delivered by the relay once the broker is back.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -15,19 +14,10 @@ from grants.models import Application
 from notifications import outbox, tasks
 from notifications.models import Notification
 from tests.factories import World
+from tests.reliability.infra import wait_until
 
 E = Notification.EmailState
 pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-def wait_until(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def all_sent() -> bool:
