@@ -17,6 +17,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from grants.machines.application import APPLICATION_TRANSITIONS
 from grants.models import (
     Application,
     Attachment,
@@ -29,37 +30,17 @@ from grants.models import (
     OpinionRequest,
     Review,
 )
+from grants.policy.history import SUBJECT_NAMES
 from workflows.models import Task, TaskKind
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
 RATE: dict[str, Any] = {"max_digits": 5, "decimal_places": 4}
 
-TRANSITION_NAMES = [
-    "submit",
-    "request_completion",
-    "resubmit",
-    "declare_ineligible",
-    "declare_eligible",
-    "close_opinions",
-    "schedule",
-    "approve",
-    "reject",
-    "defer",
-    "withdraw",
-    "reinstate",
-]
-
-SUBJECTS = {
-    "grants.application": "application",
-    "grants.opinionrequest": "opinion",
-    "grants.review": "review",
-    "grants.decision": "decision",
-    "grants.committeesession": "session",
-}
+TRANSITION_NAMES = list(APPLICATION_TRANSITIONS)
 
 
 def subject_name(subject_type: str) -> str:
-    return SUBJECTS.get(subject_type, subject_type.rpartition(".")[2] or subject_type)
+    return SUBJECT_NAMES.get(subject_type, subject_type.rpartition(".")[2] or subject_type)
 
 
 def _values(choices: Any) -> list[str]:

@@ -18,7 +18,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.db import models
 from django.db.models import BooleanField, Case, DateTimeField, Q, QuerySet, Value, When
 from django.db.models.functions import Coalesce, Substr
-from django.http import FileResponse, HttpRequest, JsonResponse
+from django.http import FileResponse, Http404, HttpRequest, JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
@@ -35,6 +35,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from grants import policy, services
+from grants.documents.downloads import attachment_response
 from grants.models import (
     Application,
     Attachment,
@@ -488,12 +489,10 @@ class AttachmentFileView(ApiView):
         attachment = Attachment.objects.filter(pk=attachment_id, application=app).first()
         if attachment is None or not attachment.file:
             raise selectors.not_found()
-        response = FileResponse(
-            attachment.file.open("rb"),
-            content_type=attachment.content_type or "application/octet-stream",
-            as_attachment=True,
-            filename=f"{attachment.kind}-{attachment.pk}",
-        )
+        try:
+            response = attachment_response(attachment)
+        except Http404:
+            raise selectors.not_found() from None
         response["X-Content-Type-Options"] = "nosniff"
         return response
 
@@ -513,22 +512,24 @@ class ApplicationDocumentView(ApiView):
         return _pdf_response(selectors.visible_document(request.user, app, code))
 
 
-TRANSITIONS_TABLE = """\
-| name | from → to | by | body |
-|---|---|---|---|
-| `submit` | draft → submitted | applicant | none; call open, budget rules, required attachments |
-| `request_completion` | submitted → incomplete | instructor | `message` (required), `due_date` |
-| `resubmit` | incomplete → submitted | applicant | none |
-| `declare_ineligible` | submitted, incomplete → ineligible | instructor | `reason` (required) |
-| `declare_eligible` | submitted → awaiting_opinions | instructor | none |
-| `close_opinions` | awaiting_opinions → under_review | instructor (early) | `comment` (required) |
-| `schedule` | under_review → in_committee | secretary | `session` (id, required) |
-| `approve` | in_committee → approved | secretary | `amount` (required), `tranches`, `comment` |
-| `reject` | in_committee → rejected | secretary | `reasons` (required) |
-| `defer` | in_committee → under_review | secretary | `comment` |
-| `withdraw` | draft … under_review → withdrawn | applicant | `comment` |
-| `reinstate` | ineligible, withdrawn → submitted | admin | `reason` (required) |
-"""
+def transitions_table() -> str:
+    """The table of the application's transitions for the API reference, from the
+    catalogue (states from the machine itself, roles and body from each Spec)."""
+    field = Application._meta.get_field("state")
+    edges: dict[str, tuple[set[str], str]] = {}
+    for transition in field.get_all_transitions(Application):  # type: ignore[attr-defined]
+        sources, _target = edges.setdefault(transition.name, (set(), str(transition.target)))
+        sources.add(str(transition.source))
+    rows = ["| name | from → to | by | body |", "|---|---|---|---|"]
+    for name, spec in services.APPLICATION_TRANSITIONS.items():
+        sources, target = edges[name]
+        body = ", ".join(f"`{f.name}`" + (" (required)" if f.required else "") for f in spec.fields) or "none"
+        roles = ", ".join(r for r in spec.roles if r != "system")
+        rows.append(f"| `{name}` | {', '.join(sorted(sources))} → {target} | {roles} | {body} |")
+    return "\n".join(rows) + "\n"
+
+
+TRANSITIONS_TABLE = transitions_table()
 
 
 class TransitionView(ApiView):

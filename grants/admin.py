@@ -25,6 +25,7 @@ from grants.models import (
     Review,
     RoleGrant,
 )
+from workflows.admin import ReadOnlyAdmin
 
 
 @admin.register(Call)
@@ -121,19 +122,6 @@ admin.site.unregister(User)
 @admin.register(User)
 class GrantsUserAdmin(UserAdmin):
     inlines = [RoleGrantInline]
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Workflow records are changed only by transitions: the admin only shows them."""
-
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
-
-    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return False
 
 
 @admin.register(Application)

@@ -6,5 +6,14 @@ class GrantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # The object permissions (django-rules predicates) are declared with the policy.
-        from grants.policy import predicates  # noqa: F401
+        # The composition root: the domain tells the engine how to lock, who may see
+        # and act (the read policy), its machines, its Specs and its background jobs.
+        from grants import catalogue, tasks  # noqa: F401  (tasks registers its jobs)
+        from grants.machines import MACHINES
+        from grants.machines.domain import GrantsDomain
+        from grants.policy import predicates  # noqa: F401  (django-rules object permissions)
+        from workflows import registry
+
+        registry.register_domain(GrantsDomain())
+        registry.register_machines(MACHINES)
+        registry.register_specs(catalogue.specs())

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
+from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from grants.models import ZERO, Application, Call, Country, Tier
+from grants.models import ZERO, Application, Call, Country, Decision, Tier
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -236,6 +237,21 @@ def unmet(application: Application, *, requested: Decimal | None = None) -> list
     return [r.message for r in evaluate(application, requested=requested) if not r.ok]
 
 
+#: The share of the last year's tranche paid on the final report (the "solde").
+BALANCE_SHARE = Decimal("0.20")
+
+
+def committed_amount(call: Call) -> Decimal:
+    """What the call's approved decisions commit (the envelope's used part): the one
+    figure the approval guard, the committee screen and the dashboard show."""
+    return (
+        Decision.objects.filter(application__call=call, outcome=Decision.Outcome.APPROVED).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or ZERO
+    )
+
+
 def tranche_schedule(amount: Decimal, years: dict[int, Decimal], *, exact: bool = False) -> list[dict[str, str | int]]:
     """One tranche per project year, in proportion to that year's expenses; the last
     year's tranche is paid 80 % on its report and its 20 % balance on the final report.
@@ -266,7 +282,7 @@ def tranche_schedule(amount: Decimal, years: dict[int, Decimal], *, exact: bool 
         last = index == len(shares) - 1
         condition = "signature" if first else "interim_report"
         if last:
-            advance = (part * Decimal("0.80")).quantize(CENT, rounding=ROUND_HALF_UP)
+            advance = (part * (1 - BALANCE_SHARE)).quantize(CENT, rounding=ROUND_HALF_UP)
             number += 1
             schedule.append({"number": number, "year": year, "amount": f"{advance:f}", "condition": condition})
             number += 1

@@ -285,6 +285,10 @@ def _advance(
     go("schedule", users["secretary"], session=session.pk)
     if target == S.IN_COMMITTEE:
         return
+    session.refresh_from_db()
+    if session.state == CommitteeSession.State.PLANNED:
+        # Outcomes are recorded while the session sits (the committee meets today).
+        services.session_transition(session_id=session.pk, name="open", user=users["secretary"])
     if target == S.APPROVED:
         go("approve", users["secretary"], amount="25000.00")
     elif target == S.REJECTED:
@@ -299,7 +303,7 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
         session, _ = CommitteeSession.objects.get_or_create(
             call=call,
             title="Comité de sélection de démonstration",
-            defaults={"date": timezone.localdate() + dt.timedelta(days=20)},
+            defaults={"date": timezone.localdate()},
         )
         _site_config()
     created = 0

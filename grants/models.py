@@ -295,7 +295,7 @@ class CommitteeSession(ConcurrentTransitionMixin, models.Model):
     def open(self) -> None:
         pass
 
-    @transition(field=state, source=[State.PLANNED, State.OPEN], target=State.CLOSED)
+    @transition(field=state, source=State.OPEN, target=State.CLOSED)
     def close(self) -> None:
         pass
 

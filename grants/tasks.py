@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from grants.documents import issuing
+from workflows import registry
 
 logger = logging.getLogger(__name__)
 
@@ -182,3 +183,10 @@ def enqueue_english_copy(decision_id: int) -> None:
 
 def enqueue_committee_booklet(session_id: int) -> None:
     _send(build_committee_booklet, session_id)
+
+
+# The jobs the machines' effects ask for (``Context.enqueue``), sent after commit.
+registry.register_job("deposit_receipt", enqueue_receipt)
+registry.register_job("ineligibility_notice", enqueue_ineligibility_notice)
+registry.register_job("decision_letter", enqueue_decision_render)
+registry.register_job("english_copy", enqueue_english_copy)

@@ -34,6 +34,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from grants.models import Decision, Document, OpinionRequest, Review, Role
+from grants.policy.audiences import Directory, applicant_organisations, scope_query
 from notifications import rendering, sql
 from notifications.events import (
     APPLICANTS,
@@ -45,7 +46,6 @@ from notifications.events import (
     message_for,
 )
 from notifications.models import LOCKED_CATEGORIES, Mode, Notification, NotificationSettings, Preference
-from notifications.recipients import Directory, scope_query
 from workflows.models import TransitionLog
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,10 @@ def event_params(
 
 def _audience(route_audience: str, directory: Directory, application: Any, subject: Any) -> set[int]:
     if route_audience == APPLICANTS:
-        return directory.members(Role.APPLICANT, organisation_id=application.organisation_id)
+        found: set[int] = set()
+        for organisation_id in applicant_organisations(application):
+            found |= directory.members(Role.APPLICANT, organisation_id=organisation_id)
+        return found
     if route_audience == AUTHORITY and isinstance(subject, OpinionRequest):
         return directory.members(subject.authority, country_id=subject.country_id, region_id=subject.region_id)
     if route_audience == REVIEWER and isinstance(subject, Review):
@@ -181,7 +184,7 @@ def record_event(event: str, *, application: Any, subject: Any, actor: Any, extr
     directory = Directory.load(
         scope_query(
             roles,
-            organisation_ids=[application.organisation_id],
+            organisation_ids=applicant_organisations(application),
             country_ids=[getattr(subject, "country_id", None)],
             region_ids=[getattr(subject, "region_id", None)],
         )

@@ -34,12 +34,13 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from grants.machines.opinion import EXPIRE_OPINION
 from grants.models import Application, Call, Country, OpinionRequest, Region, Role
+from grants.policy.audiences import Directory
 from notifications import outbox, sql
 from notifications.events import LEGAL_TASK_KINDS, MESSAGES
 from notifications.models import Category, Reminder
-from notifications.recipients import Directory
-from workflows.engine import TransitionError
+from workflows.engine import TransitionError, fire
 from workflows.models import Task
 
 log = logging.getLogger(__name__)
@@ -155,8 +156,6 @@ def _insert_steps(plans: Sequence[tuple[Any, Plan]], *, drafts: bool, at: dt.dat
 def expire_opinions(at: dt.datetime, report: SweepReport) -> None:
     """Expire the opinion requests past due (system transition; the last one closes the
     opinion phase and the application moves on to review). Served by opinion_open_due."""
-    from grants.services import opinion_expire
-
     cursor: tuple[dt.datetime, int] | None = None
     while True:
         qs = OpinionRequest.objects.filter(state=OpinionRequest.State.REQUESTED, due_at__lte=at)
@@ -165,7 +164,7 @@ def expire_opinions(at: dt.datetime, report: SweepReport) -> None:
         batch = list(qs.order_by("due_at", "pk").values_list("due_at", "pk")[:200])
         for _due_at, opinion_id in batch:
             try:
-                opinion_expire(opinion_id=opinion_id)
+                fire(EXPIRE_OPINION, opinion_id, user=None)
                 report.expired += 1
             except TransitionError as exc:  # given or expired meanwhile (another sweep)
                 log.info("sweep: opinion %s not expired: %s", opinion_id, exc.message)

@@ -23,7 +23,8 @@ from workflows.engine import Invalid, NotFound
 def emit(
     event: str, *, application: Any, subject: Any = None, actor: Any = None, extra: dict[str, Any] | None = None
 ) -> None:
-    """Record the notifications of ``event`` (called inside the transition's transaction)."""
+    """Record the notifications of ``event`` (subscribed to the engine's events: called
+    inside the transition's transaction)."""
     from notifications import outbox
 
     outbox.record_event(event, application=application, subject=subject, actor=actor, extra=extra or {})

@@ -159,6 +159,13 @@ class World:
                 )
         return application
 
+    def open_session(self) -> CommitteeSession:
+        """Outcomes are recorded in an open session: open the world's (once)."""
+        self.session.refresh_from_db()
+        if self.session.state == CommitteeSession.State.PLANNED:
+            self.session = services.session_transition(session_id=self.session.pk, name="open", user=self.secretary)
+        return self.session
+
     def fire(self, application: Application, name: str, user: Any, **payload: Any) -> Application:
         return services.application_transition(application_id=application.pk, name=name, user=user, payload=payload)
 
@@ -200,6 +207,7 @@ class World:
         app = self.fire(app, "schedule", self.secretary, session=self.session.pk)
         if target == S.IN_COMMITTEE:
             return app
+        self.open_session()
         if target == S.APPROVED:
             return self.fire(app, "approve", self.secretary, amount="25000.00")
         if target == S.REJECTED:

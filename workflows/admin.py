@@ -2,8 +2,20 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from grants.admin import ReadOnlyAdmin
 from workflows.models import Task, TransitionLog
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Workflow records are changed only by transitions: the admin only shows them."""
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
 
 
 @admin.register(TransitionLog)

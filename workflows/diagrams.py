@@ -8,14 +8,8 @@ from django.apps import apps
 from django.utils import translation
 from django_fsm import FSMFieldMixin
 
-MACHINES = [
-    "grants.Application",
-    "grants.OpinionRequest",
-    "grants.Review",
-    "grants.Decision",
-    "grants.CommitteeSession",
-    "grants.Call",
-]
+from workflows import registry
+
 DIAGRAM_DIR = Path(__file__).resolve().parent.parent / "docs" / "diagrams"
 
 
@@ -49,7 +43,7 @@ def dot(label: str) -> str:
 def write_all(directory: Path = DIAGRAM_DIR) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for label in MACHINES:
+    for label in registry.machines():
         path = directory / f"{label.replace('.', '_').lower()}.dot"
         path.write_text(dot(label), encoding="utf-8")
         written.append(path)

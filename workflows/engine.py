@@ -23,6 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_fsm import ConcurrentTransition, can_proceed
 
+from workflows import registry
 from workflows.models import GENESIS_HASH, TransitionLog
 
 
@@ -65,6 +66,10 @@ class Context:
     log: TransitionLog | None = None
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
+    def enqueue(self, job: str, *args: Any) -> None:
+        """Ask for a registered background job, sent once the transaction commits."""
+        self.after_commit.append(lambda: registry.run_job(job, *args))
+
 
 Validator = Callable[[dict[str, Any], Any], dict[str, Any]]
 Guard = Callable[[Any, dict[str, Any], Context], list[str]]
@@ -84,55 +89,71 @@ def _no_effect(subject: Any, cleaned: dict[str, Any], ctx: Context) -> None:
 
 
 @dataclass(frozen=True)
+class Field:
+    """One payload field of a Spec: what the web form shows and the API documents."""
+
+    name: str
+    kind: str = "text"  # text | longtext | date | amount | session | reviewer
+    label: Any = ""
+    help: Any = ""
+    required: bool = False
+
+
+Apply = Callable[[Any, dict[str, Any], "Context"], Any]
+
+
+@dataclass(frozen=True)
 class Spec:
-    """How the service runs one transition of one machine."""
+    """How the service runs one transition of one machine (``fsm=True``), or one write
+    that is not a transition of the subject's machine (``fsm=False``: ``apply`` does it,
+    allowed while the root is in ``states``). Everything the screens, the API and the
+    history need to know of it is declared here, once."""
 
     model: type[Any]
     name: str
     roles: tuple[str, ...]
-    label: Any = ""  # a lazily translated string
+    label: Any = ""  # the action's label (a lazily translated string)
     validate: Validator = _no_payload
     guard: Guard = _no_guard
     # Keyword arguments for the django-fsm method, from the cleaned payload.
     fsm_kwargs: Callable[[dict[str, Any], Context], dict[str, Any]] = lambda cleaned, ctx: {}
     effects: Effect = _no_effect
     comment_field: str | None = None
+    # The catalogue: what a history entry of this action says, and to whom.
+    history_label: Any = ""
+    public: bool = False  # an applicant's timeline shows it
+    public_label: Any = ""  # the applicant's wording, when not the history label
+    internal_comment: bool = False  # the comment is the delegation's own note
+    fields: tuple[Field, ...] = ()
+    confirm: Any = ""  # asked before an irreversible act ("" = none)
+    fsm: bool = True
+    apply: Apply | None = None
+    states: tuple[str, ...] | None = None  # fsm=False: the root's states it is allowed in
+    refusal: Any = ""  # what a refusal in the wrong state says ("" = the generic message)
+
+    @property
+    def subject_type(self) -> str:
+        return str(self.model._meta.label_lower)
+
+    @property
+    def entry_label(self) -> Any:
+        return self.history_label or self.label or self.name
 
 
-def _application_of(subject: Any) -> Any:
-    from grants.models import Application
-
-    return subject if isinstance(subject, Application) else subject.application
-
-
-_MISSING = (ValueError, DjangoValidationError, models.ObjectDoesNotExist)  # unknown or malformed ids
-
-
-def lock_application(pk: Any) -> Any:
-    """Lock an application row (the first lock of every write). Raises NotFound."""
-    from grants.models import Application
-
-    try:
-        return Application.objects.select_for_update(of=("self",)).select_related("call").get(pk=pk)
-    except _MISSING:
-        raise NotFound(_("Introuvable.")) from None
+_MISSING = (ValueError, TypeError, DjangoValidationError, models.ObjectDoesNotExist)  # unknown or malformed ids
 
 
 def _lock(spec: Spec, pk: Any) -> tuple[Any, Any]:
-    """Lock the application row, then the subject row. Raises NotFound."""
-    from grants.models import Application
+    """Lock the root row (the application), then the subject row. Raises NotFound."""
+    return lock_root(spec.model, pk)
 
-    if spec.model is Application:
-        subject = lock_application(pk)
-        return subject, subject
+
+def lock_root(model: type[Any], pk: Any) -> tuple[Any, Any]:
+    """The locks of a transition on ``model`` ``pk``: (subject, root). Raises NotFound."""
     try:
-        application_id = spec.model._default_manager.filter(pk=pk).values_list("application_id", flat=True).get()
+        return registry.domain().lock(model, pk)
     except _MISSING:
         raise NotFound(_("Introuvable.")) from None
-    application = lock_application(application_id)
-    subject = spec.model._default_manager.select_for_update(of=("self",)).get(pk=pk)
-    subject.application = application
-    return subject, application
 
 
 def json_safe(value: Any) -> Any:
@@ -195,54 +216,82 @@ def append_log(
     return entry
 
 
+def _state_ok(spec: Spec, subject: Any, root: Any) -> bool:
+    if spec.fsm:
+        return bool(can_proceed(getattr(subject, spec.name), check_conditions=False))
+    return spec.states is None or getattr(root if root is not None else subject, "state", None) in spec.states
+
+
+def _state_refusal(spec: Spec, subject: Any, root: Any) -> Conflict:
+    holder = subject if spec.fsm or root is None else root
+    source = getattr(holder, "state", "")
+    choices = holder._meta.get_field("state").choices
+    state_label = dict(choices).get(source, source) if choices else source
+    template = str(spec.refusal) if spec.refusal else _("L'action « %(action)s » n'est pas possible dans l'état « %(state)s ».")
+    return Conflict(template % {"action": spec.label or spec.name, "state": state_label})
+
+
 def check(spec: Spec, subject: Any, user: Any) -> tuple[str | None, list[str]]:
     """Whether ``user`` may fire ``spec`` on ``subject`` now, without payload: returns
-    (role or None, unmet reasons). Used for ``available_transitions`` and UI buttons."""
-    from grants import policy
-
-    application = _application_of(subject)
-    role = policy.role_for(user, spec.roles, application, subject)
+    (role or None, unmet reasons). The one source of every button, of
+    ``available_transitions`` and ``blocked_transitions``."""
+    domain = registry.domain()
+    root = domain.root_of(subject)
+    role = domain.role_for(user, spec.roles, subject, root)
     if role is None:
         return None, [_("Vous n'avez pas le droit de faire cette action.")]
-    method = getattr(subject, spec.name)
-    if not can_proceed(method, check_conditions=False):
+    if not _state_ok(spec, subject, root):
         return role, [_("Action impossible dans l'état actuel du dossier.")]
-    ctx = Context(user=user, role=role, now=timezone.now(), application=application)
+    ctx = Context(user=user, role=role, now=timezone.now(), application=root)
     try:
-        return role, spec.guard(subject, {}, ctx)
+        return role, [str(r) for r in spec.guard(subject, {}, ctx)]
     except Invalid:
         return role, []  # only the payload is missing: the action is available
 
 
-def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = None) -> Any:
-    """Run one transition. ``user=None`` is the system (sweeps, automatic transitions)."""
-    from grants import policy
+def offered(spec: Spec, subject: Any, user: Any) -> bool:
+    """Whether the action is offered to ``user`` now (in scope and in the right state),
+    even if some condition is still unmet."""
+    domain = registry.domain()
+    root = domain.root_of(subject)
+    return domain.role_for(user, spec.roles, subject, root) is not None and _state_ok(spec, subject, root)
 
+
+def available(spec: Spec, subject: Any, user: Any) -> bool:
+    role, reasons = check(spec, subject, user)
+    return role is not None and not reasons
+
+
+def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = None) -> Any:
+    """Run one transition (or one ``fsm=False`` write). ``user=None`` is the system
+    (sweeps, automatic transitions)."""
     payload = payload or {}
+    domain = registry.domain()
     with transaction.atomic():
-        subject, application = _lock(spec, pk)
-        if user is not None and not policy.can_view(user, application):
+        subject, root = _lock(spec, pk)
+        if user is not None and not domain.can_view(user, subject, root):
             raise NotFound(_("Introuvable."))
-        role = policy.role_for(user, spec.roles, application, subject)
+        role = domain.role_for(user, spec.roles, subject, root)
         if role is None:
             raise Forbidden(_("Vous n'avez pas le droit de faire cette action."))
-        method = getattr(subject, spec.name)
-        state_field = "state"
-        source = getattr(subject, state_field)
-        if not can_proceed(method, check_conditions=False):
-            label = subject._meta.get_field(state_field).choices
-            state_label = dict(label).get(source, source) if label else source
-            raise Conflict(
-                _("L'action « %(action)s » n'est pas possible dans l'état « %(state)s ».")
-                % {"action": spec.label or spec.name, "state": state_label}
-            )
+        if not _state_ok(spec, subject, root):
+            raise _state_refusal(spec, subject, root)
         cleaned = spec.validate(payload, subject)
-        ctx = Context(user=user, role=role, now=timezone.now(), application=application)
+        ctx = Context(user=user, role=role, now=timezone.now(), application=root)
         reasons = spec.guard(subject, cleaned, ctx)
         if reasons:
-            raise Conflict(_("Conditions non remplies."), unmet=reasons)
+            raise Conflict(_("Conditions non remplies."), unmet=[str(r) for r in reasons])
+        if not spec.fsm:
+            assert spec.apply is not None, spec
+            result = spec.apply(subject, cleaned, ctx)
+            spec.effects(subject, cleaned, ctx)
+            for callback in ctx.after_commit:
+                transaction.on_commit(callback)
+            return result
+        method = getattr(subject, spec.name)
+        source = subject.state
         method(**spec.fsm_kwargs(cleaned, ctx))
-        target = getattr(subject, state_field)
+        target = subject.state
         if hasattr(subject, "state_changed_at"):
             subject.state_changed_at = ctx.now
         try:
@@ -253,7 +302,7 @@ def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = Non
             ) from None
         ctx.log = append_log(
             subject=subject,
-            application=application,
+            application=root,
             transition=spec.name,
             source=source,
             target=target,

@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from workflows import registry
 from workflows.engine import Conflict, Forbidden, NotFound
 from workflows.models import Task
 
@@ -63,31 +64,9 @@ def cancel_tasks(application: Any, *kinds: str, subject: Any = None) -> int:
 
 
 def queue_filter(user: Any) -> Q:
-    """The Q selecting the tasks in the queues of ``user`` (its roles and scopes)."""
-    from grants.models import Role
-    from grants.policy import scopes
-
-    s = scopes(user)
-    q = Q(pk__in=[])
-    for role in s.roles:
-        if role == Role.ADMIN:
-            continue
-        if role == Role.REVIEWER:
-            q |= Q(queue_role=role, assignee=user)
-            continue
-        base = Q(queue_role=role)
-        if role == Role.APPLICANT:
-            q |= base & Q(scope_organisation_id__in=sorted(s.organisations))
-        elif role == Role.EMBASSY:
-            q |= base & Q(scope_country_id__in=sorted(s.countries[role]))
-        elif role == Role.PREFECTURE:
-            q |= base & Q(scope_region_id__in=sorted(s.regions[role]))
-        elif role in s.unscoped:
-            q |= base
-        else:
-            q |= base & Q(scope_call_id__in=sorted(s.calls.get(role, set())))
-    # Claimed by someone else: still visible to the queue, but shown as taken.
-    return q
+    """The Q selecting the tasks in the queues of ``user``: the domain's read policy
+    decides (registered in ``workflows.registry``)."""
+    return registry.domain().queue_filter(user)
 
 
 def inbox(user: Any) -> QuerySet[Task]:

@@ -31,20 +31,21 @@ import os
 import re
 import secrets
 import time
-from collections import defaultdict
 from collections.abc import Iterable
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from grants import budget, services
+from grants import budget, scoring
+from grants.documents.storage import save_new_file
+from grants.machines.decision import DECISION_DELIVER
 from grants.models import (
     Application,
     AttachmentKind,
@@ -55,6 +56,8 @@ from grants.models import (
     Review,
     Snapshot,
 )
+from workflows import registry
+from workflows.engine import fire
 from workflows.models import TransitionLog
 
 logger = logging.getLogger(__name__)
@@ -172,17 +175,15 @@ def payment_schedule(tranches: Iterable[dict[str, Any]], start_date: dt.date | N
     `Decision.tranches` already holds the split of the last year (80 % on the interim
     report, the 20 % balance on the final report: `grants.budget.tranche_schedule`), so
     the rows are the decided tranches themselves (finance pays exactly these), in the
-    row shape of `grants.documents.pdf.build_payment_schedule`: `year` (calendar year when the
-    start date is known), `label`, `amount`, `share` (of the year's total), `condition`,
+    row shape: `year` (calendar year when the
+    start date is known), `label`, `amount`, `share` (of the granted amount), `condition`,
     `is_last_tranche` (the paid part of a split last tranche), `is_balance` (the solde).
     """
     items = sorted(
         ({**t, "amount": Decimal(str(t["amount"]))} for t in tranches),
         key=lambda t: (int(t["year"]), int(t.get("number") or 0)),
     )
-    by_year: dict[int, Decimal] = defaultdict(lambda: Decimal(0))
-    for item in items:
-        by_year[int(item["year"])] += item["amount"]
+    granted = sum((item["amount"] for item in items), Decimal(0))
     rows: list[dict[str, Any]] = []
     number = 0
     for index, item in enumerate(items):
@@ -198,13 +199,12 @@ def payment_schedule(tranches: Iterable[dict[str, Any]], start_date: dt.date | N
             and following.get("condition") == "final_report"
             and int(following["year"]) == year
         )
-        year_total = by_year[year]
         rows.append(
             {
                 "year": _calendar_year(year, start_date),
                 "label": "Solde" if is_balance else f"Tranche {number}",
                 "amount": item["amount"],
-                "share": (item["amount"] / year_total) if year_total else Decimal(0),
+                "share": (item["amount"] / granted) if granted else Decimal(0),
                 "condition": CONDITION_TEXT.get(condition, CONDITION_TEXT["interim_report"]),
                 "is_last_tranche": is_last_tranche,
                 "is_balance": is_balance,
@@ -334,23 +334,21 @@ def _opinion_row(request: OpinionRequest) -> dict[str, Any]:
 
 
 def _review_row(review: Review, criteria: list[dict[str, Any]]) -> dict[str, Any]:
-    scores = []
-    total_weight = Decimal(0)
-    weighted = Decimal(0)
-    for criterion in criteria:
-        weight = Decimal(str(criterion.get("weight", 1)))
-        score = review.scores.get(criterion["code"])
-        if score is None:
-            continue
-        scores.append({"label": criterion.get("label", criterion["code"]), "weight": weight, "score": Decimal(score)})
-        total_weight += weight
-        weighted += weight * Decimal(score)
+    scores = [
+        {
+            "label": criterion.get("label", criterion["code"]),
+            "weight": Decimal(str(criterion.get("weight", 1))),
+            "score": Decimal(review.scores[criterion["code"]]),
+        }
+        for criterion in criteria
+        if review.scores.get(criterion["code"]) is not None
+    ]
     return {
         "reviewer": _person(review.reviewer),
         "recommendation": review.recommendation,
         "comment": review.comment,
         "scores": scores,
-        "weighted_score": (weighted / total_weight).quantize(CENT, rounding=ROUND_HALF_UP) if total_weight else None,
+        "weighted_score": scoring.review_average(review, criteria),
     }
 
 
@@ -372,11 +370,10 @@ def booklet_context(session: CommitteeSession, *, code: str, issued_at: dt.datet
     with translation.override("fr"):
         for app in session_agenda(session).prefetch_related("countries", "partners__country"):
             figures = budget.figures(app)
-            reviews = [
-                _review_row(r, criteria)
-                for r in app.reviews.filter(state=Review.State.SUBMITTED).select_related("reviewer").order_by("pk")
-            ]
-            weighted = [r["weighted_score"] for r in reviews if r["weighted_score"] is not None]
+            submitted = list(
+                app.reviews.filter(state=Review.State.SUBMITTED).select_related("reviewer").order_by("pk")
+            )
+            reviews = [_review_row(r, criteria) for r in submitted]
             applications.append(
                 {
                     "reference": app.reference,
@@ -410,9 +407,7 @@ def booklet_context(session: CommitteeSession, *, code: str, issued_at: dt.datet
                         _opinion_row(o) for o in app.opinion_requests.select_related("country", "region").order_by("pk")
                     ],
                     "reviews": reviews,
-                    "average_score": (sum(weighted, Decimal(0)) / len(weighted)).quantize(CENT, rounding=ROUND_HALF_UP)
-                    if weighted
-                    else None,
+                    "average_score": scoring.application_score(submitted, criteria),
                 }
             )
         return {
@@ -445,7 +440,7 @@ def _written(rendered: RenderedPdf, **fields: Any) -> Document:
         template_version=rendered.template_version,
         **fields,
     )
-    document.file.save("document.pdf", ContentFile(rendered.content), save=False)
+    save_new_file(document.file, "document.pdf", ContentFile(rendered.content))
     return document
 
 
@@ -565,7 +560,7 @@ def issue_decision_letter(decision_id: int) -> str:
             # The system transition signed → delivered, in the same transaction as the
             # Document row: delivered only once the letter is stored and the
             # notifications (decision_delivered) are in the outbox.
-            services.decision_deliver(decision_id=decision_id)
+            fire(DECISION_DELIVER, decision_id, user=None)
             if kind == Document.Kind.APPROVAL_LETTER:
                 # The English courtesy copy, once the authentic letter is delivered.
                 _enqueue_english_copy_after_commit(decision_id)
@@ -669,9 +664,7 @@ def issue_english_copy(decision_id: int) -> str | None:
 
 
 def _enqueue_english_copy_after_commit(decision_id: int) -> None:
-    from grants import tasks  # grants.tasks imports this module
-
-    transaction.on_commit(lambda: tasks.enqueue_english_copy(decision_id))
+    transaction.on_commit(lambda: registry.run_job("english_copy", decision_id))
 
 
 def record_render_failure(decision_id: int, message: str) -> None:
@@ -853,16 +846,4 @@ def latest_booklet(session: CommitteeSession | int) -> Document | None:
         Document.objects.filter(session_id=session_id, kind=Document.Kind.COMMITTEE_BOOKLET)
         .order_by("-issued_at", "-pk")
         .first()
-    )
-
-
-def application_documents(application: Application) -> QuerySet[Document]:
-    """The documents issued for an application (receipts, notices, its decision letter), newest first.
-
-    Booklets (session documents with every application's opinions and scores) are never among them.
-    """
-    return (
-        Document.objects.filter(Q(application=application) | Q(decision__application=application))
-        .exclude(kind=Document.Kind.COMMITTEE_BOOKLET)
-        .order_by("-issued_at", "-pk")
     )

@@ -30,9 +30,8 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -44,11 +43,9 @@ from weasyprint import HTML
 from weasyprint.text.fonts import FontConfiguration
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from grants.templatetags.french_format import to_decimal
-
 logger = logging.getLogger(__name__)
 
-ASSET_DIR: Path = (Path(__file__).resolve().parent / "static" / "grants" / "pdf").resolve()
+ASSET_DIR: Path = (Path(__file__).resolve().parent.parent / "static" / "grants" / "pdf").resolve()
 ASSET_BASE_URL: str = ASSET_DIR.as_uri() + "/"
 
 #: Served file types (by suffix) and their media types; anything else is refused.
@@ -265,85 +262,6 @@ def qr_code_data_uri(text: str) -> str:
         raise ValueError("text too long for a QR code image")
     return _DATA_PNG_PREFIX + base64.b64encode(data).decode("ascii")
 
-
-# --- Payment schedule -----------------------------------------------------------------
-
-FINAL_BALANCE_SHARE = Decimal("0.20")
-
-
-def build_payment_schedule(
-    tranches: Iterable[Mapping[str, Any]], final_balance_share: Decimal = FINAL_BALANCE_SHARE
-) -> list[dict[str, Any]]:
-    """Rows of the approval letter's payment table from `[{year, amount}, …]` (one tranche per year).
-
-    The first tranche is paid on notification, each later one on the intermediate
-    technical and financial report; the last tranche is split: `1 - final_balance_share`
-    (80 %) paid on the intermediate report (on notification for a one-year project) and
-    the balance ("solde", 20 %) on the final report. Amounts are exact: the rows add up
-    to the sum of the tranches to the cent (the balance takes the rounding).
-
-    Each row: `year`, `label`, `amount` (Decimal), `share` (fraction of the year's
-    tranche, Decimal), `condition` (French text), `is_last_tranche` (the paid part of
-    the last tranche), `is_balance` (the "solde" row).
-    """
-    items = sorted(((int(t["year"]), to_decimal(t["amount"])) for t in tranches), key=lambda item: item[0])
-    if not items:
-        raise ValueError("at least one tranche is required")
-    if len({year for year, _ in items}) != len(items):
-        raise ValueError("one tranche per year")
-    if any(amount <= 0 for _, amount in items):
-        raise ValueError("tranche amounts must be positive")
-    share = to_decimal(final_balance_share)
-    if not 0 < share < 1:
-        raise ValueError("final_balance_share must be between 0 and 1")
-    rows: list[dict[str, Any]] = []
-    last = len(items) - 1
-    for index, (year, amount) in enumerate(items):
-        condition = (
-            "À la notification de la présente décision"
-            if index == 0
-            else "Sur présentation du compte-rendu technique et financier intermédiaire"
-        )
-        if index < last:
-            rows.append(
-                {
-                    "year": year,
-                    "label": f"Tranche {index + 1}",
-                    "amount": amount,
-                    "share": Decimal(1),
-                    "condition": condition,
-                    "is_last_tranche": False,
-                    "is_balance": False,
-                }
-            )
-            continue
-        paid = (amount * (1 - share)).quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-        rows.append(
-            {
-                "year": year,
-                "label": f"Tranche {index + 1}",
-                "amount": paid,
-                "share": 1 - share,
-                "condition": condition,
-                "is_last_tranche": True,
-                "is_balance": False,
-            }
-        )
-        rows.append(
-            {
-                "year": year,
-                "label": "Solde",
-                "amount": amount - paid,
-                "share": share,
-                "condition": "Sur présentation du rapport final",
-                "is_last_tranche": False,
-                "is_balance": True,
-            }
-        )
-    return rows
-
-
-# --- Rendering ------------------------------------------------------------------------
 
 
 def _w3c_datetime(value: object) -> str | None:

@@ -1,39 +1,69 @@
 """Who sees what: the one read policy.
 
-Every web view, API endpoint, task queue, notification audience and issued document asks
-this package; nothing else decides who may see or do what.
+Web views, the API, the task queues, the notification audiences and the documents ask
+this package; nothing else decides who may see or do what. Lists are querysets scoped
+in SQL; a single object a user may not see is a 404 for the caller.
+
+* ``scopes``: a user's roles and scope items;
+* ``applications``: applications, opinion requests, reviews, decisions; acting roles;
+* ``history``: what each reader reads of an application's history;
+* ``documents``: which issued documents a user may download;
+* ``calls``: calls, committee sessions and booklets;
+* ``queues``: the tasks of a user's queues;
+* ``audiences``: who hears of an event (the notification recipients).
 """
 
-from grants.policy.scopes import (
+from grants.policy.applications import (
+    DELIVERED,
     POST_ELIGIBILITY,
-    STAFF_ROLES,
-    SYSTEM,
-    Scopes,
     can_view,
-    forget,
-    is_staff_user,
     role_for,
-    scopes,
     visibility_filter,
     visible_applications,
     visible_decisions,
     visible_opinion_requests,
     visible_reviews,
 )
+from grants.policy.calls import (
+    booklet_sessions,
+    dashboard_calls,
+    run_calls,
+    run_sessions,
+    visible_calls,
+    visible_sessions,
+)
+from grants.policy.documents import application_documents, is_delegation
+from grants.policy.history import Entry, history, reader
+from grants.policy.queues import queue_filter
+from grants.policy.scopes import DELEGATION, STAFF_ROLES, SYSTEM, Scopes, forget, is_staff_user, scopes
 
 __all__ = [
+    "DELEGATION",
+    "DELIVERED",
     "POST_ELIGIBILITY",
     "STAFF_ROLES",
     "SYSTEM",
+    "Entry",
     "Scopes",
+    "application_documents",
+    "booklet_sessions",
     "can_view",
+    "dashboard_calls",
     "forget",
+    "history",
+    "is_delegation",
     "is_staff_user",
+    "queue_filter",
+    "reader",
     "role_for",
+    "run_calls",
+    "run_sessions",
     "scopes",
     "visibility_filter",
     "visible_applications",
+    "visible_calls",
     "visible_decisions",
     "visible_opinion_requests",
     "visible_reviews",
+    "visible_sessions",
 ]

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
+import re
+import zipfile
 from typing import Any
 
 import filetype
@@ -13,8 +16,11 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from grants import policy
+from grants.documents.storage import save_new_file
+from grants.machines.payload import parse_amount, parse_date
 from grants.models import (
     Application,
     ApplicationPartner,
@@ -26,8 +32,7 @@ from grants.models import (
     Organisation,
     Role,
 )
-from grants.services import parse_amount, parse_date
-from workflows.engine import Conflict, Forbidden, Invalid, NotFound, append_log
+from workflows.engine import Context, Forbidden, Invalid, Spec, append_log, fire
 
 FUNDING_FIELDS = {
     "own_cash": "own_cash",
@@ -36,6 +41,8 @@ FUNDING_FIELDS = {
     "other": "other_funding",
     "requested": "requested_amount",
 }
+#: The states in which the applicant may still edit its application and attachments.
+EDITABLE = (Application.State.DRAFT, Application.State.INCOMPLETE)
 TEXT_FIELDS = {"title": 250, "summary": 10000, "objectives": 10000}
 
 # Accepted content, sniffed from the bytes (never the name or the declared type).
@@ -260,26 +267,70 @@ def application_create(*, user: Any, data: dict[str, Any]) -> Application:
     return application
 
 
-def application_update(*, application_id: Any, user: Any, data: dict[str, Any]) -> Application:
-    with transaction.atomic():
-        application = (
-            policy.visible_applications(user, Application.objects.select_for_update(of=("self",)))
-            .select_related("call")
-            .filter(pk=application_id)
-            .first()
-        )
-        if application is None:
-            raise NotFound(_("Introuvable."))
-        if policy.role_for(user, (Role.APPLICANT,), application) is None:
-            raise Forbidden(_("Seul le porteur du dossier peut le modifier."))
-        if not application.is_editable:
-            raise Conflict(
-                _("Le dossier ne peut plus être modifié dans l'état « %(state)s ».")
-                % {"state": application.get_state_display()}
-            )
-        cleaned = _clean(data, application.call, partial=True)
-        _apply(application, cleaned)
+def _update_validate(payload: dict[str, Any], application: Application) -> dict[str, Any]:
+    return _clean(payload, application.call, partial=True)
+
+
+def _update_apply(application: Application, cleaned: dict[str, Any], ctx: Context) -> Application:
+    _apply(application, cleaned)
     return application
+
+
+UPDATE_DRAFT = Spec(
+    Application,
+    "update_draft",
+    (Role.APPLICANT,),
+    gettext_lazy("Modifier le dossier"),
+    validate=_update_validate,
+    fsm=False,
+    apply=_update_apply,
+    states=EDITABLE,
+    refusal=gettext_lazy("Le dossier ne peut plus être modifié dans l'état « %(state)s »."),
+)
+
+
+def application_update(*, application_id: Any, user: Any, data: dict[str, Any]) -> Application:
+    result: Application = fire(UPDATE_DRAFT, application_id, user=user, payload=data)
+    return result
+
+
+#: Office files are ZIP containers: their declared sizes are checked, never unpacked.
+ARCHIVE_MIME = frozenset(
+    {
+        "application/vnd.oasis.opendocument.text",
+        "application/vnd.oasis.opendocument.spreadsheet",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
+)
+MAX_ARCHIVE_ENTRIES = 2000
+MAX_ARCHIVE_EXPANDED_BYTES = 200 * 1024 * 1024
+MAX_ENTRY_RATIO = 100  # a text part compresses well, not a thousandfold
+#: An application's attachments, all kinds together.
+MAX_ATTACHMENTS = 30
+MAX_ATTACHMENTS_TOTAL_BYTES = 100 * 1024 * 1024
+# Markup a browser would run if the file were ever rendered as HTML (polyglots).
+_MARKUP = re.compile(rb"<\s*(?:!doctype\s+html|html|head|body|script|iframe|object|embed|svg)\b", re.IGNORECASE)
+
+
+def content_refusal(content: bytes, mime: str) -> str | None:
+    """Why accepted-looking bytes are still refused (None: they are fine)."""
+    if mime == "application/pdf" and not content.startswith(b"%PDF-"):
+        return _("Ce fichier n'est pas un PDF valide.")
+    if _MARKUP.search(content[:8192]):
+        return _("Ce fichier contient du code de page web : il est refusé.")
+    if mime in ARCHIVE_MIME:
+        try:
+            entries = zipfile.ZipFile(io.BytesIO(content)).infolist()
+        except (zipfile.BadZipFile, ValueError, NotImplementedError):
+            return _("Ce document bureautique est illisible.")
+        expanded = sum(entry.file_size for entry in entries)
+        if len(entries) > MAX_ARCHIVE_ENTRIES or expanded > MAX_ARCHIVE_EXPANDED_BYTES:
+            return _("Ce document bureautique est anormalement volumineux une fois décompressé : il est refusé.")
+        for entry in entries:
+            if entry.file_size > 1024 * 1024 and entry.file_size > MAX_ENTRY_RATIO * max(entry.compress_size, 1):
+                return _("Ce document bureautique est anormalement volumineux une fois décompressé : il est refusé.")
+    return None
 
 
 def sniff(content: bytes) -> str | None:
@@ -301,7 +352,8 @@ def _delete_file_after_commit(attachment: Attachment) -> None:
         transaction.on_commit(lambda: storage.delete(name))
 
 
-def attachment_add(*, application_id: Any, user: Any, kind: str, name: str, content: bytes) -> Attachment:
+def _attachment_validate(payload: dict[str, Any], application: Application) -> dict[str, Any]:
+    kind, content = payload.get("kind"), payload.get("content") or b""
     errors = _Errors()
     if kind not in AttachmentKind.values:
         errors.add("kind", _("Type de pièce inconnu (%(list)s).") % {"list": ", ".join(AttachmentKind.values)})
@@ -318,50 +370,92 @@ def attachment_add(*, application_id: Any, user: Any, kind: str, name: str, cont
         errors.add(
             "file", _("Format refusé : seuls les fichiers PDF, ODT, ODS, DOCX, XLSX, PNG et JPEG sont acceptés.")
         )
-    errors.raise_if_any()
-    display_name = (name or "").replace("\x00", "").strip()[:255] or "document"
-    with transaction.atomic():
-        application = (
-            policy.visible_applications(user, Application.objects.select_for_update(of=("self",)))
-            .filter(pk=application_id)
-            .first()
-        )
-        if application is None:
-            raise NotFound(_("Introuvable."))
-        if policy.role_for(user, (Role.APPLICANT,), application) is None:
-            raise Forbidden(_("Seul le porteur du dossier peut joindre des pièces."))
-        if not application.is_editable:
-            raise Conflict(_("Les pièces ne peuvent plus être modifiées dans l'état actuel du dossier."))
+    elif mime is not None:
+        refusal = content_refusal(content, mime)
+        if refusal:
+            errors.add("file", refusal)
+    if content and not errors.errors:
+        kept = application.attachments.all()
         if kind not in (AttachmentKind.OTHER, AttachmentKind.LETTER_OF_INTENT):
-            # One file per required kind: a new upload replaces the previous one.
-            for old in application.attachments.filter(kind=kind):
-                _delete_file_after_commit(old)
-                old.delete()
-        attachment = Attachment(
-            application=application,
-            kind=kind,
-            original_name=display_name,
-            content_type=mime or "application/octet-stream",
-            size=len(content),
-            sha256=hashlib.sha256(content).hexdigest(),
-            uploaded_by=user,
-        )
-        attachment.file.save("upload", ContentFile(content), save=False)
-        attachment.save()
+            kept = kept.exclude(kind=kind)  # replaced by this upload
+        count, total = len(kept), sum(a.size for a in kept)
+        if count + 1 > MAX_ATTACHMENTS:
+            errors.add("file", _("Un dossier compte au plus %(n)s pièces jointes.") % {"n": MAX_ATTACHMENTS})
+        elif total + len(content) > MAX_ATTACHMENTS_TOTAL_BYTES:
+            errors.add(
+                "file",
+                _("Les pièces jointes d'un dossier ne dépassent pas %(mb)s Mo au total.")
+                % {"mb": MAX_ATTACHMENTS_TOTAL_BYTES // (1024 * 1024)},
+            )
+    errors.raise_if_any()
+    name = str(payload.get("name") or "")
+    display_name = name.replace("\x00", "").strip()[:255] or "document"
+    return {"kind": kind, "content": content, "mime": mime, "name": display_name}
+
+
+def _attachment_apply(application: Application, cleaned: dict[str, Any], ctx: Context) -> Attachment:
+    kind, content = cleaned["kind"], cleaned["content"]
+    if kind not in (AttachmentKind.OTHER, AttachmentKind.LETTER_OF_INTENT):
+        # One file per required kind: a new upload replaces the previous one.
+        for old in application.attachments.filter(kind=kind):
+            _delete_file_after_commit(old)
+            old.delete()
+    attachment = Attachment(
+        application=application,
+        kind=kind,
+        original_name=cleaned["name"],
+        content_type=cleaned["mime"] or "application/octet-stream",
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by=ctx.user,
+    )
+    save_new_file(attachment.file, "upload", ContentFile(content))
+    attachment.save()
     return attachment
 
 
+ADD_ATTACHMENT = Spec(
+    Application,
+    "add_attachment",
+    (Role.APPLICANT,),
+    gettext_lazy("Joindre une pièce"),
+    validate=_attachment_validate,
+    fsm=False,
+    apply=_attachment_apply,
+    states=EDITABLE,
+    refusal=gettext_lazy("Les pièces ne peuvent plus être modifiées dans l'état « %(state)s » du dossier."),
+)
+
+
+def attachment_add(*, application_id: Any, user: Any, kind: str, name: str, content: bytes) -> Attachment:
+    result: Attachment = fire(
+        ADD_ATTACHMENT, application_id, user=user, payload={"kind": kind, "name": name, "content": content}
+    )
+    return result
+
+
+def _remove_apply(attachment: Attachment, cleaned: dict[str, Any], ctx: Context) -> None:
+    _delete_file_after_commit(attachment)
+    attachment.delete()
+
+
+REMOVE_ATTACHMENT = Spec(
+    Attachment,
+    "remove",
+    (Role.APPLICANT,),
+    gettext_lazy("Retirer la pièce"),
+    fsm=False,
+    apply=_remove_apply,
+    states=EDITABLE,
+    refusal=gettext_lazy("Les pièces ne peuvent plus être modifiées dans l'état « %(state)s » du dossier."),
+)
+
+
 def attachment_remove(*, attachment_id: int, user: Any) -> None:
-    with transaction.atomic():
-        attachment = Attachment.objects.select_related("application").filter(pk=attachment_id).first()
-        if attachment is None or not policy.can_view(user, attachment.application):
-            raise NotFound(_("Introuvable."))
-        if policy.role_for(user, (Role.APPLICANT,), attachment.application) is None:
-            raise Forbidden(_("Seul le porteur du dossier peut retirer des pièces."))
-        if not attachment.application.is_editable:
-            raise Conflict(_("Les pièces ne peuvent plus être modifiées dans l'état actuel du dossier."))
-        _delete_file_after_commit(attachment)
-        attachment.delete()
+    fire(REMOVE_ATTACHMENT, attachment_id, user=user)
+
+
+SPECS = (UPDATE_DRAFT, ADD_ATTACHMENT, REMOVE_ATTACHMENT)
 
 
 def default_start_date() -> dt.date:

@@ -74,6 +74,7 @@ def test_the_opinion_review_and_decision_lists_cost_the_same_whatever_their_size
             payload={"scores": {c["code"]: 3 for c in world.call.scoring_criteria}, "recommendation": "yes"},
         )
         world.fire(review.application, "schedule", world.secretary, session=world.session.pk)
+        world.open_session()
         world.fire(review.application, "approve", world.secretary, amount="20000.00")
     cases = [
         (world.embassy_sn, "/api/v1/opinions/", 6),

@@ -66,7 +66,7 @@ def test_a_session_opens_and_closes_once_everything_is_decided(world: World, api
     assert body(client.post(url(f"sessions/{world.session.pk}/open/")), 200)["state"] == "open"
     assert body(client.post(url(f"sessions/{world.session.pk}/open/")), 409)
     blocked = body(client.post(url(f"sessions/{world.session.pk}/close/")), 409)
-    assert blocked["unmet"] == [app.reference]
+    assert blocked["unmet"] == [f"Des dossiers inscrits n'ont pas encore de décision : {app.reference}."]
     world.fire(app, "reject", world.secretary, reasons="Hors priorités.")
     assert body(client.post(url(f"sessions/{world.session.pk}/close/")), 200)["state"] == "closed"
     assert CommitteeSession.objects.get(pk=world.session.pk).state == "closed"

@@ -109,17 +109,20 @@ def test_approving_needs_a_valid_amount(
     world: World, api: Callable[..., APIClient], payload: dict[str, object], field: str
 ) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     assert field in body(fire(api(world.secretary), app, "approve", payload), 400)["errors"]
 
 
 def test_approving_above_the_request_is_a_409_with_the_reason(world: World, api: Callable[..., APIClient]) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     data = body(fire(api(world.secretary), app, "approve", {"amount": "30000.00"}), 409)
     assert any("dépasse le montant demandé" in reason for reason in data["unmet"])
 
 
 def test_approving_with_tranches_creates_the_schedule(world: World, api: Callable[..., APIClient]) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     data = body(
         fire(
             api(world.secretary),
@@ -162,6 +165,7 @@ def test_an_early_close_of_opinions_needs_a_comment(world: World, api: Callable[
 
 def test_rejecting_needs_reasons_and_withdrawing_takes_a_comment(world: World, api: Callable[..., APIClient]) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     assert list(body(fire(api(world.secretary), app, "reject"), 400)["errors"]) == ["reasons"]
     assert body(fire(api(world.secretary), app, "reject", {"reasons": "Budget fragile."}), 200)["state"] == "rejected"
     other = submitted(world)

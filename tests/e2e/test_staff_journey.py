@@ -68,6 +68,7 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     OpinionRequest.objects.filter(application=kaolack).update(due_at=overdue)
     Task.objects.filter(application=kaolack, kind=TaskKind.GIVE_OPINION).update(due_at=overdue)
     other = world.advance(world.draft(title="Tourisme solidaire à Essaouira", country="MA"), S.IN_COMMITTEE)
+    world.open_session()
     world.fire(other, "approve", world.secretary, amount="20000.00")
     page = browser_page
     base = live_server.url
@@ -82,7 +83,7 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     shot(page, shots, "inbox")
     page.locator(f"#task-{task.pk} a.fr-link").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text(app.reference)
-    page.locator("#id_assign-reviewer").select_option("reviewer1")
+    page.locator("#id_assign_reviewer-reviewer").select_option("reviewer1")
     page.get_by_role("button", name="Assigner").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("reviewer1 est assigné")
     page.locator("#action-declare_eligible summary").click()

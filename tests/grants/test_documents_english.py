@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import reverse
 
 from config.celery import app as celery_app
-from grants import services, tasks
+from grants import policy, services, tasks
 from grants.documents import issuing
 from grants.documents.pdf import REQUIRED_CONTEXT, TEMPLATE_VERSION
 from grants.models import Decision, Document
@@ -237,7 +237,8 @@ def test_the_english_copy_task_runs_on_the_pdf_queue_and_acks_late() -> None:
 def test_the_english_copy_is_among_the_application_s_documents(world: Any) -> None:
     decision = delivered_decision(world)
     document = english_copy(decision)
-    assert document in issuing.application_documents(decision.application)
+    assert document in policy.application_documents(world.applicant, decision.application)
+    assert document in policy.application_documents(world.instructor, decision.application)
 
 
 def test_the_applicant_can_download_the_english_copy(client: Client, world: Any) -> None:

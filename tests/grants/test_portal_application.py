@@ -115,6 +115,7 @@ def test_opinions_and_reviews_are_never_shown_to_the_applicant(applicant: Client
     other = Review.objects.get(application=app, reviewer=world.reviewer2)
     services.review_decline(review_id=other.pk, user=world.reviewer2, reason="CONFLIT-INTERETS-CONFIDENTIEL")
     world.fire(app, "schedule", world.secretary, session=world.session.pk)
+    world.open_session()
     world.fire(app, "approve", world.secretary, amount="25000.00", comment="COMMENTAIRE-SECRETARIAT")
     deliver_decision(world, app)
 

@@ -288,7 +288,7 @@ def test_it_rejects_an_invalid_amount_on_its_cell(applicant: Client, world: Worl
     response = applicant.post(url(app, "budget"), data)
     assert response.status_code == 400
     body = text(response)
-    assert 'Montant invalide : indiquez un nombre décimal en euros, par ex. "1250.50".' in body
+    assert "Montant invalide : indiquez un montant en euros, par ex. « 25 000,50 »." in body
     assert 'id="id_lines-0-amount_error"' in body
     assert "Le montant a au plus deux décimales (centimes)." in body
     assert 'id="id_requested_error"' in body

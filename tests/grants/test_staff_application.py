@@ -133,7 +133,7 @@ def test_ending_the_opinion_phase_early_requires_a_comment(world: World, client)
     client.force_login(world.instructor)
     response = _act(client, app, "close_opinions", comment="")
     assert response.status_code == 400
-    assert "Indiquez pourquoi la phase d&#x27;avis est close avant son terme." in response.content.decode()
+    assert "Ce champ est obligatoire." in response.content.decode()
     assert _act(client, app, "close_opinions", comment="Le poste ne répond pas.").status_code == 302
     app.refresh_from_db()
     assert app.state == S.UNDER_REVIEW
@@ -177,6 +177,7 @@ def test_the_secretary_schedules_and_approves_from_the_application_page(world: W
     )
     client.force_login(world.secretary)
     assert _act(client, app, "schedule", session=str(world.session.pk)).status_code == 302
+    world.open_session()
     response = _act(client, app, "approve", amount="30000,00")
     assert response.status_code == 409
     assert "dépasse le montant demandé" in response.content.decode()
@@ -191,7 +192,7 @@ def test_the_instructor_assigns_a_reviewer(world: World, client) -> None:
     client.force_login(world.instructor)
     page = _page(client, app).content.decode()
     assert 'value="reviewer2"' in page
-    response = client.post(reverse("staff-assign-reviewer", args=[app.pk]), {"assign-reviewer": "reviewer2"})
+    response = client.post(reverse("staff-assign-reviewer", args=[app.pk]), {"assign_reviewer-reviewer": "reviewer2"})
     assert response.status_code == 302
     assert Review.objects.filter(application=app, reviewer=world.reviewer2).exists()
     assert 'value="reviewer2"' not in _page(client, app).content.decode()
@@ -200,11 +201,11 @@ def test_the_instructor_assigns_a_reviewer(world: World, client) -> None:
 def test_assigning_an_unknown_reviewer_is_400(world: World, client) -> None:
     app = world.advance(world.draft(), S.SUBMITTED)
     client.force_login(world.instructor)
-    response = client.post(reverse("staff-assign-reviewer", args=[app.pk]), {"assign-reviewer": "embassy-sn"})
+    response = client.post(reverse("staff-assign-reviewer", args=[app.pk]), {"assign_reviewer-reviewer": "embassy-sn"})
     assert response.status_code == 400
     assert not Review.objects.filter(application=app).exists()
     client.force_login(world.secretary)
-    response = client.post(reverse("staff-assign-reviewer", args=[app.pk]), {"assign-reviewer": "reviewer2"})
+    response = client.post(reverse("staff-assign-reviewer", args=[app.pk]), {"assign_reviewer-reviewer": "reviewer2"})
     assert response.status_code == 403
 
 

@@ -88,6 +88,7 @@ def test_the_secretary_schedules_applications_under_review_into_the_session(worl
 
 def test_recording_the_outcomes_of_the_whole_agenda_at_once(world: World, client) -> None:
     approved = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     rejected = world.advance(world.draft(), S.IN_COMMITTEE)
     deferred = world.advance(world.draft(), S.IN_COMMITTEE)
     untouched = world.advance(world.draft(), S.IN_COMMITTEE)
@@ -120,6 +121,7 @@ def test_recording_the_outcomes_of_the_whole_agenda_at_once(world: World, client
 
 def test_an_envelope_overrun_refuses_the_whole_batch_nothing_half_recorded(world: World, client) -> None:
     first = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     second = world.advance(world.draft(), S.IN_COMMITTEE)
     third = world.advance(world.draft(), S.IN_COMMITTEE)
     Call.objects.filter(pk=world.call.pk).update(envelope=Decimal("45000.00"))
@@ -149,6 +151,7 @@ def test_an_envelope_overrun_refuses_the_whole_batch_nothing_half_recorded(world
 
 def test_a_row_without_reasons_or_above_the_request_refuses_the_batch(world: World, client) -> None:
     good = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     bad = world.advance(world.draft(), S.IN_COMMITTEE)
     client.force_login(world.secretary)
     response = client.post(
@@ -179,6 +182,7 @@ def test_recording_nothing_is_400(world: World, client) -> None:
 
 def test_the_envelope_is_recomputed_on_the_server_as_amounts_are_typed(world: World, client) -> None:
     first = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     second = world.advance(world.draft(), S.IN_COMMITTEE)
     Call.objects.filter(pk=world.call.pk).update(envelope=Decimal("40000.00"))
     client.force_login(world.secretary)
@@ -205,7 +209,7 @@ def test_the_session_is_opened_and_closed_once_every_application_is_decided(worl
     assert client.post(reverse("session-transition", args=[world.session.pk, "open"])).status_code == 302
     response = client.post(reverse("session-transition", args=[world.session.pk, "close"]))
     assert response.status_code == 409
-    assert "Des dossiers inscrits n&#x27;ont pas encore de décision." in response.content.decode()
+    assert "Des dossiers inscrits n&#x27;ont pas encore de décision :" in response.content.decode()
     assert app.reference in response.content.decode()
     world.fire(app, "reject", world.secretary, reasons="Non prioritaire.")
     assert client.post(reverse("session-transition", args=[world.session.pk, "close"])).status_code == 302

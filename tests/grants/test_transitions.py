@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from grants import policy, services
+from grants import budget, policy, services
 from grants.models import (
     Application,
     Call,
@@ -292,6 +292,7 @@ def test_schedule_requires_the_minimum_of_submitted_reviews(world: World) -> Non
 
 def test_approve_creates_a_decision_to_sign_with_its_tranches(world: World) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     app = world.fire(app, "approve", world.secretary, amount="25000.00")
     decision = Decision.objects.get(application=app)
     assert (decision.state, decision.outcome, decision.amount) == ("draft", "approved", Decimal("25000.00"))
@@ -310,6 +311,7 @@ def test_approve_creates_a_decision_to_sign_with_its_tranches(world: World) -> N
 )
 def test_approve_refuses_bad_amounts(world: World, amount: str, reason: str | None) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     with pytest.raises(Conflict if reason else Invalid) as error:
         world.fire(app, "approve", world.secretary, amount=amount)
     if reason:
@@ -321,6 +323,7 @@ def test_approve_refuses_bad_amounts(world: World, amount: str, reason: str | No
 
 def test_approve_refuses_a_float_amount(world: World) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     with pytest.raises(Invalid):
         world.fire(app, "approve", world.secretary, amount=25000.0)
 
@@ -330,15 +333,17 @@ def test_approve_refuses_to_exceed_the_call_envelope(world: World) -> None:
     first = world.advance(world.draft(), S.APPROVED)
     assert Decision.objects.get(application=first).amount == Decimal("25000.00")
     second = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     with pytest.raises(Conflict) as error:
         world.fire(second, "approve", world.secretary, amount="20000.00")
     assert any("enveloppe" in r and "15\u202f000,00" in r for r in error.value.unmet)
     world.fire(second, "approve", world.secretary, amount="15000.00")  # exactly what is left
-    assert services.committed_amount(world.call) == Decimal("40000.00")
+    assert budget.committed_amount(world.call) == Decimal("40000.00")
 
 
 def test_reject_requires_reasons(world: World) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     with pytest.raises(Invalid):
         world.fire(app, "reject", world.secretary, reasons="")
     world.fire(app, "reject", world.secretary, reasons="Hors priorités")
@@ -347,6 +352,7 @@ def test_reject_requires_reasons(world: World) -> None:
 
 def test_defer_sends_the_application_back_to_review(world: World) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     app = world.fire(app, "defer", world.secretary, comment="À revoir au prochain comité")
     assert app.state == S.UNDER_REVIEW and app.session is None
     assert open_tasks(app) == [TaskKind.SCHEDULE_COMMITTEE]
@@ -354,6 +360,7 @@ def test_defer_sends_the_application_back_to_review(world: World) -> None:
 
 def test_only_the_secretary_decides(world: World) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     with pytest.raises(Forbidden):
         world.fire(app, "approve", world.instructor, amount="1000.00")
 
@@ -367,6 +374,7 @@ def test_a_closed_session_refuses_scheduling(world: World) -> None:
         payload={"scores": {c["code"]: 4 for c in world.call.scoring_criteria}, "recommendation": "yes"},
     )
     session = CommitteeSession.objects.create(call=world.call, date=timezone.localdate())
+    services.session_transition(session_id=session.pk, name="open", user=world.secretary)
     services.session_transition(session_id=session.pk, name="close", user=world.secretary)
     with pytest.raises(Conflict) as error:
         world.fire(app, "schedule", world.secretary, session=session.pk)
@@ -482,6 +490,7 @@ def test_available_transitions_are_what_the_caller_may_fire_now(world: World) ->
 
 def test_a_custom_schedule_still_splits_the_last_year_80_20(world: World) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     world.fire(app, "approve", world.secretary, amount="20000.00", tranches=["5000.00", "15000.00"])
     tranches = Decision.objects.get(application=app).tranches
     assert [(t["year"], t["amount"], t["condition"]) for t in tranches] == [
@@ -493,6 +502,7 @@ def test_a_custom_schedule_still_splits_the_last_year_80_20(world: World) -> Non
 
 def test_a_custom_schedule_must_add_up_to_the_amount(world: World) -> None:
     app = world.advance(world.draft(), S.IN_COMMITTEE)
+    world.open_session()
     with pytest.raises(Invalid) as error:
         world.fire(app, "approve", world.secretary, amount="20000.00", tranches=["5000.00", "14999.99"])
     assert "tranches" in error.value.errors

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from grants import services
+from grants import budget, services
 from grants.models import Application, Call, Decision
 from tests.concurrency import race
 from tests.factories import World
@@ -45,7 +45,7 @@ def test_concurrent_approvals_of_two_applications_never_exceed_the_envelope() ->
 
     results = race([approve(first), approve(second)])
     assert sum(isinstance(r, Application) for r in results) == 1
-    assert services.committed_amount(Call.objects.get(pk=world.call.pk)) == Decimal("20000.00")
+    assert budget.committed_amount(Call.objects.get(pk=world.call.pk)) == Decimal("20000.00")
 
 
 def test_twenty_concurrent_submissions_get_twenty_distinct_gap_free_references() -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import importlib
 import math
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,7 +21,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.db import transaction
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -33,6 +32,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
 from grants import budget, policy, services
+from grants.documents.downloads import attachment_response, safe_stem
 from grants.models import (
     Application,
     Attachment,
@@ -58,7 +58,7 @@ from grants.web.applicant.forms import (
 from grants.writes import drafts
 from workflows import engine
 from workflows.engine import Conflict, Forbidden, Invalid, NotFound, TransitionError
-from workflows.models import Task, TaskKind, TransitionLog
+from workflows.models import Task, TaskKind
 
 S = Application.State
 
@@ -78,38 +78,7 @@ STATE_BADGES: dict[str, str] = {
     S.WITHDRAWN: "fr-badge--beige-gris-galet",
 }
 
-# The timeline shows only these entries of the log, with a label meant for the applicant.
-# Staff-internal entries (opinion requests and verdicts, reviewer assignment, reviews,
-# signature, budget commitment) are left out by the query itself.
-APP = "grants.application"
-PUBLIC_EVENTS: dict[tuple[str, str], Promise] = {
-    (APP, "create"): gettext_lazy("Brouillon créé"),
-    (APP, "submit"): gettext_lazy("Dossier déposé"),
-    (APP, "request_completion"): gettext_lazy("Compléments demandés"),
-    (APP, "resubmit"): gettext_lazy("Compléments transmis, dossier redéposé"),
-    (APP, "declare_ineligible"): gettext_lazy("Dossier déclaré irrecevable"),
-    (APP, "declare_eligible"): gettext_lazy("Dossier recevable"),
-    (APP, "close_opinions"): gettext_lazy("Dossier en évaluation"),
-    (APP, "schedule"): gettext_lazy("Dossier transmis au comité"),
-    (APP, "approve"): gettext_lazy("Dossier retenu par le comité"),
-    (APP, "reject"): gettext_lazy("Dossier non retenu par le comité"),
-    (APP, "defer"): gettext_lazy("Examen reporté à un prochain comité"),
-    (APP, "withdraw"): gettext_lazy("Dossier retiré"),
-    (APP, "reinstate"): gettext_lazy("Dossier rétabli"),
-    ("grants.decision", "deliver"): gettext_lazy("Décision notifiée"),
-}
-# Comments the applicant is meant to read (written to it, or by it).
-PUBLIC_COMMENTS = {"request_completion", "declare_ineligible", "withdraw"}
-
-APPLICANT_DOCUMENTS = {
-    Document.Kind.DEPOSIT_RECEIPT,
-    Document.Kind.INELIGIBILITY_NOTICE,
-    Document.Kind.APPROVAL_LETTER,
-    Document.Kind.REJECTION_LETTER,
-    Document.Kind.APPROVAL_LETTER_EN,
-}
-DECISION_LETTERS = {Document.Kind.APPROVAL_LETTER, Document.Kind.REJECTION_LETTER}
-DELIVERED = (Decision.State.DELIVERED, Decision.State.RECORDED)
+DELIVERED = policy.DELIVERED
 
 
 @dataclass(frozen=True)
@@ -384,7 +353,14 @@ def home(request: HttpRequest) -> HttpResponseBase:
         )
         for app in applications:
             open_tasks: list[Task] = app.open_tasks  # type: ignore[attr-defined]
-            rows.append({"app": app, "badge": STATE_BADGES.get(app.state, ""), "next": next_step(app, open_tasks, now)})
+            rows.append(
+                {
+                    "app": app,
+                    "badge": STATE_BADGES.get(app.state, ""),
+                    "next": next_step(app, open_tasks, now),
+                    "can_edit": engine.offered(drafts.UPDATE_DRAFT, app, request.user),
+                }
+            )
     calls = [{"call": call, "rules": call_rules(call)} for call in _accepting_calls(now)] if is_applicant else []
     return render(
         request,
@@ -765,31 +741,14 @@ def attachment_add(request: HttpRequest, pk: Any) -> HttpResponse:
     return _attachments_page(request, app, failed=(prefix, form), status=400)
 
 
-def _safe_filename(name: str, fallback: str) -> str:
-    """The original name for Content-Disposition: no control characters (no header
-    injection), no path, something left."""
-    cleaned = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
-    cleaned = cleaned.replace("/", "_").replace("\\", "_").strip().strip(".")
-    return cleaned[:200] or fallback
-
-
 @applicant_required
 @require_http_methods(["GET", "HEAD"])
 def attachment_download(request: HttpRequest, pk: Any, attachment_id: int) -> FileResponse:
     app = _application(request, pk)
     attachment = Attachment.objects.filter(pk=attachment_id, application=app).first()
-    if attachment is None or not attachment.file:
+    if attachment is None:
         raise Http404
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404 from None
-    return FileResponse(
-        handle,
-        as_attachment=True,
-        filename=_safe_filename(attachment.original_name, "piece"),
-        content_type=attachment.content_type or "application/octet-stream",
-    )
+    return attachment_response(attachment)
 
 
 @applicant_required
@@ -894,40 +853,12 @@ def confirmation(request: HttpRequest, pk: Any) -> HttpResponse:
 # --- the application page ---------------------------------------------------------------------------
 
 
-def timeline(app: Application) -> list[dict[str, Any]]:
-    """The public steps of the application's history, oldest first (one query)."""
-    public = Q(pk__in=[])
-    for subject_type in {key[0] for key in PUBLIC_EVENTS}:
-        transitions = [t for (s, t) in PUBLIC_EVENTS if s == subject_type]
-        public |= Q(subject_type=subject_type, transition__in=transitions)
-    entries = (
-        TransitionLog.objects.filter(public, application=app)
-        .only("subject_type", "transition", "at", "comment")
-        .order_by("at", "pk")
-    )
-    return [
-        {
-            "label": PUBLIC_EVENTS[(entry.subject_type, entry.transition)],
-            "at": entry.at,
-            "comment": entry.comment if entry.transition in PUBLIC_COMMENTS else "",
-            "transition": entry.transition,
-        }
-        for entry in entries
-    ]
-
-
-def _documents(app: Application, decision: Decision | None) -> list[Document]:
-    docs = Document.objects.filter(
-        Q(application=app) | Q(decision__application=app) | Q(snapshot__application=app),
-        kind__in=APPLICANT_DOCUMENTS,
-    ).order_by("issued_at", "pk")
-    delivered = decision is not None and decision.state in DELIVERED
-    return [d for d in docs if d.kind not in DECISION_LETTERS or (delivered and d.decision_id == decision.pk)]  # type: ignore[union-attr]
+def _documents(request: HttpRequest, app: Application, decision: Decision | None) -> list[Document]:
+    return policy.application_documents(request.user, app, decision)
 
 
 def _available(app: Application, user: Any, name: str) -> bool:
-    role, unmet = engine.check(services.APPLICATION_TRANSITIONS[name], app, user)
-    return role is not None and not unmet
+    return engine.available(services.APPLICATION_TRANSITIONS[name], app, user)
 
 
 @applicant_required
@@ -941,8 +872,8 @@ def application_page(request: HttpRequest, pk: Any) -> HttpResponse:
         ),
     )
     decision = _decision(app)
-    history = timeline(app)
-    ineligibility = next((e["comment"] for e in reversed(history) if e["transition"] == "declare_ineligible"), "")
+    history = policy.history(request.user, app)
+    ineligibility = next((e.comment for e in reversed(history) if e.transition == "declare_ineligible"), "")
     return render(
         request,
         "grants/applicant/application.html",
@@ -951,10 +882,11 @@ def application_page(request: HttpRequest, pk: Any) -> HttpResponse:
             "badge": STATE_BADGES.get(app.state, ""),
             "next": next_step(app, app.open_tasks),  # type: ignore[attr-defined]
             "timeline": history,
-            "documents": _documents(app, decision),
+            "documents": _documents(request, app, decision),
             "decision": decision if decision is not None and decision.state in DELIVERED else None,
             "sections": SECTIONS,
             "can_withdraw": _available(app, request.user, "withdraw"),
+            "can_edit": engine.offered(drafts.UPDATE_DRAFT, app, request.user),
             "requested": budget.fmt_euros(app.requested_amount),
             "decision_amount": budget.fmt_euros(decision.amount) if decision is not None else "",
             "ineligibility_reason": ineligibility,
@@ -1005,12 +937,12 @@ def document_download(request: HttpRequest, pk: Any, document_id: int) -> FileRe
     """A document issued for the application (receipt, notice, decision letter once
     delivered), streamed as PDF."""
     app = _application(request, pk, Application.objects.select_related("call", "decision"))
-    document = next((d for d in _documents(app, _decision(app)) if d.pk == document_id), None)
+    document = next((d for d in _documents(request, app, _decision(app)) if d.pk == document_id), None)
     if document is None or not document.file:
         raise Http404
     try:
         handle = document.file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
-    stem = _safe_filename(f"{document.reference or app.reference or 'document'}-{document.kind}", "document")
+    stem = safe_stem(f"{document.reference or app.reference or 'document'}-{document.kind}", "document")
     return FileResponse(handle, as_attachment=True, filename=f"{stem}.pdf", content_type="application/pdf")

@@ -19,6 +19,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from grants import budget, policy, services
 from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
+from grants.scoring import score_summary
 from grants.web.staff.common import (
     DECISION_BADGES,
     STATE_BADGES,
@@ -27,13 +28,11 @@ from grants.web.staff.common import (
     apply_errors,
     decorate,
     keyset_page,
-    score_summary,
     staff_render,
     staff_view,
-    visible_opinions,
-    visible_reviews,
 )
 from grants.web.staff.forms import OutcomeRowForm, SessionCreateForm
+from workflows import engine
 from workflows.engine import Invalid, TransitionError
 
 SESSION_KEYS = (Key("date", "date", descending=True), Key("id", "int", descending=True))
@@ -42,15 +41,8 @@ SESSION_KEYS = (Key("date", "date", descending=True), Key("id", "int", descendin
 CANDIDATE_KEYS = (Key("created_at", "datetime", descending=True), Key("id", "str", descending=True))
 
 
-def _calls_q(user: Any, lookup: str) -> Q:
-    s = policy.scopes(user)
-    if Role.ADMIN in s.roles:
-        return Q()
-    return s.call_filter(Role.SECRETARY, lookup)
-
-
 def _session_or_404(user: Any, session_id: int) -> CommitteeSession:
-    session = CommitteeSession.objects.filter(_calls_q(user, "call_id"), pk=session_id).select_related("call").first()
+    session = policy.run_sessions(user).filter(pk=session_id).select_related("call").first()
     if session is None:
         raise Http404(_("Introuvable."))
     return session
@@ -64,7 +56,7 @@ def _session_or_404(user: Any, session_id: int) -> CommitteeSession:
 def session_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     calls = list(
-        Call.objects.filter(_calls_q(user, "pk")).exclude(state=Call.State.ARCHIVED).order_by("-opens_at")[:100]
+        policy.run_calls(user).exclude(state=Call.State.ARCHIVED).order_by("-opens_at")[:100]
     )
     form = SessionCreateForm(request.POST or None, calls=calls)
     status = 200
@@ -85,7 +77,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
                 messages.success(request, _("Comité de sélection créé."))
                 return redirect("session", session_id=session.pk)
     qs = (
-        CommitteeSession.objects.filter(_calls_q(user, "call_id"))
+        policy.run_sessions(user)
         .select_related("call")
         .annotate(
             n_applications=Count("applications"),
@@ -141,12 +133,12 @@ def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Applicati
             "budget_lines",
             Prefetch(
                 "opinion_requests",
-                queryset=visible_opinions(user).select_related("country", "region").order_by("pk"),
+                queryset=policy.visible_opinion_requests(user).select_related("country", "region").order_by("pk"),
                 to_attr="visible_opinions",
             ),
             Prefetch(
                 "reviews",
-                queryset=visible_reviews(user).filter(state=Review.State.SUBMITTED).order_by("pk"),
+                queryset=policy.visible_reviews(user).filter(state=Review.State.SUBMITTED).order_by("pk"),
                 to_attr="submitted_reviews",
             ),
         )
@@ -224,7 +216,7 @@ def _envelope(session: CommitteeSession, rows: list[AgendaRow], data: Any = None
             except Invalid:
                 invalid += 1
     call = session.call
-    return Envelope(envelope=call.envelope, committed=services.committed_amount(call), entered=entered, invalid=invalid)
+    return Envelope(envelope=call.envelope, committed=budget.committed_amount(call), entered=entered, invalid=invalid)
 
 
 def _candidates(request: HttpRequest, session: CommitteeSession) -> Any:
@@ -262,7 +254,13 @@ def _agenda_response(
         "min_reviews": session.call.min_reviews,
         "schedule_report": schedule_report or [],
         "has_row_errors": bool(row_errors),
-        "can_record": session.state != CommitteeSession.State.CLOSED,
+        # Outcomes only while the session sits (the engine's guard says so too).
+        "can_record": session.state == CommitteeSession.State.OPEN,
+        "session_actions": [
+            {"name": name, "label": spec.label, "confirm": spec.confirm}
+            for name, spec in services.SESSION_TRANSITIONS.items()
+            if engine.offered(spec, session, request.user)
+        ],
         "booklet": _latest_booklet(session),
     }
     return staff_render(request, "grants/staff/session.html", context, active="sessions", status=status)
@@ -419,28 +417,13 @@ def session_booklet_build(request: HttpRequest, session_id: int) -> HttpResponse
     return redirect("session", session_id=session.pk)
 
 
-def _booklet_readers_q(user: Any) -> Q:
-    """Sessions whose booklet the user may read: the call's secretaries and instructors,
-    and committee members assigned to review an application on the agenda."""
-    s = policy.scopes(user)
-    if Role.ADMIN in s.roles:
-        return Q()
-    q = Q(pk__in=[])
-    for role in (Role.SECRETARY, Role.INSTRUCTOR):
-        if role in s.roles:
-            q |= s.call_filter(role, "call_id")
-    if Role.REVIEWER in s.roles:
-        q |= Q(pk__in=Review.objects.filter(reviewer=user).values("application__session_id"))
-    return q
-
-
 @staff_view(Role.SECRETARY, Role.INSTRUCTOR, Role.REVIEWER, Role.ADMIN)
 def session_booklet(request: HttpRequest, session_id: int) -> FileResponse:
     from grants.documents import issuing
 
-    session = CommitteeSession.objects.filter(_booklet_readers_q(request.user), pk=session_id).first()
+    session = policy.booklet_sessions(request.user).filter(pk=session_id).first()
     booklet = issuing.latest_booklet(session) if session is not None else None
-    if booklet is None:
+    if session is None or booklet is None:
         raise Http404(_("Introuvable."))
     return FileResponse(
         booklet.file.open("rb"),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -24,10 +23,10 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 from grants import policy
-from grants.models import Application, Decision, OpinionRequest, Review, Role
+from grants.models import Application, Decision, OpinionRequest, Role
+from grants.policy.history import ROLE_LABELS as ROLE_LABELS_ALL
 from workflows.engine import TransitionError
 
 M = TypeVar("M", bound=Model)
@@ -63,70 +62,12 @@ DECISION_BADGES: dict[str, str] = {
     Decision.State.RECORDED: "fr-badge--success",
 }
 
-# What a history entry says, by (subject type, transition).
-HISTORY_LABELS: dict[tuple[str, str], Any] = {
-    ("grants.application", "submit"): gettext_lazy("Dossier déposé"),
-    ("grants.application", "request_completion"): gettext_lazy("Compléments demandés"),
-    ("grants.application", "resubmit"): gettext_lazy("Dossier complété et redéposé"),
-    ("grants.application", "declare_ineligible"): gettext_lazy("Dossier déclaré irrecevable"),
-    ("grants.application", "declare_eligible"): gettext_lazy("Dossier déclaré recevable"),
-    ("grants.application", "close_opinions"): gettext_lazy("Phase d'avis close"),
-    ("grants.application", "schedule"): gettext_lazy("Inscrit en comité"),
-    ("grants.application", "approve"): gettext_lazy("Retenu par le comité"),
-    ("grants.application", "reject"): gettext_lazy("Non retenu par le comité"),
-    ("grants.application", "defer"): gettext_lazy("Ajourné par le comité"),
-    ("grants.application", "withdraw"): gettext_lazy("Dossier retiré"),
-    ("grants.application", "reinstate"): gettext_lazy("Dossier rétabli"),
-    ("grants.application", "create"): gettext_lazy("Brouillon créé"),
-    ("grants.opinionrequest", "give"): gettext_lazy("Avis rendu"),
-    ("grants.opinionrequest", "expire"): gettext_lazy("Avis non rendu dans le délai"),
-    ("grants.opinionrequest", "cancel"): gettext_lazy("Demande d'avis annulée"),
-    ("grants.review", "assign"): gettext_lazy("Évaluateur assigné"),
-    ("grants.review", "submit"): gettext_lazy("Évaluation rendue"),
-    ("grants.review", "decline"): gettext_lazy("Évaluation déclinée"),
-    ("grants.decision", "sign"): gettext_lazy("Décision signée"),
-    ("grants.decision", "deliver"): gettext_lazy("Décision notifiée"),
-    ("grants.decision", "record"): gettext_lazy("Engagement enregistré"),
-}
-
-# Button labels of the application's transitions (the engine's own labels are computed
-# once at import, in one language; these follow the reader's language).
-ACTION_LABELS: dict[str, Any] = {
-    "submit": gettext_lazy("Déposer"),
-    "request_completion": gettext_lazy("Demander des compléments"),
-    "resubmit": gettext_lazy("Redéposer"),
-    "declare_ineligible": gettext_lazy("Déclarer irrecevable"),
-    "declare_eligible": gettext_lazy("Déclarer recevable"),
-    "close_opinions": gettext_lazy("Clore la phase d'avis"),
-    "schedule": gettext_lazy("Inscrire en comité"),
-    "approve": gettext_lazy("Retenir"),
-    "reject": gettext_lazy("Ne pas retenir"),
-    "defer": gettext_lazy("Ajourner"),
-    "withdraw": gettext_lazy("Retirer"),
-    "reinstate": gettext_lazy("Rétablir"),
-}
-
-ROLE_LABELS: dict[str, Any] = {**dict(Role.choices), policy.SYSTEM: gettext_lazy("Système")}
+ROLE_LABELS = ROLE_LABELS_ALL
 
 
 def state_label(model: type[Model], value: str) -> str:
     choices = dict(model._meta.get_field("state").choices or [])  # type: ignore[union-attr]
     return str(choices.get(value, value)) if value else ""
-
-
-# --- scoped reads (grants.policy decides; these names are what the staff views import) ---
-
-
-def visible_opinions(user: Any) -> QuerySet[OpinionRequest]:
-    return policy.visible_opinion_requests(user)
-
-
-def visible_reviews(user: Any) -> QuerySet[Review]:
-    return policy.visible_reviews(user)
-
-
-def visible_decisions(user: Any) -> QuerySet[Decision]:
-    return policy.visible_decisions(user)
 
 
 # --- who may open a screen -------------------------------------------------------------
@@ -171,6 +112,11 @@ def decorate(obj: Any, **attributes: Any) -> Any:
     for name, value in attributes.items():
         setattr(obj, name, value)
     return obj
+
+
+def person_name(user: Any) -> str:
+    """How staff pages name a person: the full name, else the login."""
+    return str(user.get_full_name() or user.get_username())
 
 
 def has_role(user: Any, *roles: str) -> bool:
@@ -345,79 +291,6 @@ def _attr(obj: Any, lookup: str) -> Any:
     for part in lookup.split("__"):
         obj = getattr(obj, part)
     return obj
-
-
-# --- scores ---------------------------------------------------------------------------------
-
-TENTH = Decimal("0.1")
-
-
-def review_average(review: Review, criteria: list[dict[str, Any]]) -> Decimal | None:
-    """The weighted average of one submitted review on the 0–5 scale."""
-    total_weight = Decimal(0)
-    total = Decimal(0)
-    for criterion in criteria:
-        score = review.scores.get(criterion["code"])
-        if score is None:
-            continue
-        weight = Decimal(str(criterion.get("weight", 1)))
-        total += weight * Decimal(int(score))
-        total_weight += weight
-    if not total_weight:
-        return None
-    return (total / total_weight).quantize(TENTH, rounding=ROUND_HALF_UP)
-
-
-@dataclass(frozen=True)
-class CriterionSummary:
-    code: str
-    label: str
-    weight: Any
-    average: Decimal | None
-    scores: list[int]
-
-
-@dataclass(frozen=True)
-class ScoreSummary:
-    criteria: list[CriterionSummary]
-    average: Decimal | None
-    count: int
-    recommendations: dict[str, int]
-
-    @property
-    def recommendation_text(self) -> str:
-        labels = dict(Review.Recommendation.choices)
-        return ", ".join(f"{labels[code]} × {n}" for code, n in self.recommendations.items() if n)
-
-
-def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> ScoreSummary:
-    submitted = [r for r in reviews if r.state == Review.State.SUBMITTED]
-    per_criterion = []
-    for criterion in criteria:
-        scores = [int(r.scores[criterion["code"]]) for r in submitted if criterion["code"] in r.scores]
-        average = (
-            (Decimal(sum(scores)) / Decimal(len(scores))).quantize(TENTH, rounding=ROUND_HALF_UP) if scores else None
-        )
-        per_criterion.append(
-            CriterionSummary(
-                code=str(criterion["code"]),
-                label=str(criterion.get("label", criterion["code"])),
-                weight=criterion.get("weight", 1),
-                average=average,
-                scores=scores,
-            )
-        )
-    averages = [a for a in (review_average(r, criteria) for r in submitted) if a is not None]
-    overall = (
-        (sum(averages, Decimal(0)) / Decimal(len(averages))).quantize(TENTH, rounding=ROUND_HALF_UP)
-        if averages
-        else None
-    )
-    recommendations = {code: 0 for code in Review.Recommendation.values}
-    for review in submitted:
-        if review.recommendation in recommendations:
-            recommendations[review.recommendation] += 1
-    return ScoreSummary(per_criterion, overall, len(submitted), recommendations)
 
 
 # --- errors ---------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
-from grants import policy, services
+from grants import budget, policy
 from grants.models import ZERO, Application, Call, OpinionRequest, Role
 from grants.web.staff.common import STATE_BADGES, Key, keyset_page, staff_render, staff_view
 from workflows.models import TransitionLog
@@ -23,21 +23,10 @@ DASHBOARD_ROLES = (Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN)
 CALL_KEYS = (Key("opens_at", "datetime", descending=True), Key("id", "int", descending=True))
 
 
-def _calls_q(user: Any, lookup: str = "pk") -> Q:
-    s = policy.scopes(user)
-    if Role.ADMIN in s.roles or s.unscoped & {Role.INSTRUCTOR, Role.SECRETARY}:
-        return Q()  # (OR-ing an empty Q would match nothing, not everything)
-    q = Q(pk__in=[])
-    for role in (Role.INSTRUCTOR, Role.SECRETARY):
-        if role in s.roles:
-            q |= s.call_filter(role, lookup)
-    return q
-
-
 @require_GET
 @staff_view(*DASHBOARD_ROLES)
 def dashboards(request: HttpRequest) -> HttpResponse:
-    qs = Call.objects.filter(_calls_q(request.user)).exclude(state=Call.State.DRAFT)
+    qs = policy.dashboard_calls(request.user)
     page = keyset_page(qs, CALL_KEYS, request.GET.get("cursor"))
     return staff_render(request, "grants/staff/dashboards.html", {"page": page}, active="dashboards")
 
@@ -105,7 +94,7 @@ def median_stays(call: Call) -> dict[str, tuple[float, int]]:
 
 
 def _call_or_404(user: Any, code: str) -> Call:
-    call = Call.objects.filter(_calls_q(user), code=code).first()
+    call = policy.dashboard_calls(user).filter(code=code).first()
     if call is None:
         raise Http404(_("Introuvable."))
     return call
@@ -151,7 +140,7 @@ def call_dashboard(request: HttpRequest, code: str) -> HttpResponse:
     english = (request.LANGUAGE_CODE or "fr").startswith("en")
     for row in late:
         row["name"] = (row["country__name_en"] if english else row["country__name_fr"]) or row["region__name"]
-    committed = services.committed_amount(call)
+    committed = budget.committed_amount(call)
     pending = (
         Application.objects.filter(call=call, state=Application.State.IN_COMMITTEE).aggregate(
             total=Sum("requested_amount")

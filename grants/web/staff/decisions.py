@@ -26,9 +26,9 @@ from grants.web.staff.common import (
     report_error,
     staff_render,
     staff_view,
-    visible_decisions,
 )
 from grants.web.staff.forms import CommitmentForm
+from workflows import engine
 from workflows.engine import TransitionError
 
 DECISION_KEYS = (Key("decided_at", "datetime"), Key("id", "int"))
@@ -59,7 +59,7 @@ def _document(decision: Decision) -> Document | None:
 
 
 def _to_sign(user: Any) -> QuerySet[Decision]:
-    qs = visible_decisions(user).filter(state=Decision.State.DRAFT)
+    qs = policy.visible_decisions(user).filter(state=Decision.State.DRAFT)
     s = policy.scopes(user)
     if Role.ADMIN not in s.roles:
         qs = qs.filter(s.call_filter(Role.SIGNATORY, "application__call_id"))
@@ -69,7 +69,7 @@ def _to_sign(user: Any) -> QuerySet[Decision]:
 def _progress(user: Any) -> list[Decision]:
     """The user's latest signatures with their rendering: signed → delivered, the PDF,
     the render error if any (bounded: the last few, newest first)."""
-    qs = visible_decisions(user).filter(signed_by=user).exclude(state=Decision.State.DRAFT)
+    qs = policy.visible_decisions(user).filter(signed_by=user).exclude(state=Decision.State.DRAFT)
     return _decorate(list(_with_rows(qs).order_by("-signed_at", "-pk")[:PROGRESS_SIZE]))
 
 
@@ -113,7 +113,7 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
         context = _signatory_context(request)
         return staff_render(request, "grants/staff/signatory.html", context, active="signatory", status=400)
     labels = dict(
-        visible_decisions(user)
+        policy.visible_decisions(user)
         .filter(pk__in=[int(i) for i in ids if i.isdigit()])
         .values_list("pk", "application__reference")
     )
@@ -148,7 +148,7 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
 
 def _finance_decisions(user: Any) -> QuerySet[Decision]:
     """Delivered and recorded decisions of the calls the user's finance grant covers."""
-    qs = visible_decisions(user).filter(state__in=[Decision.State.DELIVERED, Decision.State.RECORDED])
+    qs = policy.visible_decisions(user).filter(state__in=[Decision.State.DELIVERED, Decision.State.RECORDED])
     s = policy.scopes(user)
     if Role.ADMIN not in s.roles:
         qs = qs.filter(s.call_filter(Role.FINANCE, "application__call_id"))
@@ -174,11 +174,7 @@ def _finance_response(
     page = keyset_page(_with_rows(qs), DELIVERED_KEYS, request.GET.get("cursor"))
     _decorate(page.rows)
     for decision in page.rows:
-        decision.can_record = (
-            decision.state == Decision.State.DELIVERED
-            and decision.outcome == Decision.Outcome.APPROVED
-            and Role.FINANCE in policy.scopes(user).roles
-        )
+        decision.can_record = engine.available(services.DECISION_RECORD, decision, user)
         decision.form = (bound or {}).get(decision.pk) or CommitmentForm(prefix=f"d{decision.pk}")
     query = request.GET.copy()
     query.pop("cursor", None)
@@ -225,7 +221,7 @@ def finance_record(request: HttpRequest, decision_id: int) -> HttpResponse:
 def decision_pdf(request: HttpRequest, decision_id: int) -> FileResponse:
     """The decision letter: only once the decision is visible to the user and its PDF
     stored. The file name is built from the reference, never from user text."""
-    decision = visible_decisions(request.user).filter(pk=decision_id).select_related("application").first()
+    decision = policy.visible_decisions(request.user).filter(pk=decision_id).select_related("application").first()
     document = _document(decision) if decision is not None else None
     if decision is None or document is None or not document.file:
         raise Http404(_("Introuvable."))

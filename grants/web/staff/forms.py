@@ -2,8 +2,9 @@
 
 They only collect what the user typed and render it with the design system: the rules
 (required texts, amounts, dates in the future, envelopes…) are checked by the services,
-whose per-field messages are put back on these forms (``views_staff_common.apply_errors``).
-Fields are therefore optional here unless the type itself must be parsed (a date).
+whose per-field messages are put back on these forms (``common.apply_errors``). A
+transition's form is built from the payload fields its Spec declares, so a field is
+marked required exactly when the service requires it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dsfr.forms import DsfrBaseForm
 from dsfr.widgets import InlineRadioSelect
 
 from grants.models import Call, CommitteeSession, Country, OpinionRequest, Review
+from workflows.engine import Field, Spec
 from workflows.models import TaskKind
 
 TEXTAREA = forms.Textarea(attrs={"rows": 3})
@@ -40,81 +42,47 @@ class InboxFilterForm(StaffForm):
         self.fields["country"].choices = [("", _("Tous les pays"))] + [(c.iso2, c.name) for c in countries]
 
 
-# --- application transitions (payload forms, named like the contract's payloads) ----------
+# --- transitions: each form is built from its Spec's payload fields -------------------------
 
 
-class EmptyForm(StaffForm):
-    pass
+#: The payload fields a web form shows (a custom tranche schedule is the API's).
+WEB_KINDS = frozenset({"text", "longtext", "date", "amount", "session", "reviewer"})
 
 
-class RequestCompletionForm(StaffForm):
-    message = forms.CharField(
-        label=_("Compléments demandés"),
-        help_text=_("Ce message est envoyé au porteur de projet."),
-        widget=TEXTAREA,
-        required=False,
-    )
-    due_date = forms.DateField(
-        label=_("Date limite"),
-        help_text=_("Par défaut : dans 15 jours."),
-        widget=forms.DateInput(attrs={"type": "date"}),
-        required=False,
-    )
+def _form_field(field: Field, *, sessions: list[CommitteeSession], reviewers: list[tuple[str, str]]) -> forms.Field:
+    common: dict[str, Any] = {"label": field.label, "help_text": field.help, "required": field.required}
+    if field.kind == "longtext":
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
+    if field.kind == "date":
+        return forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+    if field.kind == "amount":
+        # Typed as text: the service reads French amounts ("25 000,50") exactly.
+        return forms.CharField(widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}), **common)
+    if field.kind == "session":
+        choices = [("", _("Choisir un comité"))] + [(str(s.pk), str(s)) for s in sessions]
+        return forms.ChoiceField(choices=choices, **common)
+    if field.kind == "reviewer":
+        return forms.ChoiceField(choices=[("", _("Choisir un évaluateur")), *reviewers], **common)
+    return forms.CharField(**common)
 
 
-class ReasonForm(StaffForm):
-    reason = forms.CharField(label=_("Motif"), widget=TEXTAREA, required=False)
-
-
-class CommentForm(StaffForm):
-    comment = forms.CharField(label=_("Commentaire"), widget=TEXTAREA, required=False)
-
-
-class CloseOpinionsForm(StaffForm):
-    comment = forms.CharField(
-        label=_("Motif de la clôture anticipée"),
-        help_text=_("Les demandes d'avis encore ouvertes seront annulées."),
-        widget=TEXTAREA,
-        required=False,
-    )
-
-
-class ScheduleForm(StaffForm):
-    session = forms.ChoiceField(label=_("Comité de sélection"), required=False)
-
-    def __init__(self, *args: Any, sessions: list[CommitteeSession] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["session"].choices = [("", _("Choisir un comité"))] + [(str(s.pk), str(s)) for s in sessions or []]
-
-
-class ApproveForm(StaffForm):
-    amount = forms.CharField(
-        label=_("Montant attribué (€)"),
-        help_text=_("Au plus le montant demandé et le plafond de cofinancement, par ex. 25000,00."),
-        required=False,
-        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off"}),
-    )
-    comment = forms.CharField(label=_("Commentaire"), widget=TEXTAREA, required=False)
-
-
-class RejectForm(StaffForm):
-    reasons = forms.CharField(label=_("Motifs du rejet"), widget=TEXTAREA, required=False)
-
-
-ACTION_FORMS: dict[str, type[StaffForm]] = {
-    "submit": EmptyForm,
-    "resubmit": EmptyForm,
-    "request_completion": RequestCompletionForm,
-    "declare_ineligible": ReasonForm,
-    "declare_eligible": EmptyForm,
-    "close_opinions": CloseOpinionsForm,
-    "schedule": ScheduleForm,
-    "approve": ApproveForm,
-    "reject": RejectForm,
-    "defer": CommentForm,
-    "withdraw": CommentForm,
-    "reinstate": ReasonForm,
-}
+def action_form(
+    spec: Spec,
+    data: Any = None,
+    *,
+    initial: dict[str, Any] | None = None,
+    sessions: list[CommitteeSession] | None = None,
+    reviewers: list[tuple[str, str]] | None = None,
+) -> StaffForm:
+    """The form of ``spec``'s payload (prefixed by its name), from its declared fields."""
+    fields = {
+        f.name: _form_field(f, sessions=sessions or [], reviewers=reviewers or [])
+        for f in spec.fields
+        if f.kind in WEB_KINDS
+    }
+    form_class = type(f"{spec.name.title().replace('_', '')}Form", (StaffForm,), fields)
+    form: StaffForm = form_class(data, prefix=spec.name, initial=initial)
+    return form
 
 
 def payload_from(form: forms.Form) -> dict[str, Any]:
@@ -125,14 +93,6 @@ def payload_from(form: forms.Form) -> dict[str, Any]:
             continue
         payload[name] = value.isoformat() if hasattr(value, "isoformat") else value
     return payload
-
-
-class AssignReviewerForm(StaffForm):
-    reviewer = forms.ChoiceField(label=_("Évaluateur"), required=False)
-
-    def __init__(self, *args: Any, reviewers: list[tuple[str, str]] | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["reviewer"].choices = [("", _("Choisir un évaluateur")), *(reviewers or [])]
 
 
 # --- opinions and reviews -------------------------------------------------------------------

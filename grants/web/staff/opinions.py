@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from grants import budget, policy, services
 from grants.models import Application, Country, OpinionRequest, Review, Role
+from grants.scoring import review_average
 from grants.web.staff.common import (
     STATE_BADGES,
     VERDICT_BADGES,
@@ -22,14 +23,11 @@ from grants.web.staff.common import (
     keyset_page,
     raise_for,
     report_error,
-    review_average,
     staff_render,
     staff_view,
-    visible_opinions,
-    visible_reviews,
 )
 from grants.web.staff.forms import DeclineForm, OpinionForm, ReviewForm
-from grants.web.staff.views import available
+from workflows import engine
 from workflows.engine import TransitionError
 
 # --- opinions -------------------------------------------------------------------------------
@@ -42,7 +40,7 @@ def _own_opinions(user: Any) -> Any:
     """The requests addressed to the user's embassy countries / prefecture regions (the
     instructors' wider view of the same requests is not this screen's)."""
     s = policy.scopes(user)
-    qs = visible_opinions(user)
+    qs = policy.visible_opinion_requests(user)
     if not (s.roles & {Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN}):
         return qs
     own = Q(pk__in=[])
@@ -137,7 +135,7 @@ def opinion_page(request: HttpRequest, opinion_id: int) -> HttpResponse:
         "opinion": opinion,
         "place": opinion.country.name if opinion.country else (opinion.region.name if opinion.region else ""),
         "form": form,
-        "can_give": available(services.GIVE_OPINION, opinion, user),
+        "can_give": engine.available(services.GIVE_OPINION, opinion, user),
     }
     return staff_render(request, "grants/staff/opinion.html", context, active="opinions", status=status)
 
@@ -150,7 +148,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
     """The applications assigned to the user for review, newest assignment first."""
     user = request.user
     show = request.GET.get("etat", "assigned")
-    qs = visible_reviews(user).filter(reviewer_id=user.pk)
+    qs = policy.visible_reviews(user).filter(reviewer_id=user.pk)
     if show == "assigned":
         qs = qs.filter(state=Review.State.ASSIGNED)
     else:
@@ -166,7 +164,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
 
 def _own_review(user: Any, review_id: int) -> Review:
     review = (
-        visible_reviews(user)
+        policy.visible_reviews(user)
         .filter(pk=review_id, reviewer_id=user.pk)
         .select_related("application", "application__call", "application__organisation")
         .first()
@@ -184,7 +182,7 @@ def _review_context(review: Review, user: Any, form: ReviewForm, decline_form: D
         "review": review,
         "form": form,
         "decline_form": decline_form,
-        "can_submit": available(services.REVIEW_SUBMIT, review, user),
+        "can_submit": engine.available(services.REVIEW_SUBMIT, review, user),
         "given_scores": [(labels.get(code, code), score) for code, score in (review.scores or {}).items()],
         "average": review_average(review, criteria),
     }

@@ -7,6 +7,7 @@ and ``views_staff_dashboard`` (instructors).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -18,26 +19,24 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
-from django_fsm import can_proceed
 
 from grants import budget, policy, services
+from grants.documents.downloads import attachment_response
 from grants.models import (
     Application,
     Attachment,
     Call,
     CommitteeSession,
     Country,
-    Decision,
     OpinionRequest,
     Review,
     Role,
     RoleGrant,
 )
+from grants.scoring import score_summary
+from grants.templatetags.french_format import decimal_fr
 from grants.web.staff.common import (
-    ACTION_LABELS,
     DECISION_BADGES,
-    HISTORY_LABELS,
-    ROLE_LABELS,
     STATE_BADGES,
     VERDICT_BADGES,
     Key,
@@ -45,35 +44,22 @@ from grants.web.staff.common import (
     apply_errors,
     decorate,
     keyset_page,
+    person_name,
     raise_for,
     require_staff,
     safe_next,
-    score_summary,
     staff_render,
     staff_view,
-    state_label,
-    visible_decisions,
-    visible_opinions,
-    visible_reviews,
 )
 from grants.web.staff.forms import (
-    ACTION_FORMS,
-    AssignReviewerForm,
     InboxFilterForm,
-    ScheduleForm,
     StaffForm,
+    action_form,
     payload_from,
 )
 from workflows import engine, tasks_service
 from workflows.engine import TransitionError
-from workflows.models import Task, TaskKind, TransitionLog
-
-
-def available(spec: engine.Spec, subject: Any, user: Any) -> bool:
-    """Whether ``user`` may fire ``spec`` on ``subject`` now (the engine decides)."""
-    role, reasons = engine.check(spec, subject, user)
-    return role is not None and not reasons
-
+from workflows.models import Task, TaskKind
 
 # --- inbox ----------------------------------------------------------------------------------
 
@@ -234,55 +220,22 @@ def _reviewer_choices(app: Application) -> list[tuple[str, str]]:
     return list(seen.items())
 
 
-# The states in which ``services.review_assign`` accepts a new reviewer: the form is only
-# offered there (the service still decides and answers 409 otherwise).
-ASSIGNABLE_STATES = (Application.State.SUBMITTED, Application.State.AWAITING_OPINIONS, Application.State.UNDER_REVIEW)
+def _sessions(app: Application) -> list[CommitteeSession]:
+    return list(
+        CommitteeSession.objects.filter(call=app.call)
+        .exclude(state=CommitteeSession.State.CLOSED)
+        .select_related("call")
+        .order_by("date", "pk")
+    )
 
 
-def _action_form(
-    name: str, app: Application, data: Any = None, sessions: list[CommitteeSession] | None = None
-) -> StaffForm:
-    form_class = ACTION_FORMS[name]
-    kwargs: dict[str, Any] = {"prefix": name}
-    if form_class is ScheduleForm:
-        kwargs["sessions"] = sessions or []
-    if name == "approve" and data is None:
-        kwargs["initial"] = {"amount": f"{app.requested_amount:f}"}
-    return form_class(data, **kwargs)
-
-
-def _history(app: Application, user: Any) -> list[dict[str, Any]]:
-    """Every entry of the application's log, oldest first; the comments of opinions and
-    reviews only for who may read those opinions / reviews."""
-    entries = list(TransitionLog.objects.filter(application=app).order_by("at", "id"))
-    readable_opinions = {str(pk) for pk in visible_opinions(user).filter(application=app).values_list("pk", flat=True)}
-    readable_reviews = {str(pk) for pk in visible_reviews(user).filter(application=app).values_list("pk", flat=True)}
-    rows = []
-    for entry in entries:
-        comment = entry.comment
-        if entry.subject_type == "grants.opinionrequest" and entry.subject_id not in readable_opinions:
-            comment = ""
-        if entry.subject_type == "grants.review" and entry.subject_id not in readable_reviews:
-            comment = ""
-        model = {
-            "grants.application": Application,
-            "grants.opinionrequest": OpinionRequest,
-            "grants.review": Review,
-            "grants.decision": Decision,
-        }.get(entry.subject_type)
-        rows.append(
-            {
-                "at": entry.at,
-                "label": HISTORY_LABELS.get((entry.subject_type, entry.transition), entry.transition),
-                "actor": entry.actor_name or _("Système"),
-                "role": ROLE_LABELS.get(entry.role, entry.role),
-                "comment": comment,
-                "source": state_label(model, entry.source) if model else entry.source,
-                "target": state_label(model, entry.target) if model else entry.target,
-                "is_application": entry.subject_type == "grants.application",
-            }
-        )
-    return rows
+def _action_form(spec: engine.Spec, app: Application, data: Any = None) -> StaffForm:
+    initial = None
+    if spec is services.APPROVE and data is None:
+        initial = {"amount": decimal_fr(app.requested_amount)}
+    sessions = _sessions(app) if any(f.kind == "session" for f in spec.fields) else None
+    reviewers = _reviewer_choices(app) if any(f.kind == "reviewer" for f in spec.fields) else None
+    return action_form(spec, data, initial=initial, sessions=sessions, reviewers=reviewers)
 
 
 def application_context(
@@ -302,7 +255,7 @@ def application_context(
     rules = budget.evaluate(app)
     attachments = list(app.attachments.all())
     opinions = list(
-        visible_opinions(user)
+        policy.visible_opinion_requests(user)
         .filter(application=app)
         .select_related("country", "region", "given_by")
         .order_by("requested_at", "pk")
@@ -313,53 +266,45 @@ def application_context(
             opinion,
             overdue=opinion.state == OpinionRequest.State.REQUESTED and opinion.due_at < now,
             badge=VERDICT_BADGES.get(opinion.verdict, ""),
-            can_give=available(services.GIVE_OPINION, opinion, user),
+            can_give=engine.available(services.GIVE_OPINION, opinion, user),
         )
     reviews = list(
-        visible_reviews(user).filter(application=app).select_related("reviewer").order_by("assigned_at", "pk")
+        policy.visible_reviews(user).filter(application=app).select_related("reviewer").order_by("assigned_at", "pk")
     )
     criteria = app.call.scoring_criteria
     for review in reviews:
-        decorate(review, can_submit=available(services.REVIEW_SUBMIT, review, user))
+        decorate(review, can_submit=engine.available(services.REVIEW_SUBMIT, review, user))
     scores = score_summary(criteria, reviews)
 
-    sessions: list[CommitteeSession] | None = None
+    # The engine decides which actions are offered and why one is not possible yet.
     actions = []
-    for name, spec in services.APPLICATION_TRANSITIONS.items():
-        role, reasons = engine.check(spec, app, user)
-        if role is None or not can_proceed(getattr(app, spec.name), check_conditions=False):
+    for spec in services.APPLICATION_TRANSITIONS.values():
+        if not engine.offered(spec, app, user):
             continue
-        if name == "schedule" and sessions is None:
-            sessions = list(
-                CommitteeSession.objects.filter(call=app.call)
-                .exclude(state=CommitteeSession.State.CLOSED)
-                .select_related("call")
-                .order_by("date", "pk")
-            )
-        form = bound.get(name) or _action_form(name, app, sessions=sessions)
+        _role, reasons = engine.check(spec, app, user)
         actions.append(
             {
-                "name": name,
-                "label": ACTION_LABELS.get(name, spec.label),
-                "unmet": unmet.get(name) or reasons,
-                "form": form,
-                "open": name in bound or name in unmet,
+                "name": spec.name,
+                "label": spec.label,
+                "unmet": unmet.get(spec.name) or reasons,
+                "form": bound.get(spec.name) or _action_form(spec, app),
+                "open": spec.name in bound or spec.name in unmet,
+                "confirm": spec.confirm,
+                "danger": spec in (services.DECLARE_INELIGIBLE, services.REJECT),
             }
         )
+    assign_form = None
+    if engine.offered(services.ASSIGN_REVIEWER, app, user):
+        assign_form = bound.get(services.ASSIGN_REVIEWER.name) or _action_form(services.ASSIGN_REVIEWER, app)
 
-    decision = Decision.objects.filter(application=app).select_related("document").first()
-    decision_visible = decision is not None and visible_decisions(user).filter(pk=decision.pk).exists()
+    decision = policy.visible_decisions(user).filter(application=app).select_related("document").first()
     decision_actions = {}
-    if decision_visible and decision is not None:
+    if decision is not None:
         decorate(decision, badge=DECISION_BADGES.get(decision.state, ""))
         decision_actions = {
-            "sign": available(services.DECISION_SIGN, decision, user),
-            "record": available(services.DECISION_RECORD, decision, user),
+            "sign": engine.available(services.DECISION_SIGN, decision, user),
+            "record": engine.available(services.DECISION_RECORD, decision, user),
         }
-
-    assign_form = None
-    if app.state in ASSIGNABLE_STATES and policy.role_for(user, (Role.INSTRUCTOR,), app) is not None:
-        assign_form = bound.get("assign") or AssignReviewerForm(prefix="assign", reviewers=_reviewer_choices(app))
 
     return {
         "app": app,
@@ -375,11 +320,11 @@ def application_context(
         "show_opinions": policy.is_staff_user(user),
         "reviews": reviews,
         "scores": scores,
-        "history": _history(app, user),
+        "history": policy.history(user, app),
         "actions": actions,
         "assign_form": assign_form,
-        "assign_unmet": unmet.get("assign"),
-        "decision": decision if decision_visible else None,
+        "assign_unmet": unmet.get(services.ASSIGN_REVIEWER.name),
+        "decision": decision,
         "decision_actions": decision_actions,
     }
 
@@ -391,69 +336,53 @@ def application_page(request: HttpRequest, application_id: Any) -> HttpResponse:
     return staff_render(request, "grants/staff/application.html", application_context(request, app))
 
 
-@require_POST
-@staff_view()
-def application_action(request: HttpRequest, application_id: Any, name: str) -> HttpResponse:
-    """Fire one transition with the payload typed in its form. Errors come back on the
-    page: 400 with the field and reason, 409 with the unmet conditions, 403, 404."""
+def _fire_from_form(
+    request: HttpRequest, app: Application, spec: engine.Spec, done: Callable[[Any], str]
+) -> HttpResponse:
+    """Fire ``spec`` with the payload typed in its form. Errors come back on the page:
+    400 with the field and reason, 409 with the unmet conditions; 403 and 404 raised."""
     user = request.user
-    app = visible_application(user, application_id)
-    if name not in services.APPLICATION_TRANSITIONS:
-        raise Http404(_("Action inconnue."))
-    sessions = None
-    if name == "schedule":
-        sessions = list(CommitteeSession.objects.filter(call=app.call).exclude(state=CommitteeSession.State.CLOSED))
-    form = _action_form(name, app, request.POST, sessions=sessions)
+    form = _action_form(spec, app, request.POST)
     status = 400
     unmet: dict[str, list[str]] = {}
     if form.is_valid():
         try:
-            services.application_transition(application_id=app.pk, name=name, user=user, payload=payload_from(form))
+            result = engine.fire(spec, app.pk, user=user, payload=payload_from(form))
         except TransitionError as error:
             raise_for(error)
             status = error.status
             if error.status == 400:
                 apply_errors(form, error)
             else:
-                unmet[name] = error.unmet
+                unmet[spec.name] = error.unmet
         else:
-            messages.success(
-                request,
-                _("« %(action)s » : fait.") % {"action": ACTION_LABELS.get(name, name)},
-            )
+            messages.success(request, done(result))
             return redirect("staff-application", application_id=app.pk)
     app = visible_application(user, app.pk)
-    context = application_context(request, app, bound={name: form}, unmet=unmet)
+    context = application_context(request, app, bound={spec.name: form}, unmet=unmet)
     return staff_render(request, "grants/staff/application.html", context, status=status)
+
+
+@require_POST
+@staff_view()
+def application_action(request: HttpRequest, application_id: Any, name: str) -> HttpResponse:
+    app = visible_application(request.user, application_id)
+    spec = services.APPLICATION_TRANSITIONS.get(name)
+    if spec is None:
+        raise Http404(_("Action inconnue."))
+    return _fire_from_form(request, app, spec, lambda _result: _("« %(action)s » : fait.") % {"action": spec.label})
 
 
 @require_POST
 @staff_view(Role.INSTRUCTOR)
 def assign_reviewer(request: HttpRequest, application_id: Any) -> HttpResponse:
-    user = request.user
-    app = visible_application(user, application_id)
-    form = AssignReviewerForm(request.POST, prefix="assign", reviewers=_reviewer_choices(app))
-    status = 400
-    unmet: dict[str, list[str]] = {}
-    if form.is_valid():
-        try:
-            review = services.review_assign(
-                application_id=app.pk, reviewer_username=form.cleaned_data.get("reviewer") or "", user=user
-            )
-        except TransitionError as error:
-            raise_for(error)
-            status = error.status
-            if error.status == 400:
-                apply_errors(form, error)
-            else:
-                unmet["assign"] = error.unmet
-        else:
-            messages.success(
-                request, _("%(name)s est assigné à l'évaluation du dossier.") % {"name": review.reviewer.get_username()}
-            )
-            return redirect("staff-application", application_id=app.pk)
-    context = application_context(request, app, bound={"assign": form}, unmet=unmet)
-    return staff_render(request, "grants/staff/application.html", context, status=status)
+    app = visible_application(request.user, application_id)
+    return _fire_from_form(
+        request,
+        app,
+        services.ASSIGN_REVIEWER,
+        lambda review: _("%(name)s est assigné à l'évaluation du dossier.") % {"name": person_name(review.reviewer)},
+    )
 
 
 @require_GET
@@ -461,13 +390,6 @@ def assign_reviewer(request: HttpRequest, application_id: Any) -> HttpResponse:
 def attachment_download(request: HttpRequest, application_id: Any, attachment_id: int) -> FileResponse:
     app = visible_application(request.user, application_id)
     attachment = Attachment.objects.filter(application=app, pk=attachment_id).first()
-    if attachment is None or not attachment.file:
+    if attachment is None:
         raise Http404(_("Introuvable."))
-    # The stored name is generated; the original name only goes to Content-Disposition,
-    # which FileResponse encodes (RFC 6266 / 5987).
-    return FileResponse(
-        attachment.file.open("rb"),
-        as_attachment=True,
-        filename=attachment.original_name,
-        content_type=attachment.content_type or "application/octet-stream",
-    )
+    return attachment_response(attachment)

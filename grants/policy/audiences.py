@@ -121,3 +121,9 @@ def scope_query(
     if Role.PREFECTURE in wanted:
         q |= Q(role=Role.PREFECTURE, region_id__in=sorted(set(region_ids)))
     return q
+
+
+def applicant_organisations(application: Any) -> list[Any]:
+    """The authorities whose staff hear what the applicant hears: the lead authority and
+    the co-applicant authorities (who read the application but do not act on it)."""
+    return [application.organisation_id, *application.co_applicants.values_list("pk", flat=True)]

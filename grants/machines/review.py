@@ -1,0 +1,152 @@
+"""The review's machine (a committee member scores an application) and the reviewer's
+assignment, a write run by the engine like a transition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from grants.machines.application import maybe_open_schedule_task, open_review_task
+from grants.machines.payload import reason_validate, text
+from grants.models import Application, Review, Role, RoleGrant
+from workflows import tasks_service
+from workflows.engine import Conflict, Context, Field, Invalid, Spec, append_log
+from workflows.models import TaskKind
+from workflows.registry import publish
+
+A = Application.State
+# States in which an instructor may still assign a reviewer.
+REVIEWER_ASSIGNABLE_STATES = (A.SUBMITTED, A.AWAITING_OPINIONS, A.UNDER_REVIEW)
+
+
+def _review_submit_validate(payload: dict[str, Any], review: Review) -> dict[str, Any]:
+    criteria = [c["code"] for c in review.application.call.scoring_criteria]
+    scores = payload.get("scores")
+    errors: dict[str, list[str]] = {}
+    if not isinstance(scores, dict):
+        errors["scores"] = [_("Donnez une note de 0 à 5 pour chaque critère.")]
+    else:
+        unknown = sorted(set(scores) - set(criteria))
+        missing = [c for c in criteria if c not in scores]
+        bad = [
+            c
+            for c in criteria
+            if c in scores
+            and (isinstance(scores[c], bool) or not isinstance(scores[c], int) or not 0 <= scores[c] <= 5)
+        ]
+        messages = []
+        if missing:
+            messages.append(_("Critères non notés : %(list)s.") % {"list": ", ".join(missing)})
+        if unknown:
+            messages.append(_("Critères inconnus : %(list)s.") % {"list": ", ".join(unknown)})
+        if bad:
+            messages.append(_("Les notes sont des entiers de 0 à 5 (%(list)s).") % {"list": ", ".join(bad)})
+        if messages:
+            errors["scores"] = messages
+    recommendation = payload.get("recommendation")
+    if recommendation not in Review.Recommendation.values:
+        errors["recommendation"] = [_("Choisissez une recommandation : yes, maybe ou no.")]
+    if errors:
+        raise Invalid(errors=errors)
+    return {
+        "scores": {c: scores[c] for c in criteria},  # type: ignore[index]
+        "recommendation": recommendation,
+        "comment": text(payload, "comment", required=False),
+    }
+
+
+def _review_submit_effects(review: Review, cleaned: dict[str, Any], ctx: Context) -> None:
+    tasks_service.close_tasks(ctx.application, TaskKind.REVIEW, subject=review)
+    publish("review_submitted", application=ctx.application, subject=review, actor=ctx.user)
+    maybe_open_schedule_task(ctx.application)
+
+
+def _review_decline_effects(review: Review, cleaned: dict[str, Any], ctx: Context) -> None:
+    tasks_service.cancel_tasks(ctx.application, TaskKind.REVIEW, subject=review)
+    publish("review_declined", application=ctx.application, subject=review, actor=ctx.user)
+
+
+REVIEW_SUBMIT = Spec(
+    Review,
+    "submit",
+    (Role.REVIEWER,),
+    gettext_lazy("Rendre l'évaluation"),
+    validate=_review_submit_validate,
+    fsm_kwargs=lambda c, ctx: dict(c),
+    effects=_review_submit_effects,
+    comment_field="comment",
+    history_label=gettext_lazy("Évaluation rendue"),
+)
+REVIEW_DECLINE = Spec(
+    Review,
+    "decline",
+    (Role.REVIEWER,),
+    gettext_lazy("Décliner"),
+    validate=reason_validate,
+    fsm_kwargs=lambda c, ctx: {"reason": c["reason"]},
+    effects=_review_decline_effects,
+    comment_field="reason",
+    history_label=gettext_lazy("Évaluation déclinée"),
+    fields=(Field("reason", "longtext", gettext_lazy("Motif"), required=True),),
+)
+
+
+def _assign_validate(payload: dict[str, Any], app: Application) -> dict[str, Any]:
+    username = payload.get("reviewer")
+    username = username.strip() if isinstance(username, str) else ""
+    if not username:
+        raise Invalid(errors={"reviewer": [_("Choisissez un évaluateur.")]})
+    reviewer = get_user_model().objects.filter(username=username, is_active=True).first()
+    grants = RoleGrant.objects.filter(user=reviewer, role=Role.REVIEWER) if reviewer else RoleGrant.objects.none()
+    if reviewer is None or (not grants.filter(call__isnull=True).exists() and not grants.filter(call=app.call).exists()):
+        raise Invalid(errors={"reviewer": [_("Aucun évaluateur de cet appel ne porte cet identifiant.")]})
+    return {"reviewer": reviewer}
+
+
+def _assign_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[str]:
+    reviewer = cleaned.get("reviewer")
+    if reviewer is not None and Review.objects.filter(application=app, reviewer=reviewer).exists():
+        raise Conflict(_("Cet évaluateur est déjà assigné à ce dossier."))
+    return []
+
+
+def _assign_apply(app: Application, cleaned: dict[str, Any], ctx: Context) -> Review:
+    reviewer = cleaned["reviewer"]
+    review = Review.objects.create(application=app, reviewer=reviewer, assigned_by=ctx.user, assigned_at=ctx.now)
+    ctx.log = append_log(
+        subject=review,
+        application=app,
+        transition="assign",
+        source="",
+        target=Review.State.ASSIGNED,
+        user=ctx.user,
+        role=ctx.role,
+        payload={"reviewer": reviewer.get_username()},
+        at=ctx.now,
+    )
+    if app.state == A.UNDER_REVIEW:
+        open_review_task(review, app, ctx.now)
+    publish("review_assigned", application=app, subject=review, actor=ctx.user)
+    return review
+
+
+# Logged on the review (its first entry), fired on the application (the row it locks).
+ASSIGN_REVIEWER = Spec(
+    Application,
+    "assign_reviewer",
+    (Role.INSTRUCTOR,),
+    gettext_lazy("Assigner un évaluateur"),
+    validate=_assign_validate,
+    guard=_assign_guard,
+    fsm=False,
+    apply=_assign_apply,
+    states=REVIEWER_ASSIGNABLE_STATES,
+    fields=(Field("reviewer", "reviewer", gettext_lazy("Évaluateur"), required=True),),
+)
+# The history label of the entry ``assign`` writes on the review.
+ASSIGNED = Spec(Review, "assign", (Role.INSTRUCTOR,), history_label=gettext_lazy("Évaluateur assigné"), fsm=False)
+
+SPECS = (REVIEW_SUBMIT, REVIEW_DECLINE, ASSIGN_REVIEWER, ASSIGNED)

@@ -1,0 +1,186 @@
+"""Which applications, opinion requests, reviews and decisions a user may see, and
+under which role it acts on one of them. Lists are querysets (scoped in SQL); a single
+object the user may not see is a 404 for the caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from grants.models import Application, Decision, OpinionRequest, Review, Role
+from grants.policy.scopes import SYSTEM, scopes
+
+#: A decision is known outside the delegation once its letter is delivered.
+DELIVERED = (Decision.State.DELIVERED, Decision.State.RECORDED)
+
+POST_ELIGIBILITY = [
+    Application.State.AWAITING_OPINIONS,
+    Application.State.UNDER_REVIEW,
+    Application.State.IN_COMMITTEE,
+    Application.State.APPROVED,
+    Application.State.REJECTED,
+    Application.State.WITHDRAWN,
+]
+
+
+def visibility_filter(user: Any) -> Q | None:
+    """The Q that selects the applications this user may see; None means nothing."""
+    s = scopes(user)
+    if not s.roles:
+        return None
+    if Role.ADMIN in s.roles:
+        return Q()
+    q = Q(pk__in=[])
+    if Role.APPLICANT in s.roles:
+        q |= Q(organisation_id__in=sorted(s.organisations)) | Q(co_applicants__in=sorted(s.organisations))
+    not_draft = ~Q(state=Application.State.DRAFT)
+    for role in (Role.INSTRUCTOR, Role.SECRETARY):
+        if role in s.roles:
+            q |= not_draft & s.call_filter(role)
+    if Role.EMBASSY in s.roles:
+        # Only applications whose opinion was asked from one of its countries (eligible and later).
+        q |= Q(
+            pk__in=OpinionRequest.objects.filter(
+                authority=OpinionRequest.Authority.EMBASSY, country_id__in=sorted(s.countries[Role.EMBASSY])
+            ).values("application_id")
+        )
+    if Role.PREFECTURE in s.roles:
+        q |= Q(state__in=POST_ELIGIBILITY, organisation__region_id__in=sorted(s.regions[Role.PREFECTURE]))
+    if Role.REVIEWER in s.roles:
+        q |= Q(pk__in=_reviewing(user))
+    if Role.SIGNATORY in s.roles:
+        q |= Q(pk__in=Decision.objects.values("application_id")) & s.call_filter(Role.SIGNATORY)
+    if Role.FINANCE in s.roles:
+        q |= Q(
+            pk__in=Decision.objects.filter(state__in=DELIVERED).values("application_id")
+        ) & s.call_filter(Role.FINANCE)
+    return q
+
+
+def visible_applications(user: Any, queryset: QuerySet[Application] | None = None) -> QuerySet[Application]:
+    qs = queryset if queryset is not None else Application.objects.all()
+    q = visibility_filter(user)
+    if q is None:
+        return qs.none()
+    if q == Q():
+        return qs
+    # The OR of scopes may join co-applicants: filter by pk to avoid duplicate rows.
+    return qs.filter(pk__in=Application.objects.filter(q).values("pk"))
+
+
+def can_view(user: Any, application: Application) -> bool:
+    return visible_applications(user, Application.objects.filter(pk=application.pk)).exists()
+
+
+def role_for(user: Any, roles: tuple[str, ...], application: Any, subject: Any = None) -> str | None:
+    """The first of ``roles`` the user holds *in scope* for this application / subject
+    (``application`` is None for a committee session or a call: their call is the scope).
+
+    Acting is narrower than seeing: an applicant acts only for the lead authority (a
+    co-applicant authority reads the application, it does not act on it); an embassy or
+    a prefecture only on its own opinion request; a reviewer only on its own review."""
+    if user is None:
+        return SYSTEM if SYSTEM in roles else None
+    s = scopes(user)
+    call_id = application.call_id if application is not None else _call_of(subject)
+    for role in roles:
+        if role not in s.roles:
+            continue
+        if role == Role.ADMIN:
+            return role
+        if role == Role.APPLICANT:
+            if application is not None and application.organisation_id in s.organisations:
+                return role
+        elif role in (Role.INSTRUCTOR, Role.SECRETARY, Role.SIGNATORY, Role.FINANCE):
+            if call_id is not None and s.covers_call(role, call_id):
+                return role
+        elif role == Role.EMBASSY:
+            if (
+                isinstance(subject, OpinionRequest)
+                and subject.authority == OpinionRequest.Authority.EMBASSY
+                and subject.country_id in s.countries[role]
+            ):
+                return role
+        elif role == Role.PREFECTURE:
+            if (
+                isinstance(subject, OpinionRequest)
+                and subject.authority == OpinionRequest.Authority.PREFECTURE
+                and subject.region_id in s.regions[role]
+            ):
+                return role
+        elif role == Role.REVIEWER:
+            if isinstance(subject, Review) and subject.reviewer_id == user.pk:
+                return role
+    return None
+
+
+def _call_of(subject: Any) -> Any:
+    from grants.models import Call
+
+    if isinstance(subject, Call):
+        return subject.pk
+    return getattr(subject, "call_id", None)
+
+
+def _reviewing(user: Any, *, submitted: bool = False) -> QuerySet[Review]:
+    """The applications ``user`` reviews (assigned or submitted; declined ones are gone)."""
+    states = [Review.State.SUBMITTED] if submitted else [Review.State.ASSIGNED, Review.State.SUBMITTED]
+    return Review.objects.filter(reviewer=user, state__in=states).values("application_id")
+
+
+def visible_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
+    s = scopes(user)
+    q = Q(pk__in=[])
+    if Role.EMBASSY in s.roles:
+        q |= Q(authority=OpinionRequest.Authority.EMBASSY, country_id__in=sorted(s.countries[Role.EMBASSY]))
+    if Role.PREFECTURE in s.roles:
+        q |= Q(authority=OpinionRequest.Authority.PREFECTURE, region_id__in=sorted(s.regions[Role.PREFECTURE]))
+    if Role.REVIEWER in s.roles:
+        # The committee weighs the opinions: a reviewer reads those of what it reviews.
+        q |= Q(application_id__in=_reviewing(user))
+    for role in (Role.INSTRUCTOR, Role.SECRETARY):
+        if role in s.roles:
+            q |= s.call_filter(role, "application__call_id")
+    if Role.ADMIN in s.roles:
+        q = Q()
+    return OpinionRequest.objects.filter(q)
+
+
+def visible_reviews(user: Any) -> QuerySet[Review]:
+    s = scopes(user)
+    q = Q(pk__in=[])
+    if Role.REVIEWER in s.roles:
+        # Independent evaluation: its own review; the others' only once its own is in.
+        q |= Q(reviewer=user) | Q(
+            application_id__in=_reviewing(user, submitted=True), state=Review.State.SUBMITTED
+        )
+    for role in (Role.INSTRUCTOR, Role.SECRETARY):
+        if role in s.roles:
+            q |= s.call_filter(role, "application__call_id")
+    if Role.ADMIN in s.roles:
+        q = Q()
+    return Review.objects.filter(q)
+
+
+def visible_decisions(user: Any) -> QuerySet[Decision]:
+    s = scopes(user)
+    q = Q(pk__in=[])
+    if Role.SIGNATORY in s.roles:
+        q |= s.call_filter(Role.SIGNATORY, "application__call_id")
+    if Role.FINANCE in s.roles:
+        q |= Q(state__in=DELIVERED) & s.call_filter(
+            Role.FINANCE, "application__call_id"
+        )
+    for role in (Role.SECRETARY, Role.INSTRUCTOR):
+        if role in s.roles:
+            q |= s.call_filter(role, "application__call_id")
+    if Role.APPLICANT in s.roles:
+        # Lead and co-applicant authorities learn the decision once its letter is delivered.
+        q |= Q(state__in=DELIVERED) & (
+            Q(application__organisation_id__in=sorted(s.organisations))
+            | Q(application__in=Application.objects.filter(co_applicants__in=sorted(s.organisations)).values("pk"))
+        )
+    if Role.ADMIN in s.roles:
+        q = Q()
+    return Decision.objects.filter(q)

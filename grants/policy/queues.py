@@ -1,0 +1,39 @@
+"""Which tasks are in a user's queues: a queue is a role narrowed by one scope item.
+
+Co-applicant authorities are in no queue: they read the application, the lead
+authority acts on it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q
+
+from grants.models import Role
+from grants.policy.scopes import scopes
+
+
+def queue_filter(user: Any) -> Q:
+    """The Q selecting the tasks in the queues of ``user`` (its roles and scopes).
+    A task claimed by someone else stays in the queue, shown as taken."""
+    s = scopes(user)
+    q = Q(pk__in=[])
+    for role in s.roles:
+        if role == Role.ADMIN:
+            continue
+        if role == Role.REVIEWER:
+            q |= Q(queue_role=role, assignee=user)
+            continue
+        base = Q(queue_role=role)
+        if role == Role.APPLICANT:
+            q |= base & Q(scope_organisation_id__in=sorted(s.organisations))
+        elif role == Role.EMBASSY:
+            q |= base & Q(scope_country_id__in=sorted(s.countries[role]))
+        elif role == Role.PREFECTURE:
+            q |= base & Q(scope_region_id__in=sorted(s.regions[role]))
+        elif role in s.unscoped:
+            q |= base
+        else:
+            q |= base & Q(scope_call_id__in=sorted(s.calls.get(role, set())))
+    return q

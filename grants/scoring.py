@@ -1,0 +1,94 @@
+"""Review scores: one calculator for every figure shown on screen, in the committee
+booklet and in the API.
+
+Scores are integers 0–5 per criterion of the call's grid; a review's score is the
+weighted mean of its criteria; an application's score is the mean of its submitted
+reviews' scores. Means are computed exactly (Decimal) and rounded once, half up, to
+one decimal (``PRECISION``), the precision shown everywhere.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from grants.models import Review
+
+PRECISION = Decimal("0.1")
+
+
+def rounded(value: Decimal | None) -> Decimal | None:
+    return value.quantize(PRECISION, rounding=ROUND_HALF_UP) if value is not None else None
+
+
+def _weight(criterion: dict[str, Any]) -> Decimal:
+    return Decimal(str(criterion.get("weight", 1)))
+
+
+def exact_review_score(review: Review, criteria: list[dict[str, Any]]) -> Decimal | None:
+    total_weight = Decimal(0)
+    total = Decimal(0)
+    for criterion in criteria:
+        score = review.scores.get(criterion["code"])
+        if score is None:
+            continue
+        weight = _weight(criterion)
+        total += weight * Decimal(int(score))
+        total_weight += weight
+    return total / total_weight if total_weight else None
+
+
+def review_average(review: Review, criteria: list[dict[str, Any]]) -> Decimal | None:
+    """The weighted mean of one review on the 0–5 scale, rounded for display."""
+    return rounded(exact_review_score(review, criteria))
+
+
+def application_score(reviews: Iterable[Review], criteria: list[dict[str, Any]]) -> Decimal | None:
+    """The mean of the submitted reviews' weighted scores, rounded once."""
+    exact = [s for s in (exact_review_score(r, criteria) for r in reviews if r.state == Review.State.SUBMITTED) if s is not None]
+    return rounded(sum(exact, Decimal(0)) / len(exact)) if exact else None
+
+
+@dataclass(frozen=True)
+class CriterionSummary:
+    code: str
+    label: str
+    weight: Any
+    average: Decimal | None
+    scores: list[int]
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    criteria: list[CriterionSummary]
+    average: Decimal | None
+    count: int
+    recommendations: dict[str, int]
+
+    @property
+    def recommendation_text(self) -> str:
+        labels = dict(Review.Recommendation.choices)
+        return ", ".join(f"{labels[code]} × {n}" for code, n in self.recommendations.items() if n)
+
+
+def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> ScoreSummary:
+    submitted = [r for r in reviews if r.state == Review.State.SUBMITTED]
+    per_criterion = []
+    for criterion in criteria:
+        scores = [int(r.scores[criterion["code"]]) for r in submitted if criterion["code"] in r.scores]
+        per_criterion.append(
+            CriterionSummary(
+                code=str(criterion["code"]),
+                label=str(criterion.get("label", criterion["code"])),
+                weight=criterion.get("weight", 1),
+                average=rounded(Decimal(sum(scores)) / Decimal(len(scores))) if scores else None,
+                scores=scores,
+            )
+        )
+    recommendations = {code: 0 for code in Review.Recommendation.values}
+    for review in submitted:
+        if review.recommendation in recommendations:
+            recommendations[review.recommendation] += 1
+    return ScoreSummary(per_criterion, application_score(submitted, criteria), len(submitted), recommendations)
