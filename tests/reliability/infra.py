@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -507,6 +508,29 @@ class Api:
             return response.json()["state"] if response.status_code == 200 else None
 
         return str(wait_until(answer, timeout=timeout, what=f"the state of {app_id}", interval=0.5))
+
+
+def csrf_token(session: requests.Session, url: str) -> str:
+    page = session.get(url, timeout=15)
+    assert page.status_code == 200, (url, page.status_code)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    assert token, f"no CSRF token on {url}"
+    return token.group(1)
+
+
+def web_sign_in(base_url: str, username: str) -> requests.Session:
+    """A browser's session, signed in through the sign-in form."""
+    session = requests.Session()
+    login = f"{base_url}/accounts/login/"
+    response = session.post(
+        login,
+        data={"username": username, "password": PASSWORD, "csrfmiddlewaretoken": csrf_token(session, login)},
+        headers={"Referer": login},
+        timeout=15,
+        allow_redirects=False,
+    )
+    assert response.status_code == 302, (response.status_code, response.text[:500])
+    return session
 
 
 @contextlib.contextmanager
