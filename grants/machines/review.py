@@ -23,7 +23,9 @@ REVIEWER_ASSIGNABLE_STATES = (A.SUBMITTED, A.AWAITING_OPINIONS, A.UNDER_REVIEW)
 
 
 def _review_submit_validate(payload: dict[str, Any], review: Review) -> dict[str, Any]:
-    criteria = [c["code"] for c in review.application.call.scoring_criteria]
+    grid = review.application.call.scoring_criteria
+    criteria = [c["code"] for c in grid]
+    labels = {c["code"]: str(c.get("label") or c["code"]) for c in grid}
     scores = payload.get("scores")
     errors: dict[str, list[str]] = {}
     if not isinstance(scores, dict):
@@ -39,16 +41,21 @@ def _review_submit_validate(payload: dict[str, Any], review: Review) -> dict[str
         ]
         messages = []
         if missing:
-            messages.append(_("Critères non notés : %(list)s.") % {"list": ", ".join(missing)})
+            messages.append(_("Critères non notés : %(list)s.") % {"list": ", ".join(labels[c] for c in missing)})
         if unknown:
             messages.append(_("Critères inconnus : %(list)s.") % {"list": ", ".join(unknown)})
         if bad:
-            messages.append(_("Les notes sont des entiers de 0 à 5 (%(list)s).") % {"list": ", ".join(bad)})
+            messages.append(
+                _("Les notes sont des entiers de 0 à 5 (%(list)s).") % {"list": ", ".join(labels[c] for c in bad)}
+            )
         if messages:
             errors["scores"] = messages
     recommendation = payload.get("recommendation")
     if recommendation not in Review.Recommendation.values:
-        errors["recommendation"] = [_("Choisissez une recommandation : yes, maybe ou no.")]
+        errors["recommendation"] = [
+            _("Choisissez une recommandation : %(list)s.")
+            % {"list": ", ".join(str(label) for _code, label in Review.Recommendation.choices)}
+        ]
     if errors:
         raise Invalid(errors=errors)
     return {

@@ -193,6 +193,7 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
         payload={"scores": {c["code"]: 4 for c in world.call.scoring_criteria}, "recommendation": "yes"},
     )
     world.fire(app, "schedule", world.secretary, session=world.session.pk)
+    world.open_session()
     world.fire(app, "approve", world.secretary, amount="25000.00")
     decision = Decision.objects.get(application=app)
     services.decision_sign(decision_id=decision.pk, user=world.signatory)

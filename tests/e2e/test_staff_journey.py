@@ -88,6 +88,7 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     expect(page.locator(".fr-alert--success")).to_contain_text("reviewer1 est assigné")
     page.locator("#action-declare_eligible summary").click()
     shot(page, shots, "application")
+    page.locator("label[for=confirm-declare_eligible]").click()  # the confirmation an irreversible act asks
     page.locator("#action-declare_eligible button[type=submit]").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("Déclarer recevable")
     expect(page.locator("#app-state")).to_have_text("Avis en cours")

@@ -132,9 +132,9 @@ def test_the_english_copy_shows_the_banner_reference_amount_and_tranches(world: 
     assert "25% of the total cost" in text
     assert "Commune de Saint-Louis (Senegal)" in text
     # budget years 1 and 2 (start 2027): 12,500 on notification, then 80 % / 20 % of 12,500
-    assert "2027 Instalment 1 100% €12,500.00 On notification of this decision" in text
-    assert "2028 Instalment 2 80% €10,000.00 On submission of the interim technical and financial report" in text
-    assert "2028 Balance 20% €2,500.00 On submission of the final report" in text
+    assert "2027 Instalment 1 50% €12,500.00 On notification of this decision" in text
+    assert "2028 Instalment 2 40% €10,000.00 On submission of the interim technical and financial report" in text
+    assert "2028 Balance 10% €2,500.00 On submission of the final report" in text
     assert "Total €25,000.00" in text
     assert "Jeanne Martin" in text
     assert squeezed(f"https://aap.example.gouv.fr/verify/{document.verification_code}/") in squeezed(text)

@@ -20,6 +20,7 @@ from config.celery import app as celery_app
 from grants import services, tasks
 from grants.documents import issuing
 from grants.models import Decision, Document, Snapshot
+from workflows import registry
 from workflows.engine import Conflict
 from workflows.models import Task, TaskKind, TransitionLog
 
@@ -149,14 +150,12 @@ def test_the_render_task_stores_the_letter_then_delivers_the_decision(
 ) -> None:
     decision = signed(world)
     seen: list[tuple[str, bool]] = []
-    original_emit = services.emit
 
-    def emit(event: str, **kwargs: Any) -> None:
+    def listen(event: str, **kwargs: Any) -> None:
         # delivered is announced inside the transaction that stored the letter
         seen.append((event, Document.objects.filter(decision_id=decision.pk).exists()))
-        original_emit(event, **kwargs)
 
-    monkeypatch.setattr(services, "emit", emit)
+    monkeypatch.setattr(registry, "_listeners", [*registry._listeners, listen])
 
     assert tasks.render_decision.apply(args=[decision.pk]).get() == issuing.ISSUED
 
@@ -333,10 +332,10 @@ def test_a_failed_delivery_rolls_back_and_leaves_no_document_and_no_file(
 ) -> None:
     decision = signed(world)
 
-    def refuse(*, decision_id: int) -> Decision:
+    def refuse(spec: Any, pk: Any, **kwargs: Any) -> Decision:
         raise Conflict("Le dossier a été modifié en même temps par quelqu'un d'autre.")
 
-    monkeypatch.setattr(issuing.services, "decision_deliver", refuse)
+    monkeypatch.setattr(issuing, "fire", refuse)
     tasks.render_decision.apply(args=[decision.pk])
 
     assert not Document.objects.exists()

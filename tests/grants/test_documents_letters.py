@@ -87,13 +87,14 @@ def test_the_approval_letter_shows_reference_amount_rate_and_tranches_from_the_d
     assert f"Coût total du projet 100{NNBSP}000,00{NBSP}€" in text
     assert f"Subvention accordée 25{NNBSP}000,00{NBSP}€" in text
     assert f"25{NNBSP}% du coût total" in text
-    # budget years 1 and 2 (start 2027): 12 500 € on notification, then 80 % / 20 % of 12 500 €
-    assert f"2027 Tranche 1 100{NNBSP}% 12{NNBSP}500,00{NBSP}€ À la notification de la présente décision" in text
+    # budget years 1 and 2 (start 2027): 12 500 € on notification, then 80 % / 20 % of 12 500 €;
+    # the "Part" column is each row's share of the granted amount
+    assert f"2027 Tranche 1 50{NNBSP}% 12{NNBSP}500,00{NBSP}€ À la notification de la présente décision" in text
     assert (
-        f"2028 Tranche 2 80{NNBSP}% 10{NNBSP}000,00{NBSP}€ "
+        f"2028 Tranche 2 40{NNBSP}% 10{NNBSP}000,00{NBSP}€ "
         "Sur présentation du compte-rendu technique et financier intermédiaire"
     ) in text
-    assert f"2028 Solde 20{NNBSP}% 2{NNBSP}500,00{NBSP}€ Sur présentation du rapport final" in text
+    assert f"2028 Solde 10{NNBSP}% 2{NNBSP}500,00{NBSP}€ Sur présentation du rapport final" in text
     assert f"Total 25{NNBSP}000,00{NBSP}€" in text
     assert "Jeanne Martin" in text
     assert "Délégué pour l'action extérieure des collectivités territoriales" in text
@@ -269,7 +270,7 @@ def test_the_payment_schedule_is_the_decided_tranches_with_calendar_years() -> N
         (2029, "Tranche 3", Decimal("8000.00"), True, False),
         (2029, "Solde", Decimal("2000.00"), False, True),
     ]
-    assert [r["share"] for r in rows] == [1, 1, Decimal("0.8"), Decimal("0.2")]
+    assert [r["share"] for r in rows] == [Decimal(12) / 34, Decimal(12) / 34, Decimal(8) / 34, Decimal(2) / 34]
     assert sum(r["amount"] for r in rows) == Decimal("34000.00")
 
 

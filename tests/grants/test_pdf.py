@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 import pypdf
 import pytest
 
-from grants.documents import pdf
+from grants import budget
+from grants.documents import issuing, pdf
 from grants.templatetags.french_format import date_fr, datetime_fr, decimal_fr, euros, percent_fr
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -95,12 +96,11 @@ def approval_context(**overrides: Any) -> dict[str, Any]:
         requested_amount=Decimal("140000.00"),
         granted_amount=Decimal("70000.00"),
         granted_rate=Decimal("0.35"),
-        payment_schedule=pdf.build_payment_schedule(
-            [
-                {"year": 2027, "amount": Decimal("25000")},
-                {"year": 2028, "amount": Decimal("25000")},
-                {"year": 2029, "amount": Decimal("20000")},
-            ]
+        payment_schedule=issuing.payment_schedule(
+            budget.tranche_schedule(
+                Decimal("70000"), {1: Decimal("25000"), 2: Decimal("25000"), 3: Decimal("20000")}, exact=True
+            ),
+            dt.date(2027, 1, 1),
         ),
         obligations=["Associer la commune de Ziguinchor au comité de pilotage annuel."],
     )
@@ -320,26 +320,24 @@ def test_datetime_fr_in_paris_time() -> None:
 
 
 def test_payment_schedule_splits_last_tranche_80_20() -> None:
-    rows = pdf.build_payment_schedule(
-        [
-            {"year": 2028, "amount": Decimal("20000.01")},
-            {"year": 2027, "amount": Decimal("25000")},
-        ]
+    schedule = budget.tranche_schedule(
+        Decimal("45000.01"), {1: Decimal("25000"), 2: Decimal("20000.01")}, exact=True
     )
+    rows = issuing.payment_schedule(schedule, dt.date(2027, 1, 1))
     assert [(r["year"], r["label"], r["amount"], r["is_balance"]) for r in rows] == [
         (2027, "Tranche 1", Decimal("25000"), False),
-        (2028, "Tranche 2", Decimal("16000.00"), False),
-        (2028, "Solde", Decimal("4000.01"), True),
+        (2028, "Tranche 2", Decimal("16000.01"), False),
+        (2028, "Solde", Decimal("4000.00"), True),
     ]
     assert sum(r["amount"] for r in rows) == Decimal("45000.01")
-    assert rows[1]["share"] == Decimal("0.80") and rows[1]["is_last_tranche"]
-    assert rows[2]["share"] == Decimal("0.20")
+    assert rows[1]["is_last_tranche"] and rows[2]["is_balance"]
+    assert sum(r["share"] for r in rows) == 1  # the "Part" column: shares of the granted amount
     assert "compte-rendu technique et financier intermédiaire" in rows[1]["condition"]
     assert rows[2]["condition"] == "Sur présentation du rapport final"
 
 
 def test_payment_schedule_single_year() -> None:
-    rows = pdf.build_payment_schedule([{"year": 2027, "amount": Decimal("10000")}])
+    rows = issuing.payment_schedule(budget.tranche_schedule(Decimal("10000"), {1: Decimal("1")}))
     assert [(r["label"], r["amount"]) for r in rows] == [
         ("Tranche 1", Decimal("8000.00")),
         ("Solde", Decimal("2000.00")),
@@ -347,18 +345,8 @@ def test_payment_schedule_single_year() -> None:
     assert rows[0]["condition"] == "À la notification de la présente décision"
 
 
-@pytest.mark.parametrize(
-    "tranches",
-    [[], [{"year": 2027, "amount": Decimal("0")}], [{"year": 2027, "amount": 1}, {"year": 2027, "amount": 2}]],
-)
-def test_payment_schedule_refuses_bad_input(tranches: list[dict[str, Any]]) -> None:
-    with pytest.raises(ValueError):
-        pdf.build_payment_schedule(tranches)
-
-
-def test_payment_schedule_refuses_floats() -> None:
-    with pytest.raises(TypeError):
-        pdf.build_payment_schedule([{"year": 2027, "amount": 1000.0}])
+def test_no_schedule_for_nothing_granted() -> None:
+    assert budget.tranche_schedule(Decimal("0"), {1: Decimal("1")}) == []
 
 
 # --- Rendering ------------------------------------------------------------------------
@@ -417,16 +405,16 @@ def test_approval_letter_content(rendered: dict[str, pdf.RenderedPdf]) -> None:
     assert f"35{NNBSP}% du coût total" in text
     assert "26 novembre 2026" in text and "Jeanne Martin" in text
     # the tranche schedule: one row per year, the last split 80 % / 20 % solde
-    assert f"2027 Tranche 1 100{NNBSP}% 25{NNBSP}000,00{NBSP}€ À la notification de la présente décision" in text
+    assert f"2027 Tranche 1 35,71{NNBSP}% 25{NNBSP}000,00{NBSP}€ À la notification de la présente décision" in text
     assert (
-        f"2028 Tranche 2 100{NNBSP}% 25{NNBSP}000,00{NBSP}€ "
+        f"2028 Tranche 2 35,71{NNBSP}% 25{NNBSP}000,00{NBSP}€ "
         "Sur présentation du compte-rendu technique et financier intermédiaire"
     ) in text
     assert (
-        f"2029 Tranche 3 80{NNBSP}% 16{NNBSP}000,00{NBSP}€ "
+        f"2029 Tranche 3 22,86{NNBSP}% 16{NNBSP}000,00{NBSP}€ "
         "Sur présentation du compte-rendu technique et financier intermédiaire"
     ) in text
-    assert f"2029 Solde 20{NNBSP}% 4{NNBSP}000,00{NBSP}€ Sur présentation du rapport final" in text
+    assert f"2029 Solde 5,71{NNBSP}% 4{NNBSP}000,00{NBSP}€ Sur présentation du rapport final" in text
     assert f"Total 70{NNBSP}000,00{NBSP}€" in text
     assert "Associer la commune de Ziguinchor au comité de pilotage annuel." in text
     reader = pypdf.PdfReader(io.BytesIO(rendered["pdf/approval_letter.html"].content))
@@ -497,13 +485,13 @@ def test_unknown_template_and_missing_keys_are_refused() -> None:
 
 
 def test_template_versions_cover_every_document_template() -> None:
-    folder = Path(pdf.__file__).resolve().parent / "templates" / "pdf"
+    folder = Path(pdf.__file__).resolve().parent.parent / "templates" / "pdf"
     documents = {f"pdf/{p.name}" for p in folder.glob("*.html") if not p.name.startswith("_") and p.name != "base.html"}
     assert documents == set(pdf.TEMPLATE_VERSION) == set(pdf.REQUIRED_CONTEXT)
 
 
 def test_templates_never_disable_escaping() -> None:
-    folder = Path(pdf.__file__).resolve().parent / "templates" / "pdf"
+    folder = Path(pdf.__file__).resolve().parent.parent / "templates" / "pdf"
     for template in folder.glob("*.html"):
         source = template.read_text()
         assert "|safe" not in source and "autoescape off" not in source, template.name

@@ -182,7 +182,7 @@ def test_a_reviewer_reads_the_opinions_and_others_reviews_only_after_its_own(wor
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("who", ["applicant", "embassy_sn", "reviewer1", "instructor", "prefecture_ara"])
-def test_web_and_api_histories_are_the_same(world: World, api: Any, who: str) -> None:
+def test_web_and_api_histories_are_the_same(world: World, who: str) -> None:
     app = world.advance(world.draft(), S.APPROVED)
     user = getattr(world, who)
     from_api = body(api(user).get(url(f"applications/{app.pk}/")), 200)["history"]

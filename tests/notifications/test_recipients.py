@@ -132,6 +132,7 @@ def test_applicants_never_receive_opinion_or_review_content(world: World) -> Non
         },
     )
     world.fire(app, "schedule", world.secretary, session=world.session.pk)
+    world.open_session()
     world.fire(app, "reject", world.secretary, reasons="Budget insuffisamment justifié.")
     decision = Decision.objects.get(application=app)
     services.decision_sign(decision_id=decision.pk, user=world.signatory)

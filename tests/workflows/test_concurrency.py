@@ -21,6 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def test_two_concurrent_approvals_of_one_application_exactly_one_succeeds() -> None:
     world = World()
     app = world.advance(world.draft(), Application.State.IN_COMMITTEE)
+    world.open_session()
 
     def approve() -> Application:
         return services.application_transition(
@@ -37,6 +38,7 @@ def test_concurrent_approvals_of_two_applications_never_exceed_the_envelope() ->
     world = World(envelope=Decimal("30000.00"))
     first = world.advance(world.draft(), Application.State.IN_COMMITTEE)
     second = world.advance(world.draft(), Application.State.IN_COMMITTEE)
+    world.open_session()
 
     def approve(app: Application) -> Callable[[], Any]:
         return lambda: services.application_transition(

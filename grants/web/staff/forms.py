@@ -100,7 +100,7 @@ def payload_from(form: forms.Form) -> dict[str, Any]:
 
 class OpinionForm(StaffForm):
     verdict = forms.ChoiceField(
-        label=_("Avis"), choices=OpinionRequest.Verdict.choices, widget=forms.RadioSelect, required=False
+        label=_("Avis"), choices=OpinionRequest.Verdict.choices, widget=forms.RadioSelect, required=True
     )
     comment = forms.CharField(
         label=_("Commentaire"),
@@ -117,7 +117,7 @@ class ReviewForm(StaffForm):
     """The call's scoring grid: one 0–5 choice per criterion, then the recommendation."""
 
     recommendation = forms.ChoiceField(
-        label=_("Recommandation"), choices=Review.Recommendation.choices, widget=forms.RadioSelect, required=False
+        label=_("Recommandation"), choices=Review.Recommendation.choices, widget=forms.RadioSelect, required=True
     )
     comment = forms.CharField(label=_("Commentaire"), widget=forms.Textarea(attrs={"rows": 5}), required=False)
 
@@ -131,7 +131,7 @@ class ReviewForm(StaffForm):
                 % {"weight": criterion.get("weight", 1)},
                 choices=SCORE_CHOICES,
                 widget=InlineRadioSelect,
-                required=False,
+                required=True,
             )
         existing = dict(self.fields)
         self.fields.clear()
@@ -156,7 +156,7 @@ class DeclineForm(StaffForm):
         label=_("Motif"),
         help_text=_("Par exemple : conflit d'intérêts avec le porteur ou un partenaire."),
         widget=TEXTAREA,
-        required=False,
+        required=True,
     )
 
 
@@ -214,6 +214,6 @@ class CommitmentForm(StaffForm):
     commitment_number = forms.CharField(
         label=_("Numéro d'engagement"),
         max_length=64,
-        required=False,
+        required=True,
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
