@@ -1443,6 +1443,25 @@ def generate(
     }
 
 
+def world_from_db() -> World:
+    """The ``World`` of a database generated earlier (kept with --keep): calls, accounts,
+    applicants and their application counts, read back from the rows."""
+    from django.db import connection
+
+    world = World(now=dt.datetime.now(UTC))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, code, state FROM grants_call")
+        for call_id, code, state in cursor.fetchall():
+            world.calls[code] = {"id": call_id, "code": code, "state": state}
+        cursor.execute("SELECT id, username FROM auth_user WHERE username LIKE 'bench-%%'")
+        world.accounts = {username: uid for uid, username in cursor.fetchall()}
+        cursor.execute("SELECT organisation_id, user_id FROM grants_rolegrant WHERE role = 'applicant'")
+        world.applicants = dict(cursor.fetchall())
+        cursor.execute("SELECT organisation_id, COUNT(*) FROM grants_application GROUP BY organisation_id")
+        world.org_apps.update(dict(cursor.fetchall()))
+    return world
+
+
 # --- a sample through the real transition service -------------------------------------------
 
 SAMPLE_TARGETS = [

@@ -311,7 +311,12 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "### Pages",
         "",
-        "median ms / queries / SQL ms / hand-written SQL ms / SQL ÷ hand-written, per size.",
+        "median ms / queries / SQL ms / hand-written SQL ms / SQL ÷ hand-written, per size (best of 7 in "
+        "the plot's data, bench/results.json).",
+        "",
+        "Load average of the (shared, 2-core) machine when the pages were measured: "
+        + ", ".join(f"{int(s):,}: {data[s].get('pages', {}).get('load_average', '—')}" for s in sizes)
+        + ".",
         "",
         "| page | target | " + " | ".join(f"{int(s):,}" for s in sizes) + " |",
         "|---|---|" + "---|" * len(sizes),
