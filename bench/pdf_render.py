@@ -40,7 +40,8 @@ def _setup_django() -> None:
 
 
 def approval_context() -> dict[str, Any]:
-    from grants.documents.pdf import build_payment_schedule
+    from grants import budget
+    from grants.documents import issuing
 
     paris = ZoneInfo("Europe/Paris")
     return {
@@ -65,12 +66,12 @@ def approval_context() -> dict[str, Any]:
         "requested_amount": Decimal("140000"),
         "granted_amount": Decimal("70000"),
         "granted_rate": Decimal("0.35"),
-        "payment_schedule": build_payment_schedule(
-            [
-                {"year": 2027, "amount": Decimal("25000")},
-                {"year": 2028, "amount": Decimal("25000")},
-                {"year": 2029, "amount": Decimal("20000")},
-            ]
+        # The one tranche calculator (grants.budget), then the letter's rows (as tests/grants/test_pdf.py).
+        "payment_schedule": issuing.payment_schedule(
+            budget.tranche_schedule(
+                Decimal("70000"), {1: Decimal("25000"), 2: Decimal("25000"), 3: Decimal("20000")}, exact=True
+            ),
+            dt.date(2027, 1, 1),
         ),
     }
 
