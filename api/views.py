@@ -34,7 +34,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from grants import policy, services
+from grants import services
 from grants.documents.downloads import attachment_response
 from grants.models import (
     Application,
@@ -45,13 +45,11 @@ from grants.models import (
     Document,
     OpinionRequest,
     Review,
-    Role,
 )
 from grants.writes import drafts
 from security import otp as second_factor
 from security import tokens
 from workflows import tasks_service
-from workflows.engine import Forbidden
 from workflows.models import Task, TaskKind
 
 from . import selectors
@@ -819,9 +817,6 @@ class SessionListView(ApiView):
         responses=responses({201: s.SessionSerializer}, 400, 403),
     )
     def post(self, request: Request) -> Response:
-        roles = policy.scopes(request.user).roles
-        if Role.SECRETARY not in roles and Role.ADMIN not in roles:
-            raise Forbidden(_("Seul le secrétariat du comité peut planifier un comité."))
         data = _validated(s.SessionCreateSerializer, request)
         date = serializers.DateField().to_internal_value(data["date"])
         session = services.session_create(

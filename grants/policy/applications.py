@@ -184,3 +184,32 @@ def visible_decisions(user: Any) -> QuerySet[Decision]:
     if Role.ADMIN in s.roles:
         q = Q()
     return Decision.objects.filter(q)
+
+
+# --- the work lists of one role (a narrower view than what the role may read) --------------
+
+
+def own_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
+    """The requests addressed to the user's own posts (embassy countries, prefecture
+    regions): an instructor's wider view of the same requests is not its work list."""
+    s = scopes(user)
+    q = Q(pk__in=[])
+    if Role.EMBASSY in s.roles:
+        q |= Q(authority=OpinionRequest.Authority.EMBASSY, country_id__in=sorted(s.countries[Role.EMBASSY]))
+    if Role.PREFECTURE in s.roles:
+        q |= Q(authority=OpinionRequest.Authority.PREFECTURE, region_id__in=sorted(s.regions[Role.PREFECTURE]))
+    return OpinionRequest.objects.filter(q)
+
+
+def decisions_to_sign(user: Any) -> QuerySet[Decision]:
+    """Draft decisions of the calls the user signs for (admin: all)."""
+    s = scopes(user)
+    q = Q(pk__isnull=False) if Role.ADMIN in s.roles else s.call_filter(Role.SIGNATORY, "application__call_id")
+    return Decision.objects.filter(q, state=Decision.State.DRAFT)
+
+
+def finance_decisions(user: Any) -> QuerySet[Decision]:
+    """Delivered and recorded decisions of the calls the user's finance grant covers."""
+    s = scopes(user)
+    q = Q(pk__isnull=False) if Role.ADMIN in s.roles else s.call_filter(Role.FINANCE, "application__call_id")
+    return Decision.objects.filter(q, state__in=DELIVERED)

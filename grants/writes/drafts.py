@@ -174,34 +174,36 @@ def _clean(data: dict[str, Any], call: Call, *, partial: bool) -> dict[str, Any]
                     for index, line in enumerate(lines):
                         where = _("Ligne %(n)s") % {"n": index + 1}
                         if not isinstance(line, dict):
-                            errors.add("budget.lines", f"{where} : " + _("format invalide."))
+                            errors.add(f"budget.lines.{index}", f"{where} : " + _("format invalide."))
                             continue
                         year = line.get("year")
                         if isinstance(year, bool) or not str(year).isdigit() or not 1 <= int(str(year)) <= 10:
-                            errors.add("budget.lines", f"{where} : " + _("l'année du projet va de 1 à 10."))
+                            errors.add(
+                                f"budget.lines.{index}.year", f"{where} : " + _("l'année du projet va de 1 à 10.")
+                            )
                             continue
                         category = line.get("category")
                         if category not in categories:
                             errors.add(
-                                "budget.lines",
+                                f"budget.lines.{index}.category",
                                 f"{where} : "
                                 + _("catégorie inconnue (%(list)s).") % {"list": ", ".join(sorted(categories))},
                             )
                             continue
                         label = str(line.get("label") or "").strip()
                         if not label:
-                            errors.add("budget.lines", f"{where} : " + _("le libellé est obligatoire."))
+                            errors.add(f"budget.lines.{index}.label", f"{where} : " + _("le libellé est obligatoire."))
                             continue
                         try:
                             amount = parse_amount(line.get("amount"), "amount")
                         except Invalid as exc:
-                            errors.add("budget.lines", f"{where} : " + exc.errors["amount"][0])
+                            errors.add(f"budget.lines.{index}.amount", f"{where} : " + exc.errors["amount"][0])
                             continue
                         country = None
                         if line.get("country"):
                             country = Country.objects.filter(iso2=str(line["country"]).upper()).first()
                             if country is None:
-                                errors.add("budget.lines", f"{where} : " + _("pays inconnu."))
+                                errors.add(f"budget.lines.{index}.country", f"{where} : " + _("pays inconnu."))
                                 continue
                         parsed.append((int(str(year)), category, label[:250], amount, country))
                     cleaned["lines"] = parsed

@@ -58,14 +58,6 @@ def _document(decision: Decision) -> Document | None:
 # --- signatory ------------------------------------------------------------------------------
 
 
-def _to_sign(user: Any) -> QuerySet[Decision]:
-    qs = policy.visible_decisions(user).filter(state=Decision.State.DRAFT)
-    s = policy.scopes(user)
-    if Role.ADMIN not in s.roles:
-        qs = qs.filter(s.call_filter(Role.SIGNATORY, "application__call_id"))
-    return qs
-
-
 def _progress(user: Any) -> list[Decision]:
     """The user's latest signatures with their rendering: signed → delivered, the PDF,
     the render error if any (bounded: the last few, newest first)."""
@@ -75,7 +67,7 @@ def _progress(user: Any) -> list[Decision]:
 
 def _signatory_context(request: HttpRequest, report: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     user = request.user
-    page = keyset_page(_with_rows(_to_sign(user)), DECISION_KEYS, request.GET.get("cursor"))
+    page = keyset_page(_with_rows(policy.decisions_to_sign(user)), DECISION_KEYS, request.GET.get("cursor"))
     _decorate(page.rows)
     progress = _progress(user)
     return {
@@ -146,15 +138,6 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
 # --- finance --------------------------------------------------------------------------------
 
 
-def _finance_decisions(user: Any) -> QuerySet[Decision]:
-    """Delivered and recorded decisions of the calls the user's finance grant covers."""
-    qs = policy.visible_decisions(user).filter(state__in=[Decision.State.DELIVERED, Decision.State.RECORDED])
-    s = policy.scopes(user)
-    if Role.ADMIN not in s.roles:
-        qs = qs.filter(s.call_filter(Role.FINANCE, "application__call_id"))
-    return qs
-
-
 @require_GET
 @staff_view(Role.FINANCE, Role.ADMIN)
 def finance(request: HttpRequest) -> HttpResponse:
@@ -166,7 +149,7 @@ def _finance_response(
 ) -> HttpResponse:
     user = request.user
     show = request.GET.get("etat", "delivered")
-    qs = _finance_decisions(user)
+    qs = policy.finance_decisions(user)
     if show == "delivered":
         qs = qs.filter(state=Decision.State.DELIVERED, outcome=Decision.Outcome.APPROVED)
     else:
@@ -191,7 +174,7 @@ def _finance_response(
 @staff_view(Role.FINANCE)
 def finance_record(request: HttpRequest, decision_id: int) -> HttpResponse:
     user = request.user
-    if not _finance_decisions(user).filter(pk=decision_id).exists():
+    if not policy.finance_decisions(user).filter(pk=decision_id).exists():
         raise Http404(_("Introuvable."))
     form = CommitmentForm(request.POST, prefix=f"d{decision_id}")
     status = 400
@@ -239,7 +222,7 @@ def decision_pdf(request: HttpRequest, decision_id: int) -> FileResponse:
 def finance_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     if fmt not in exports.FORMATS:
         raise Http404(_("Format inconnu."))
-    qs = _finance_decisions(request.user)
+    qs = policy.finance_decisions(request.user)
     call = request.GET.get("call")
     if call:
         qs = qs.filter(application__call__code=call)

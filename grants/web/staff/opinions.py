@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch, Q
+from django.db.models import Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -36,28 +36,13 @@ OPINION_KEYS = (Key("due_at", "datetime"), Key("id", "int"))
 REVIEW_KEYS = (Key("assigned_at", "datetime", descending=True), Key("id", "int", descending=True))
 
 
-def _own_opinions(user: Any) -> Any:
-    """The requests addressed to the user's embassy countries / prefecture regions (the
-    instructors' wider view of the same requests is not this screen's)."""
-    s = policy.scopes(user)
-    qs = policy.visible_opinion_requests(user)
-    if not (s.roles & {Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN}):
-        return qs
-    own = Q(pk__in=[])
-    if Role.EMBASSY in s.roles:
-        own |= Q(authority=OpinionRequest.Authority.EMBASSY, country_id__in=sorted(s.countries[Role.EMBASSY]))
-    if Role.PREFECTURE in s.roles:
-        own |= Q(authority=OpinionRequest.Authority.PREFECTURE, region_id__in=sorted(s.regions[Role.PREFECTURE]))
-    return qs.filter(own)
-
-
 @staff_view(Role.EMBASSY, Role.PREFECTURE)
 def opinion_list(request: HttpRequest) -> HttpResponse:
     """The requests of the user's countries / regions: to give first (by due date, the
     index ``opinion_country_state`` serves it), or all of them."""
     user = request.user
     show = request.GET.get("etat", "requested")
-    qs = _own_opinions(user)
+    qs = policy.own_opinion_requests(user)
     if show == "requested":
         qs = qs.filter(state=OpinionRequest.State.REQUESTED)
     else:
@@ -78,7 +63,7 @@ def opinion_list(request: HttpRequest) -> HttpResponse:
 
 def _visible_opinion(user: Any, opinion_id: int) -> OpinionRequest:
     opinion = (
-        _own_opinions(user)
+        policy.own_opinion_requests(user)
         .filter(pk=opinion_id)
         .select_related("application", "application__call", "application__organisation", "country", "region")
         .first()
