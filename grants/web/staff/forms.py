@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from dsfr.forms import DsfrBaseForm
 from dsfr.widgets import InlineRadioSelect
 
+from grants.machines.application import APPROVE, DEFER, REJECT
 from grants.models import Call, CommitteeSession, Country, OpinionRequest, Review
 from workflows.engine import Field, Spec
 from workflows.models import TaskKind
@@ -178,9 +179,7 @@ class OutcomeRowForm(forms.Form):
 
     OUTCOMES = [
         ("", _("— à décider plus tard —")),
-        ("approve", _("Retenir")),
-        ("reject", _("Ne pas retenir")),
-        ("defer", _("Ajourner")),
+        *((spec.name, spec.label) for spec in (APPROVE, REJECT, DEFER)),
     ]
 
     outcome = forms.ChoiceField(label=_("Décision"), choices=OUTCOMES, required=False)

@@ -57,6 +57,7 @@ def opinion_list(request: HttpRequest) -> HttpResponse:
             opinion,
             overdue=opinion.state == OpinionRequest.State.REQUESTED and opinion.due_at < now,
             badge=VERDICT_BADGES.get(opinion.verdict, ""),
+            can_give=engine.available(services.GIVE_OPINION, opinion, user),
         )
     return staff_render(request, "grants/staff/opinion_list.html", {"page": page, "show": show}, active="opinions")
 
