@@ -8,6 +8,7 @@ product's pages are shown, not Django's debug pages.
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -246,3 +247,19 @@ def test_a_server_error_keeps_its_traceback(caplog: pytest.LogCaptureFixture) ->
     (record,) = _request_records(caplog)
     assert record.levelno == logging.ERROR
     assert record.exc_info is not None and isinstance(record.exc_info[1], RuntimeError)
+
+
+def test_a_server_error_under_the_api_is_json_in_the_caller_s_language() -> None:
+    from django.test import RequestFactory
+    from django.utils import translation
+
+    from config import errors
+
+    request = RequestFactory().get("/api/v1/applications/")
+    with translation.override("en"):
+        response = errors.server_error(request)
+    assert response.status_code == 500
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content)["detail"].startswith("Internal server error")
+    page = errors.server_error(RequestFactory().get("/tasks/"))
+    assert page.status_code == 500 and b"<html" in page.content
