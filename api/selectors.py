@@ -63,7 +63,9 @@ def application_detail(user: Any, pk: Any) -> Application:
     )
     if app is None:
         raise not_found()
-    decision = policy.visible_decisions(user).filter(application=app).select_related("application__call", "document").first()
+    decision = (
+        policy.visible_decisions(user).filter(application=app).select_related("application__call", "document").first()
+    )
     app.visible_decision = decision  # type: ignore[attr-defined]
     app.api_available, app.api_blocked = transitions_for(user, app)  # type: ignore[attr-defined]
     app.api_history = [entry.as_api() for entry in policy.history(user, app)]  # type: ignore[attr-defined]
@@ -118,6 +120,4 @@ def visible_decision(user: Any, pk: Any) -> Decision:
 
 def session_list(user: Any) -> QuerySet[CommitteeSession]:
     """Sessions of the calls the caller runs or instructs (admin: all)."""
-    return (
-        policy.visible_sessions(user).select_related("call").annotate(applications_count=Count("applications"))
-    )
+    return policy.visible_sessions(user).select_related("call").annotate(applications_count=Count("applications"))

@@ -47,7 +47,11 @@ def review_average(review: Review, criteria: list[dict[str, Any]]) -> Decimal | 
 
 def application_score(reviews: Iterable[Review], criteria: list[dict[str, Any]]) -> Decimal | None:
     """The mean of the submitted reviews' weighted scores, rounded once."""
-    exact = [s for s in (exact_review_score(r, criteria) for r in reviews if r.state == Review.State.SUBMITTED) if s is not None]
+    exact = [
+        s
+        for s in (exact_review_score(r, criteria) for r in reviews if r.state == Review.State.SUBMITTED)
+        if s is not None
+    ]
     return rounded(sum(exact, Decimal(0)) / len(exact)) if exact else None
 
 

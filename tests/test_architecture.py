@@ -38,7 +38,9 @@ def test_the_contracts_hold() -> None:
 
 def test_an_import_of_the_domain_inside_the_engine_breaks_make_lint(tmp_path: Path) -> None:
     tree = _copy(tmp_path)
-    (tree / "workflows" / "leak.py").write_text("def f():\n    from grants.models import Application\n    return Application\n")
+    (tree / "workflows" / "leak.py").write_text(
+        "def f():\n    from grants.models import Application\n    return Application\n"
+    )
     result = _lint_imports(tree)
     assert result.returncode != 0
     assert "workflows.leak -> grants.models" in result.stdout

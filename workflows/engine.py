@@ -227,7 +227,11 @@ def _state_refusal(spec: Spec, subject: Any, root: Any) -> Conflict:
     source = getattr(holder, "state", "")
     choices = holder._meta.get_field("state").choices
     state_label = dict(choices).get(source, source) if choices else source
-    template = str(spec.refusal) if spec.refusal else _("L'action « %(action)s » n'est pas possible dans l'état « %(state)s ».")
+    template = (
+        str(spec.refusal)
+        if spec.refusal
+        else _("L'action « %(action)s » n'est pas possible dans l'état « %(state)s ».")
+    )
     return Conflict(template % {"action": spec.label or spec.name, "state": state_label})
 
 

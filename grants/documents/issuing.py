@@ -370,9 +370,7 @@ def booklet_context(session: CommitteeSession, *, code: str, issued_at: dt.datet
     with translation.override("fr"):
         for app in session_agenda(session).prefetch_related("countries", "partners__country"):
             figures = budget.figures(app)
-            submitted = list(
-                app.reviews.filter(state=Review.State.SUBMITTED).select_related("reviewer").order_by("pk")
-            )
+            submitted = list(app.reviews.filter(state=Review.State.SUBMITTED).select_related("reviewer").order_by("pk"))
             reviews = [_review_row(r, criteria) for r in submitted]
             applications.append(
                 {

@@ -263,7 +263,6 @@ def qr_code_data_uri(text: str) -> str:
     return _DATA_PNG_PREFIX + base64.b64encode(data).decode("ascii")
 
 
-
 def _w3c_datetime(value: object) -> str | None:
     """A W3C date-time for the PDF metadata (deterministic: from the context, never "now")."""
     if isinstance(value, dt.datetime):

@@ -277,8 +277,10 @@ def _cancel_open_requests(app: Application, ctx: Context) -> None:
     transaction; the application row is already locked)."""
     from grants.machines.opinion import CANCEL_OPINION
 
-    for pk in OpinionRequest.objects.filter(application=app, state=OpinionRequest.State.REQUESTED).order_by("pk").values_list(
-        "pk", flat=True
+    for pk in (
+        OpinionRequest.objects.filter(application=app, state=OpinionRequest.State.REQUESTED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     ):
         fire(CANCEL_OPINION, pk, user=None)
 
@@ -716,11 +718,9 @@ APPLICATION_TRANSITIONS: dict[str, Spec] = {
 SPECS = (*APPLICATION_TRANSITIONS.values(), CREATE)
 
 
-
 def auto_close_opinions(app: Application) -> None:
     """close_opinions fires by itself once no request is left open (given or expired)."""
     still_open = OpinionRequest.objects.filter(application=app, state=OpinionRequest.State.REQUESTED).exists()
     current = Application.objects.filter(pk=app.pk).values_list("state", flat=True).get()
     if not still_open and current == A.AWAITING_OPINIONS:
         fire(CLOSE_OPINIONS, app.pk, user=None, payload={})
-

@@ -80,7 +80,6 @@ def end_of_day(day: dt.date) -> dt.datetime:
     return timezone.make_aware(dt.datetime.combine(day, dt.time(23, 59, 59)))
 
 
-
 def reason_validate(payload: dict[str, Any], subject: Any) -> dict[str, Any]:
     return {"reason": text(payload, "reason", required=True)}
 

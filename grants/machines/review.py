@@ -108,7 +108,9 @@ def _assign_validate(payload: dict[str, Any], app: Application) -> dict[str, Any
         raise Invalid(errors={"reviewer": [_("Choisissez un évaluateur.")]})
     reviewer = get_user_model().objects.filter(username=username, is_active=True).first()
     grants = RoleGrant.objects.filter(user=reviewer, role=Role.REVIEWER) if reviewer else RoleGrant.objects.none()
-    if reviewer is None or (not grants.filter(call__isnull=True).exists() and not grants.filter(call=app.call).exists()):
+    if reviewer is None or (
+        not grants.filter(call__isnull=True).exists() and not grants.filter(call=app.call).exists()
+    ):
         raise Invalid(errors={"reviewer": [_("Aucun évaluateur de cet appel ne porte cet identifiant.")]})
     return {"reviewer": reviewer}
 

@@ -45,7 +45,8 @@ def _close_guard(session: CommitteeSession, cleaned: dict[str, Any], ctx: Contex
     )
     if pending:
         return [
-            _("Des dossiers inscrits n'ont pas encore de décision : %(list)s.") % {"list": ", ".join(str(r) for r in pending)}
+            _("Des dossiers inscrits n'ont pas encore de décision : %(list)s.")
+            % {"list": ", ".join(str(r) for r in pending)}
         ]
     return []
 

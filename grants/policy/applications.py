@@ -52,9 +52,9 @@ def visibility_filter(user: Any) -> Q | None:
     if Role.SIGNATORY in s.roles:
         q |= Q(pk__in=Decision.objects.values("application_id")) & s.call_filter(Role.SIGNATORY)
     if Role.FINANCE in s.roles:
-        q |= Q(
-            pk__in=Decision.objects.filter(state__in=DELIVERED).values("application_id")
-        ) & s.call_filter(Role.FINANCE)
+        q |= Q(pk__in=Decision.objects.filter(state__in=DELIVERED).values("application_id")) & s.call_filter(
+            Role.FINANCE
+        )
     return q
 
 
@@ -152,9 +152,7 @@ def visible_reviews(user: Any) -> QuerySet[Review]:
     q = Q(pk__in=[])
     if Role.REVIEWER in s.roles:
         # Independent evaluation: its own review; the others' only once its own is in.
-        q |= Q(reviewer=user) | Q(
-            application_id__in=_reviewing(user, submitted=True), state=Review.State.SUBMITTED
-        )
+        q |= Q(reviewer=user) | Q(application_id__in=_reviewing(user, submitted=True), state=Review.State.SUBMITTED)
     for role in (Role.INSTRUCTOR, Role.SECRETARY):
         if role in s.roles:
             q |= s.call_filter(role, "application__call_id")
@@ -169,9 +167,7 @@ def visible_decisions(user: Any) -> QuerySet[Decision]:
     if Role.SIGNATORY in s.roles:
         q |= s.call_filter(Role.SIGNATORY, "application__call_id")
     if Role.FINANCE in s.roles:
-        q |= Q(state__in=DELIVERED) & s.call_filter(
-            Role.FINANCE, "application__call_id"
-        )
+        q |= Q(state__in=DELIVERED) & s.call_filter(Role.FINANCE, "application__call_id")
     for role in (Role.SECRETARY, Role.INSTRUCTOR):
         if role in s.roles:
             q |= s.call_filter(role, "application__call_id")

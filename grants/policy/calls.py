@@ -24,7 +24,9 @@ def _delegation_calls(user: Any, roles: tuple[str, ...], lookup: str) -> Q:
 
 def visible_calls(user: Any) -> QuerySet[Call]:
     """Every call but drafts; drafts too for an admin and the delegation staff in scope."""
-    return Call.objects.filter(~Q(state=Call.State.DRAFT) | _delegation_calls(user, (Role.INSTRUCTOR, Role.SECRETARY), "pk"))
+    return Call.objects.filter(
+        ~Q(state=Call.State.DRAFT) | _delegation_calls(user, (Role.INSTRUCTOR, Role.SECRETARY), "pk")
+    )
 
 
 def run_calls(user: Any) -> QuerySet[Call]:

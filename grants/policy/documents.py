@@ -58,6 +58,5 @@ def application_documents(user: Any, application: Application, decision: Decisio
     return [
         d
         for d in documents
-        if d.kind in allowed
-        and (d.kind not in DECISION_KINDS or (delivered and d.decision_id in (None, decision.pk)))  # type: ignore[union-attr]
+        if d.kind in allowed and (d.kind not in DECISION_KINDS or (delivered and d.decision_id in (None, decision.pk)))  # type: ignore[union-attr]
     ]

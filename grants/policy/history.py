@@ -133,19 +133,22 @@ def history(user: Any, application: Application) -> list[Entry]:
     """The entries of ``application``'s history ``user`` may read, oldest first
     (a constant number of queries)."""
     kind = reader(user, application)
-    entries = list(
-        TransitionLog.objects.filter(application=application).select_related("actor").order_by("at", "pk")
-    )
+    entries = list(TransitionLog.objects.filter(application=application).select_related("actor").order_by("at", "pk"))
     opinions: set[str] = set()
     reviews: set[str] = set()
     decisions: set[str] = set()
     if kind != DELEGATION:
-        opinions = {str(pk) for pk in visible_opinion_requests(user).filter(application=application).values_list("pk", flat=True)}
+        opinions = {
+            str(pk)
+            for pk in visible_opinion_requests(user).filter(application=application).values_list("pk", flat=True)
+        }
         reviews = {str(pk) for pk in visible_reviews(user).filter(application=application).values_list("pk", flat=True)}
-        decisions = {str(pk) for pk in visible_decisions(user).filter(application=application).values_list("pk", flat=True)}
-    outcome_known = kind in (DELEGATION, REVIEWER) or Decision.objects.filter(
-        application=application, state__in=DELIVERED
-    ).exists()
+        decisions = {
+            str(pk) for pk in visible_decisions(user).filter(application=application).values_list("pk", flat=True)
+        }
+    outcome_known = (
+        kind in (DELEGATION, REVIEWER) or Decision.objects.filter(application=application, state__in=DELIVERED).exists()
+    )
     result: list[Entry] = []
     for entry in entries:
         subject = SUBJECT_NAMES.get(entry.subject_type)
@@ -171,9 +174,24 @@ def history(user: Any, application: Application) -> list[Entry]:
             label = (spec.public_label or spec.entry_label) if spec else label
             if entry.role not in (Role.APPLICANT,):
                 by = str(ROLE_LABELS.get(entry.role, entry.role))
-        if kind in (POST, APPLICANT) and subject == "application" and entry.transition in OUTCOMES and not outcome_known:
+        if (
+            kind in (POST, APPLICANT)
+            and subject == "application"
+            and entry.transition in OUTCOMES
+            and not outcome_known
+        ):
             result.append(
-                Entry(entry.at, "application", "committee_met", entry.source, entry.source, str(COMMITTEE_MET), None, "", "")
+                Entry(
+                    entry.at,
+                    "application",
+                    "committee_met",
+                    entry.source,
+                    entry.source,
+                    str(COMMITTEE_MET),
+                    None,
+                    "",
+                    "",
+                )
             )
             continue
         result.append(

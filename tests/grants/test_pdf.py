@@ -320,9 +320,7 @@ def test_datetime_fr_in_paris_time() -> None:
 
 
 def test_payment_schedule_splits_last_tranche_80_20() -> None:
-    schedule = budget.tranche_schedule(
-        Decimal("45000.01"), {1: Decimal("25000"), 2: Decimal("20000.01")}, exact=True
-    )
+    schedule = budget.tranche_schedule(Decimal("45000.01"), {1: Decimal("25000"), 2: Decimal("20000.01")}, exact=True)
     rows = issuing.payment_schedule(schedule, dt.date(2027, 1, 1))
     assert [(r["year"], r["label"], r["amount"], r["is_balance"]) for r in rows] == [
         (2027, "Tranche 1", Decimal("25000"), False),

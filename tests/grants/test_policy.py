@@ -49,7 +49,9 @@ def _rejected_and_delivered(world: World) -> Decision:
 @pytest.mark.django_db
 def test_a_commitment_is_refused_on_a_rejected_decision_through_the_api(world: World) -> None:
     decision = _rejected_and_delivered(world)
-    response = api(world.finance).post(url(f"decisions/{decision.pk}/record/"), {"commitment_number": "EJ-1"}, format="json")
+    response = api(world.finance).post(
+        url(f"decisions/{decision.pk}/record/"), {"commitment_number": "EJ-1"}, format="json"
+    )
     refused = body(response, 409)
     assert any("rejet" in reason for reason in refused["unmet"]), refused
     assert Decision.objects.get(pk=decision.pk).state == Decision.State.DELIVERED
@@ -157,7 +159,10 @@ def test_a_reviewer_reads_the_opinions_and_others_reviews_only_after_its_own(wor
     app = world.advance(world.draft(), S.AWAITING_OPINIONS)
     services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
     services.opinion_give(
-        opinion_id=app.opinion_requests.get().pk, user=world.embassy_sn, verdict="reserved", comment="Suivi à renforcer."
+        opinion_id=app.opinion_requests.get().pk,
+        user=world.embassy_sn,
+        verdict="reserved",
+        comment="Suivi à renforcer.",
     )
     first = Review.objects.get(application=app, reviewer=world.reviewer1)
     services.review_submit(
@@ -262,7 +267,9 @@ def test_one_rounding_for_scores_on_screen_in_the_booklet_and_the_api(world: Wor
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
     criteria = world.call.scoring_criteria
     scores = {c["code"]: (5 if i == 0 else 4) for i, c in enumerate(criteria)}
-    services.review_submit(review_id=review.pk, user=world.reviewer1, payload={"scores": scores, "recommendation": "yes"})
+    services.review_submit(
+        review_id=review.pk, user=world.reviewer1, payload={"scores": scores, "recommendation": "yes"}
+    )
     review.refresh_from_db()
     shown = scoring.score_summary(criteria, [review]).average
     assert shown is not None and shown.as_tuple().exponent == -1

@@ -55,9 +55,7 @@ def _session_or_404(user: Any, session_id: int) -> CommitteeSession:
 @staff_view(Role.SECRETARY, Role.ADMIN)
 def session_list(request: HttpRequest) -> HttpResponse:
     user = request.user
-    calls = list(
-        policy.run_calls(user).exclude(state=Call.State.ARCHIVED).order_by("-opens_at")[:100]
-    )
+    calls = list(policy.run_calls(user).exclude(state=Call.State.ARCHIVED).order_by("-opens_at")[:100])
     form = SessionCreateForm(request.POST or None, calls=calls)
     status = 200
     if request.method == "POST":
