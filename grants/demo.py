@@ -4,6 +4,7 @@ state by the real transitions, so the demo's history is valid history."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from grants.models import (
     Call,
     CommitteeSession,
     Country,
+    Decision,
     OpinionRequest,
     Organisation,
     Region,
@@ -26,8 +28,13 @@ from grants.models import (
     RoleGrant,
 )
 from grants.writes import drafts
+from workflows.models import Task, TaskKind
+
+log = logging.getLogger(__name__)
 
 DEMO_CALL = "DEMO-2026"
+#: The second demo call: it asks for the regional prefecture's opinion too.
+PREFECTURE_CALL = "DEMO-2026-PREF"
 # A minimal, valid one-page PDF: the demo's attachments.
 DEMO_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
@@ -137,10 +144,10 @@ def _organisations() -> dict[str, Organisation]:
     return {"lyon": lyon, "rennes": rennes}
 
 
-def _call() -> Call:
+def _call(code: str = DEMO_CALL, **defaults: Any) -> Call:
     now = timezone.now()
     call, created = Call.objects.get_or_create(
-        code=DEMO_CALL,
+        code=code,
         defaults={
             "title": "Appel à projets de démonstration 2026 — coopération décentralisée",
             "description": "Appel généraliste de démonstration (règles de l'appel 2025).",
@@ -150,6 +157,7 @@ def _call() -> Call:
             "prefecture_opinion_required": False,
             "min_reviews": 1,
             "opinion_deadline_days": 21,
+            **defaults,
         },
     )
     if created:
@@ -186,8 +194,8 @@ def _users(password: str, organisations: dict[str, Organisation]) -> dict[str, A
     return users
 
 
-def _draft(index: int, call: Call, user: Any) -> Application:
-    title, country, summary = PROJECTS[index % len(PROJECTS)]
+def _draft(index: int, call: Call, user: Any, project: tuple[str, str, str] | None = None) -> Application:
+    title, country, summary = project or PROJECTS[(index + index // len(TARGET_STATES)) % len(PROJECTS)]
     application = drafts.application_create(
         user=user,
         data={
@@ -255,6 +263,9 @@ def _advance(
         )
         return
     services.review_assign(application_id=application.pk, reviewer_username="reviewer1", user=users["instructor"])
+    if target == S.UNDER_REVIEW:
+        # The second member scores the projects under review too: both find a review to do.
+        services.review_assign(application_id=application.pk, reviewer_username="reviewer2", user=users["instructor"])
     go("declare_eligible", users["instructor"])
     if target == S.AWAITING_OPINIONS:
         return
@@ -273,6 +284,11 @@ def _advance(
     if target == S.UNDER_REVIEW:
         return
     review = Review.objects.get(application=application, reviewer=users["reviewer1"])
+    # The reviewer first declares no conflict of interest (the declaration is being added
+    # alongside: called when the service is there).
+    declare = getattr(services, "review_declare", None)
+    if declare is not None and getattr(review, "declared_at", None) is None:
+        declare(review_id=review.pk, user=users["reviewer1"], conflict=False)
     services.review_submit(
         review_id=review.pk,
         user=users["reviewer1"],
@@ -314,7 +330,69 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
             application = _draft(index, call, owner)
             _advance(application, TARGET_STATES[index % len(TARGET_STATES)], users, session, owner)
         created += 1
+    created += _prefecture_call(users)
+    _session_today(session, users)
+    _deliver_decisions(call, users)
     return {"call": call, "users": users, "created": created}
+
+
+#: The second call's applications (Ville de Lyon, in Auvergne-Rhône-Alpes), left awaiting
+#: the opinions of the embassy of their country and of the regional prefecture.
+PREFECTURE_PROJECTS = [PROJECTS[0], PROJECTS[2], PROJECTS[1], PROJECTS[3]]
+
+
+def _prefecture_call(users: dict[str, Any]) -> int:
+    """Opinions to give for each embassy and for the prefecture; the last two
+    applications' are due tomorrow (the nearest deadline: a request past due is expired by the sweep
+    that beat runs every minute, so an overdue request would not stay in the demo)."""
+    call = _call(
+        PREFECTURE_CALL,
+        title="Appel à projets de démonstration 2026 — avec avis des préfectures",
+        description="Appel de démonstration demandant l'avis de la préfecture de région.",
+        envelope=Decimal("500000.00"),
+        prefecture_opinion_required=True,
+    )
+    created = 0
+    for index in range(call.applications.count(), len(PREFECTURE_PROJECTS)):
+        with transaction.atomic():
+            application = _draft(index, call, users["applicant"], project=PREFECTURE_PROJECTS[index])
+            services.application_transition(application_id=application.pk, name="submit", user=users["applicant"])
+            services.review_assign(
+                application_id=application.pk, reviewer_username="reviewer2", user=users["instructor"]
+            )
+            services.application_transition(
+                application_id=application.pk, name="declare_eligible", user=users["instructor"]
+            )
+            if index >= len(PREFECTURE_PROJECTS) - 2:
+                soon = timezone.now() + dt.timedelta(days=1)
+                OpinionRequest.objects.filter(application=application).update(due_at=soon)
+                Task.objects.filter(application=application, kind=TaskKind.GIVE_OPINION).update(due_at=soon)
+        created += 1
+    return created
+
+
+def _session_today(session: CommitteeSession, users: dict[str, Any]) -> None:
+    """The demo committee sits today and is open, so its outcomes can be recorded."""
+    if session.state == CommitteeSession.State.PLANNED:
+        CommitteeSession.objects.filter(pk=session.pk).update(date=timezone.localdate())
+        services.session_transition(session_id=session.pk, name="open", user=users["secretary"])
+
+
+def _deliver_decisions(call: Call, users: dict[str, Any]) -> None:
+    """The first approval waits for the signatory; every other decision is signed and its
+    letter issued now (without waiting for a worker), so finance has delivered decisions.
+    A letter that cannot be rendered here (no Pango) is left to the worker's retries."""
+    from grants.documents.issuing import issue_decision_letter
+
+    decisions = Decision.objects.filter(application__call=call).order_by("pk")
+    keep = decisions.filter(outcome=Decision.Outcome.APPROVED).values_list("pk", flat=True).first()
+    for decision_id in decisions.filter(state=Decision.State.DRAFT).exclude(pk=keep).values_list("pk", flat=True):
+        services.decision_sign(decision_id=decision_id, user=users["signatory"])
+    for decision_id in decisions.filter(state=Decision.State.SIGNED).values_list("pk", flat=True):
+        try:
+            issue_decision_letter(decision_id)
+        except Exception:
+            log.warning("demo: the letter of decision %s was not rendered", decision_id, exc_info=True)
 
 
 def _site_config() -> None:
