@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from grants.models import Application, AttachmentKind, BudgetLine, Country
 from grants.services import parse_amount
+from grants.writes.drafts import TEXT_FIELDS
 from workflows.engine import Invalid
 
 LIST_SEPARATORS = re.compile(r"[,;\n]+")
@@ -124,7 +125,7 @@ class NewPasswordForm(DsfrFormMixin, SetPasswordForm):  # type: ignore[type-arg]
 class StartForm(DsfrFormMixin, forms.Form):
     title = forms.CharField(
         label=_("Titre du projet"),
-        max_length=250,
+        max_length=TEXT_FIELDS["title"],
         help_text=_("Vous pourrez le modifier tant que le dossier n'est pas déposé."),
     )
 
@@ -139,7 +140,7 @@ class ProjectForm(DsfrFormMixin, forms.Form):
         ("2", _("2 — l'égalité femmes-hommes est l'objectif principal")),
     ]
 
-    title = forms.CharField(label=_("Titre du projet"), max_length=250)
+    title = forms.CharField(label=_("Titre du projet"), max_length=TEXT_FIELDS["title"])
     summary = forms.CharField(
         label=_("Résumé"),
         required=False,
