@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
@@ -166,9 +167,21 @@ def _call(code: str = DEMO_CALL, **defaults: Any) -> Call:
     return call
 
 
+def _same_password(encoded: str, password: str, checked: dict[str, bool]) -> bool:
+    """Whether ``encoded`` is ``password``'s hash; the seed gives every demo account the
+    same hash, so a re-seed checks it once, not once per account."""
+    if encoded not in checked:
+        checked[encoded] = check_password(password, encoded)
+    return checked[encoded]
+
+
 def _users(password: str, organisations: dict[str, Organisation]) -> dict[str, Any]:
     User = get_user_model()
     users: dict[str, Any] = {}
+    # One hash for the demo password (PBKDF2 costs ~0.4 s a call: twelve calls were most of a
+    # seed); an account whose stored hash already checks keeps it.
+    hashed = ""
+    checked: dict[str, bool] = {}
     for account in ACCOUNTS:
         user, _ = User.objects.get_or_create(username=account.username)
         user.first_name, user.last_name = account.first_name, account.last_name
@@ -176,7 +189,9 @@ def _users(password: str, organisations: dict[str, Organisation]) -> dict[str, A
         user.is_active = True
         user.is_staff = account.role == Role.ADMIN
         user.is_superuser = account.role == Role.ADMIN
-        user.set_password(password)
+        if not user.password or not _same_password(user.password, password, checked):
+            hashed = hashed or make_password(password)
+            user.password = hashed
         user.save()
         scope = {
             "organisation": organisations[account.scope["organisation"]] if "organisation" in account.scope else None,
@@ -298,6 +313,12 @@ def _advance(
             "comment": "Partenariat solide, suivi à préciser.",
         },
     )
+    if application.call.consensus_required:
+        services.consensus_record(
+            application_id=application.pk,
+            user=users["instructor"],
+            comment="Projet pertinent ; le suivi des actions reste à préciser.",
+        )
     go("schedule", users["secretary"], session=session.pk)
     if target == S.IN_COMMITTEE:
         return
