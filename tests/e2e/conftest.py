@@ -54,3 +54,76 @@ def browser_page(monkeypatch: pytest.MonkeyPatch, viewport: dict[str, int]) -> I
         finally:
             context.close()
             browser.close()
+
+
+# --- accessibility and layout checks, run on every page the journeys visit -----------------
+
+#: The impacts that fail a journey; "moderate" and "minor" ones are reported, not fatal.
+AXE_FATAL = ("critical", "serious")
+
+
+def _axe_source() -> str:
+    """axe-core as shipped by the axe-playwright-python package (requirements/dev.in): no npm."""
+    import axe_playwright_python
+
+    return (Path(axe_playwright_python.__file__).parent / "axe.min.js").read_text(encoding="utf-8")
+
+
+def axe_violations(page: Any) -> list[dict[str, Any]]:
+    """Every axe-core violation on the page as it is now. The script goes in through
+    Playwright's evaluation (the DevTools protocol), which the page's Content-Security-Policy
+    does not govern: no inline script is added to the page."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.evaluate(_axe_source())
+    # label-content-name-mismatch (WCAG 2.5.3, a visible label is part of the accessible
+    # name) is one of axe's "experimental" rules, off unless asked for.
+    result = page.evaluate(
+        "axe.run(document, {resultTypes: ['violations'], rules: {'label-content-name-mismatch': {enabled: true}}})"
+    )
+    return list(result["violations"])
+
+
+def format_violations(violations: list[dict[str, Any]]) -> str:
+    lines = []
+    for v in violations:
+        lines.append(f"[{v['impact']}] {v['id']}: {v['help']} ({v['helpUrl']})")
+        for node in v["nodes"][:5]:
+            lines.append(f"    {' '.join(node['target'])}: {node['html'][:160]}")
+    return "\n".join(lines)
+
+
+def check_a11y(page: Any, where: str = "") -> None:
+    """Fail on any critical or serious axe-core violation of the current page.
+    A11Y_REPORT=<file> appends every violation (all impacts) to that file instead of failing."""
+    violations = axe_violations(page)
+    report = os.environ.get("A11Y_REPORT")
+    if report:
+        with open(report, "a", encoding="utf-8") as out:
+            out.write(f"== {where or page.url}\n{format_violations(violations)}\n")
+        return
+    fatal = [v for v in violations if v["impact"] in AXE_FATAL]
+    assert not fatal, f"axe-core on {where or page.url}:\n{format_violations(fatal)}"
+
+
+def check_no_horizontal_scroll(page: Any, where: str = "") -> None:
+    """The page fits the window's width: nothing makes it scroll sideways (tables scroll in
+    their own region)."""
+    widths = page.evaluate(
+        "({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
+        " culprits: Array.from(document.querySelectorAll('body *'))"
+        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+        ".slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')"
+        " + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : ''))})"
+    )
+    assert widths["scroll"] <= widths["inner"], (
+        f"{where or page.url} scrolls horizontally at {widths['inner']} px"
+        f" (content {widths['scroll']} px wide): {widths['culprits']}"
+    )
+
+
+def check_page(page: Any, where: str = "") -> None:
+    """What every visited page must pass: axe-core (no critical or serious violation) and
+    no horizontal scrolling at the window's width."""
+    page.wait_for_load_state("load")
+    check_a11y(page, where)
+    check_no_horizontal_scroll(page, where)

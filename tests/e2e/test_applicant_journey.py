@@ -21,6 +21,7 @@ from django.utils import timezone
 from grants import services
 from grants.documents import issuing
 from grants.models import Application, Decision, OpinionRequest, Review
+from tests.e2e.conftest import check_page
 from tests.factories import PDF_BYTES, World
 
 S = Application.State
@@ -29,6 +30,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def shot(page: Any, folder: Path, name: str) -> None:
+    """Check the page (axe-core, no horizontal scrolling), then take its screenshot."""
+    check_page(page, f"applicant-{name}")
     page.screenshot(path=str(folder / f"applicant-{name}.png"), full_page=True)
 
 
@@ -53,6 +56,7 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
     # --- sign in ------------------------------------------------------------------------
     page.goto(f"{base}/")
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    check_page(page, "login (signed out)")
     page.get_by_label("Identifiant", exact=True).fill("applicant")
     page.get_by_label("Mot de passe", exact=True).fill("mauvais")
     page.get_by_role("button", name="Se connecter").click()
@@ -62,9 +66,11 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
     page.get_by_role("button", name="Se connecter").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Mes dossiers")
     expect(page.locator("#appels")).to_be_visible()
+    check_page(page, "home (empty)")
 
     # --- start a draft --------------------------------------------------------------------
     page.locator(f'a[href="/mes-dossiers/nouveau/{world.call.code}/"]').click()
+    check_page(page, "start")
     page.locator("#id_title").fill("Jumelage Lyon – Saint-Louis : gestion des déchets")
     page.get_by_role("button", name="Créer le brouillon").click()
     expect(page.locator(".fr-stepper__title")).to_contain_text("Le projet")
@@ -170,14 +176,17 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
     shot(page, shots, "completion-request")
     page.get_by_role("link", name="Modifier le dossier", exact=True).click()
     page.locator("#sidemenu-wrapper").get_by_role("link", name="4. Pièces justificatives").click()
+    check_page(page, "attachments (completion)")
     signed = tmp_path / "Délibération signée.pdf"
     signed.write_bytes(PDF_BYTES)
     page.locator("#id_council_resolution-file").set_input_files(str(signed))
     page.locator("#piece-council_resolution .portal-upload-btn").click()
     expect(page.locator("#piece-council_resolution")).to_contain_text("Délibération signée.pdf")
     page.get_by_role("link", name="Vérifier le dossier").click()
+    check_page(page, "review (completion)")
     page.get_by_role("button", name="Redéposer le dossier").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Vos compléments ont été transmis")
+    check_page(page, "confirmation (completion)")
     app.refresh_from_db()
     assert app.state == S.SUBMITTED
 
@@ -229,7 +238,9 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
     # The language switch, both ways.
     page.get_by_role("button", name="EN — English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    check_page(page, "home (English)")
     page.get_by_role("button", name="FR — Français").click()
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page).to_have_url(re.compile(r"/accounts/login/"))
+    check_page(page, "login (signed out)")

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from grants.documents import issuing
 from grants.models import Application, CommitteeSession, Decision, OpinionRequest, Review
+from tests.e2e.conftest import check_page
 from tests.factories import World
 from workflows.models import Task, TaskKind
 
@@ -33,6 +34,8 @@ def viewport() -> dict[str, int]:
 
 
 def shot(page: Any, folder: Path, name: str) -> None:
+    """Check the page (axe-core, no horizontal scrolling), then take its screenshot."""
+    check_page(page, f"staff-{name}")
     page.screenshot(path=str(folder / f"staff-{name}.png"), full_page=True)
 
 
@@ -41,10 +44,12 @@ def sign_in(page: Any, base: str, username: str) -> None:
 
     page.context.clear_cookies()
     page.goto(f"{base}/accounts/login/")
+    check_page(page, "login")
     page.get_by_label("Identifiant", exact=True).fill(username)
     page.get_by_label("Mot de passe", exact=True).fill("pw")
     page.get_by_role("button", name="Se connecter").click()
     expect(page.get_by_role("heading", level=1)).to_be_visible()
+    check_page(page, f"home of {username}")
 
 
 def deliver(decision: Decision) -> None:
@@ -92,10 +97,12 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     page.locator("#action-declare_eligible button[type=submit]").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("Déclarer recevable")
     expect(page.locator("#app-state")).to_have_text("Avis en cours")
+    check_page(page)
 
     # --- embassy: the opinion --------------------------------------------------------------
     sign_in(page, base, "embassy-sn")
     page.get_by_role("link", name="Avis", exact=True).click()
+    check_page(page)
     opinion = OpinionRequest.objects.get(application=app)
     page.locator(f"#opinion-{opinion.pk} a.fr-btn").click()
     page.locator('label[for="id_verdict_0"]').click()
@@ -103,6 +110,7 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     shot(page, shots, "opinion")
     page.get_by_role("button", name="Rendre l'avis").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("Votre avis est enregistré")
+    check_page(page)
     opinion.refresh_from_db()
     assert opinion.verdict == "favorable"
     app.refresh_from_db()
@@ -111,6 +119,7 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     # --- reviewer: the scoring grid -------------------------------------------------------
     sign_in(page, base, "reviewer1")
     page.get_by_role("link", name="Évaluations", exact=True).click()
+    check_page(page)
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
     page.locator(f"#review-{review.pk} a.fr-btn").click()
     for criterion, score in zip(world.call.scoring_criteria, (4, 5, 3, 4, 3, 4), strict=True):
@@ -120,16 +129,20 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     shot(page, shots, "scoring")
     page.get_by_role("button", name="Rendre l'évaluation").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("Votre évaluation est enregistrée")
+    check_page(page)
     review.refresh_from_db()
     assert review.state == Review.State.SUBMITTED
 
     # --- secretary: schedule, then record the outcome of the agenda ---------------------
     sign_in(page, base, "secretary")
     page.get_by_role("link", name="Comités", exact=True).click()
+    check_page(page)
     page.get_by_role("link", name="Comité de sélection de printemps").click()
+    check_page(page)
     page.locator(f'label[for="schedule-{app.pk}"]').click()
     page.get_by_role("button", name="Inscrire à l'ordre du jour").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("1 dossier(s) inscrit(s)")
+    check_page(page)
     page.locator(f"#id_{app.pk}-outcome").select_option("approve")
     page.locator(f"#id_{app.pk}-amount").fill("24 000")
     page.locator(f"#id_{app.pk}-text").fill("Projet retenu ; suivi des indicateurs demandé.")
@@ -144,6 +157,7 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     shot(page, shots, "committee-agenda")
     page.locator("#outcomes-submit").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("1 décision(s) enregistrée(s)")
+    check_page(page)
     app.refresh_from_db()
     assert app.state == S.APPROVED
     decision = Decision.objects.get(application=app)
@@ -152,11 +166,13 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     # --- signatory: sign, follow the letter's rendering ---------------------------------
     sign_in(page, base, "signatory")
     page.get_by_role("link", name="Signature", exact=True).click()
+    check_page(page)
     page.locator(f'label[for="sign-{decision.pk}"]').click()
     page.locator(f'label[for="sign-{Decision.objects.get(application=other).pk}"]').click()
     shot(page, shots, "signatory")
     page.get_by_role("button", name="Signer les décisions cochées").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("2 décision(s) signée(s)")
+    check_page(page)
     decision.refresh_from_db()
     assert decision.state in (Decision.State.SIGNED, Decision.State.DELIVERED)
     deliver(decision)
@@ -167,6 +183,7 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     # --- finance: the letter and the commitment -------------------------------------------
     sign_in(page, base, "finance")
     page.get_by_role("link", name="Finances", exact=True).click()
+    check_page(page)
     row = page.locator(f"#decision-{decision.pk}")
     expect(row.get_by_role("link", name="Lettre PDF")).to_be_visible()
     row.locator(f"#id_d{decision.pk}-commitment_number").fill("EJ-2026-000123")
@@ -176,12 +193,14 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     assert download.value.suggested_filename.endswith(".ods")
     row.get_by_role("button", name="Enregistrer").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("Engagement EJ-2026-000123 enregistré")
+    check_page(page)
     decision.refresh_from_db()
     assert (decision.state, decision.commitment_number) == (Decision.State.RECORDED, "EJ-2026-000123")
 
     # --- instructor: the call's dashboard --------------------------------------------------
     sign_in(page, base, "instructor")
     page.get_by_role("link", name="Tableaux de bord", exact=True).click()
+    check_page(page)
     page.get_by_role("link", name=world.call.code).click()
     expect(page.locator("#dashboard-committed")).to_contain_text("44\u202f000,00\u00a0€")
     expect(page.locator("#state-approved")).to_contain_text("2")

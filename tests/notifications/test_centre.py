@@ -33,7 +33,11 @@ def test_the_header_shows_the_unread_count_with_a_link_to_the_centre(world: Worl
     html = page.content.decode()
     assert 'id="notifications-badge"' in html
     assert 'href="/notifications/"' in html
-    assert "Notifications : 2 non lues" in html
+    # The visible text is part of the accessible name (no aria-label hiding it): "Notifications 2 non lues".
+    assert (
+        '<span class="fr-badge fr-badge--sm fr-badge--info fr-ml-1v">2<span class="fr-sr-only"> non lues</span>' in html
+    )
+    assert "aria-label" not in html.split('id="notifications-badge"')[1][:100]
 
 
 def test_the_centre_lists_the_user_s_own_notifications_only(world: World, client: Client) -> None:
