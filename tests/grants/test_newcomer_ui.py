@@ -107,3 +107,48 @@ def test_the_title_s_maxlength_is_the_drafts_limit(client: Client, world: World)
     page = _text(client, reverse("applicant-edit", args=[app.pk, "projet"]))
     (field,) = re.findall(r'<input[^>]*name="title"[^>]*>', page)
     assert f'maxlength="{TEXT_FIELDS["title"]}"' in field
+
+
+# --- 4. errors: the summary names the field, takes the focus, the title says "Erreur" ---
+
+
+def _bad_project(client: Client, world: World, **headers: str) -> str:
+    app = world.draft()
+    client.force_login(world.applicant)
+    response = client.post(
+        reverse("applicant-edit", args=[app.pk, "projet"]),
+        {"title": "Titre", "gender_marker": "0", "duration_months": "deux ans"},
+        **headers,
+    )
+    assert response.status_code == 400
+    return html.unescape(response.content.decode())
+
+
+def test_the_error_summary_names_the_field_and_the_title_starts_with_erreur(client: Client, world: World) -> None:
+    page = _bad_project(client, world)
+    assert re.search(r"<title>\s*Erreur – ", page)
+    assert (
+        '<a href="#id_duration_months">Durée (en mois) : Indiquez une durée en mois (nombre entier de 1 à 120).</a>'
+        in page
+    )
+    assert re.search(r'id="error-summary" tabindex="-1"', page)
+    assert "grants/portal" in page and re.search(r'<script src="[^"]*grants/portal[^"]*\.js"', page)
+
+
+def test_in_english_the_title_starts_with_error(client: Client, world: World) -> None:
+    page = _bad_project(client, world, **EN)
+    assert re.search(r"<title>\s*Error – ", page)
+    assert '<a href="#id_duration_months">Duration (in months): ' in page
+
+
+def test_a_page_without_errors_has_its_plain_title(client: Client, world: World) -> None:
+    app = world.draft()
+    client.force_login(world.applicant)
+    page = _text(client, reverse("applicant-edit", args=[app.pk, "projet"]))
+    assert not re.search(r"<title>\s*Erreur", page)
+
+
+def test_the_static_scripts_focus_the_error_summary() -> None:
+    for name in ("portal.js", "staff.js"):
+        script = (STATIC / name).read_text()
+        assert 'getElementById("error-summary")' in script and ".focus()" in script, name

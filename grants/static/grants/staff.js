@@ -9,3 +9,17 @@ document.addEventListener("change", function (event) {
     other.checked = box.checked;
   });
 });
+
+// A form sent back with errors: the focus moves to its error summary (#error-summary,
+// tabindex="-1") on load.
+(function () {
+  function focusErrorSummary() {
+    var summary = document.getElementById("error-summary");
+    if (summary) summary.focus();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", focusErrorSummary);
+  } else {
+    focusErrorSummary();
+  }
+})();

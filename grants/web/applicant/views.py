@@ -124,10 +124,18 @@ def _application(request: HttpRequest, pk: Any, qs: QuerySet[Application] | None
     return app
 
 
+def named_error(form: Any, name: str, error: Any) -> str:
+    """The summary's line for one error: "Field label : message" (the field is named, as
+    the summary is read apart from the form); a form-wide error as it is."""
+    if name not in form.fields:
+        return str(error)
+    return _("%(label)s : %(message)s") % {"label": form[name].label, "message": error}
+
+
 def form_error_summary(form: Any) -> list[tuple[str, str]]:
     """(input id, message) of a form's errors, for the linked summary above the form."""
     return [
-        (form[name].auto_id if name in form.fields else "content", str(error))
+        (form[name].auto_id if name in form.fields else "content", named_error(form, name, error))
         for name, errors in form.errors.items()
         for error in errors
     ]
@@ -554,7 +562,7 @@ class _SectionForms:
                 continue
             for name, errs in form.errors.items():
                 target = form[name].auto_id if name in form.fields else "section-errors"
-                found.extend((target, str(e)) for e in errs)
+                found.extend((target, named_error(form, name, e)) for e in errs)
         found.extend(("section-errors", e) for e in self.errors)
         return found
 
