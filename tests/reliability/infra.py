@@ -430,9 +430,17 @@ class Stack:
 
         return Celery("reliability-probe", broker=self.redis_url, set_as_current=False)
 
-    def stop(self) -> None:
-        for proc in reversed(self.procs):
-            proc.stop()
+    def stop(self, grace: float = 10) -> None:
+        """SIGTERM to every process at once, SIGKILL to whatever is left after ``grace``."""
+        for proc in self.procs:
+            if proc.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and any(proc.alive() for proc in self.procs):
+            time.sleep(0.2)
+        for proc in self.procs:
+            proc.stop(timeout=0)
 
     def logs(self) -> str:
         return "\n".join(proc.tail() for proc in self.procs)

@@ -69,7 +69,7 @@ def test_the_relay_and_the_documents_sweep_four_times_at_once_send_and_store_eac
     make_stack: Callable[..., Stack], private_redis: PrivateRedis, orm: Callable[..., Any]
 ) -> None:
     stack = make_stack(sweep_after_seconds=1)
-    seeded = stack.scenario("seed", "--drafts", "4", "--approved", "3")
+    seeded = stack.scenario("seed", "--drafts", "2", "--approved", "2")
     stack.web()
     api = Api(stack.base_url)
     for app in seeded["drafts"]:

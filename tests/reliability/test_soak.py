@@ -272,7 +272,7 @@ def test_a_soak_with_a_worker_killed_and_redis_restarted_ends_consistent(
     make_stack: Callable[..., Stack], private_redis: PrivateRedis, orm: Callable[..., Any]
 ) -> None:
     started = time.monotonic()
-    stack = make_stack(beat_seconds=5, sweep_after_seconds=20)
+    stack = make_stack(beat_seconds=3, sweep_after_seconds=10)
     seeded = stack.scenario("seed")
     stack.web(workers=2, threads=4)
     stack.worker(concurrency=2, queues="default")
