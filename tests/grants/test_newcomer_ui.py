@@ -152,3 +152,34 @@ def test_the_static_scripts_focus_the_error_summary() -> None:
     for name in ("portal.js", "staff.js"):
         script = (STATIC / name).read_text()
         assert 'getElementById("error-summary")' in script and ".focus()" in script, name
+
+
+# --- 5. amounts: French formats accepted and prefilled ------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["25 000,50", "25.000,50 €", "25\u202f000,50"])
+def test_the_applicant_s_amount_fields_read_french_amounts(typed: str) -> None:
+    from grants.web.applicant.forms import BudgetLineForm, FundingForm
+
+    assert FundingForm.base_fields["requested"].clean(typed) == "25000.50"
+    assert BudgetLineForm.base_fields["amount"].clean(typed) == "25000.50"
+
+
+def test_the_committee_s_amounts_are_prefilled_the_french_way_and_read_back(client: Client, world: World) -> None:
+    from decimal import Decimal
+
+    from grants.models import Decision
+
+    app = world.advance(world.draft(), Application.State.IN_COMMITTEE)
+    world.open_session()
+    client.force_login(world.secretary)
+    page = client.get(reverse("session", args=[world.session.pk])).content.decode()
+    (field,) = re.findall(rf'<input[^>]*name="{app.pk}-amount"[^>]*>', page)
+    (value,) = re.findall(r'value="([^"]*)"', field)
+    assert value == "25\u202f000"
+    response = client.post(
+        reverse("session-outcomes", args=[world.session.pk]),
+        {f"{app.pk}-outcome": "approve", f"{app.pk}-amount": value, f"{app.pk}-text": "Bien."},
+    )
+    assert response.status_code == 302
+    assert Decision.objects.get(application=app).amount == Decimal("25000.00")

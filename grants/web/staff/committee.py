@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from grants import budget, policy, services
 from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
 from grants.scoring import score_summary
+from grants.templatetags.french_format import decimal_fr
 from grants.web.staff.common import (
     DECISION_BADGES,
     STATE_BADGES,
@@ -151,7 +152,7 @@ def _agenda_rows(user: Any, session: CommitteeSession, data: Any = None) -> list
         figures = budget.figures(app, countries=countries)
         form = None
         if app.state == Application.State.IN_COMMITTEE:
-            form = OutcomeRowForm(data, prefix=str(app.pk), initial={"amount": f"{app.requested_amount:f}"})
+            form = OutcomeRowForm(data, prefix=str(app.pk), initial={"amount": decimal_fr(app.requested_amount)})
         decorate(app, badge=STATE_BADGES.get(app.state, ""))
         decision = getattr(app, "decision", None) if hasattr(app, "decision") else None
         if decision is not None:
