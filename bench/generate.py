@@ -785,10 +785,13 @@ class Generator:
                 if not rows:
                     continue
                 started = time.perf_counter()
-                columns = ", ".join(COLUMNS[table].split())
+                names = COLUMNS[table].split()
+                extra = _defaults_for_other_columns(table, names)
+                columns = ", ".join(names + [name for name, _ in extra])
+                tail = tuple(value for _, value in extra)
                 with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                     for row in rows:
-                        copy.write_row(row)
+                        copy.write_row(row + tail if tail else row)
                 written[table] = len(rows)
                 progress(f"  COPY {table}: {len(rows):,} rows in {time.perf_counter() - started:.1f} s")
                 self.t.rows[table] = []
@@ -797,6 +800,26 @@ class Generator:
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"  # noqa: S608
                 )
         return written
+
+
+def _defaults_for_other_columns(table: str, names: list[str]) -> list[tuple[str, Any]]:
+    """The model's default for each NOT NULL column this generator does not write (a field
+    added after it was written): the load keeps working, with the value the ORM would give."""
+    from django.apps import apps
+    from django.db import connection
+    from django.db.models import NOT_PROVIDED
+
+    model = next((m for m in apps.get_models(include_auto_created=True) if m._meta.db_table == table), None)
+    if model is None:
+        return []
+    extra = []
+    for f in model._meta.concrete_fields:
+        if f.column in names or f.primary_key or f.null or getattr(f, "db_default", NOT_PROVIDED) is not NOT_PROVIDED:
+            continue
+        if not f.has_default():
+            raise RuntimeError(f"bench.generate: {table}.{f.column} is NOT NULL without a default: add it to COLUMNS")
+        extra.append((f.column, f.get_db_prep_save(f.get_default(), connection)))
+    return extra
 
 
 class _Simulation:
@@ -1245,6 +1268,9 @@ class _Simulation:
                 self.review(review)
 
     def schedule(self) -> None:
+        # TODO(consensus): once grants.machines.consensus is committed (a Consensus row and a
+        # ``consensus`` log entry before ``schedule`` when Call.consensus_required), write them
+        # here too; the walk in verify() already accepts such entries.
         self.later(24, 24 * 30)
         sessions = self.info["sessions"]
         session = sessions[-1] if self.target == "in_committee" else sessions[0]
@@ -1575,11 +1601,13 @@ def service_sample(world: World, n: int = SERVICE_SAMPLE, *, seed: int = 7) -> d
             if target == "under_review":
                 continue
             for review in Review.objects.filter(application_id=pk).select_related("reviewer"):
+                services.review_declare(review_id=review.pk, user=review.reviewer, conflict=False)
                 services.review_submit(
                     review_id=review.pk,
                     user=review.reviewer,
                     payload={"scores": dict.fromkeys(CRITERIA, 4), "recommendation": "yes", "comment": "Solide."},
                 )
+            services.consensus_record(application_id=pk, user=instructor)
             go("schedule", secretary, pk, session=session.pk if session else None)
             if target == "in_committee":
                 continue
@@ -1644,11 +1672,16 @@ def verify(*, audit: bool = True) -> dict[str, Any]:
         )
         current_app, current_state = None, None
         last: dict[str, str] = {}
+        notes = 0
         for app_id, transition, source, target in cursor:
             key = str(app_id)
             if key != current_app:
                 current_app, current_state = key, ""
-            if source != current_state or (source, target) not in allowed.get(transition, set()):
+            if source == target == current_state and transition not in allowed:
+                # An entry that records a step without moving the machine (e.g. a consensus,
+                # a Spec with fsm=False): part of the history, not a transition.
+                notes += 1
+            elif source != current_state or (source, target) not in allowed.get(transition, set()):
                 if len(problems) < 20:
                     problems.append(f"{key}: {transition} {source}→{target} after {current_state or 'nothing'}")
             current_state = target
@@ -1690,6 +1723,7 @@ def verify(*, audit: bool = True) -> dict[str, Any]:
         {
             "applications_checked": len(states),
             "application_entries_walked": checked,
+            "entries_without_state_change": notes,
             "unreachable_states": len(unreachable),
             "walk_s": round(time.perf_counter() - started, 1),
             "problems": problems,

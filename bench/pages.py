@@ -198,7 +198,10 @@ def explain(sql: str, params: Any) -> str:
         return "\n".join(row[0] for row in cursor.fetchall())
 
 
-KEY_WORDS = ("Scan", "Sort", "Join", "Aggregate", "Limit", "WindowAgg", "Hash", "Execution Time", "Rows Removed")
+KEY_WORDS = (
+    "Scan", "Sort", "Join", "Aggregate", "Limit", "WindowAgg", "Hash", "Execution Time", "Rows Removed", "Filter:",
+    "Index Cond",
+)  # fmt: skip
 
 
 def _execution_ms(plan: str) -> float:
@@ -208,8 +211,13 @@ def _execution_ms(plan: str) -> float:
     return 0.0
 
 
-def key_lines(plan: str, limit: int = 14) -> list[str]:
-    lines = [line.rstrip() for line in plan.splitlines() if any(word in line for word in KEY_WORDS)]
+def key_lines(plan: str, limit: int = 18) -> list[str]:
+    skip = ("Worker ", "Sort Method", "Buckets:", "Hash Cond")
+    lines = [
+        line.rstrip()
+        for line in plan.splitlines()
+        if any(word in line for word in KEY_WORDS) and not line.strip().startswith(skip)
+    ]
     return lines[:limit]
 
 

@@ -102,8 +102,11 @@ def _markdown(results: dict[str, Any]) -> str:
     for name, result in results["benchmarks"].items():
         custom = _custom_markdown(name)
         if custom is not None and isinstance(result, dict) and "error" not in result:
-            lines.append(custom(result))
-            lines.append("")
+            heading, _, rest = custom(result).partition("\n")
+            lines.append(heading)
+            if result.get("_run_at"):
+                lines.extend(["", f"(figures of the run at {result['_run_at']}: not run this time)"])
+            lines.extend([rest, ""])
             continue
         lines.append(f"## {name}")
         lines.append("")
@@ -130,7 +133,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="*", type=int, help="scale: the database sizes (applications)")
     parser.add_argument("--load-seconds", type=int, help="scale: the load test's duration (0: none)")
     parser.add_argument("--keep", action="store_true", help="scale: keep the generated databases")
+    parser.add_argument("--report", action="store_true", help="only rewrite docs/benchmarks.md from results.json")
     args = parser.parse_args(argv)
+    if args.report:
+        sys.path.insert(0, str(ROOT))
+        REPORT.write_text(_markdown(json.loads(RESULTS.read_text(encoding="utf-8"))), encoding="utf-8")
+        print(f"bench: wrote {REPORT.relative_to(ROOT)} from {RESULTS.relative_to(ROOT)}")
+        return 0
     names = args.only or list(BENCHMARKS)
     overrides: dict[str, Any] = {}
     if args.sizes:

@@ -311,8 +311,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines += [
         "### Pages",
         "",
-        "median ms / queries / SQL ms / hand-written SQL ms / SQL ÷ hand-written, per size (best of 7 in "
-        "the plot's data, bench/results.json).",
+        "median ms / queries / SQL ms / hand-written SQL ms / SQL ÷ hand-written, per size (the best of 7 is "
+        "`min_ms` in bench/results.json).",
         "",
         "Load average of the (shared, 2-core) machine when the pages were measured: "
         + ", ".join(f"{int(s):,}: {data[s].get('pages', {}).get('load_average', '—')}" for s in sizes)
@@ -401,12 +401,15 @@ def markdown(result: dict[str, Any]) -> str:
         page = data[sizes[-1]].get("pages", {}).get(name)
         if not page or not page.get("plan_key_lines"):
             continue
+        from bench.pages import key_lines
+
+        shown = key_lines(page["plan"]) if page.get("plan") else page["plan_key_lines"]
         lines += [
             f"**{page['title']}** — {page.get('main_query_execution_ms')} ms in the database "
             f"(all its queries: {page.get('explained_sql_total_ms')} ms):",
             "",
             "```text",
-            *page["plan_key_lines"],
+            *shown,
             "```",
             "",
         ]
