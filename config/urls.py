@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("security.urls")),  # the second factor's pages (accounts/second-factor/)
     path("notifications/", include("notifications.urls")),
     path("", include("grants.documents.verify")),
+    path("", include("grants.web.pages.urls")),  # the footer's public pages
     path("", include("grants.web.staff.urls")),
     path("", include("grants.web.applicant.urls")),
 ]
