@@ -105,16 +105,30 @@ def check_a11y(page: Any, where: str = "") -> None:
     assert not fatal, f"axe-core on {where or page.url}:\n{format_violations(fatal)}"
 
 
+#: The document's and the window's widths, and the first elements that stick out of the
+#: window while their parent fits it (or scrolls on its own) (the culprits, for the message).
+_WIDTHS_JS = """() => {
+  const inner = window.innerWidth;
+  const scrolls = (e) => ['auto', 'scroll', 'hidden', 'clip'].includes(getComputedStyle(e).overflowX);
+  const culprits = [];
+  for (const e of document.querySelectorAll('body *')) {
+    if (e.getBoundingClientRect().right <= inner + 1) continue;
+    // Only the outermost: an element whose parent fits (or scrolls on its own).
+    const p = e.parentElement;
+    if (p && p !== document.body && (p.getBoundingClientRect().right > inner + 1 || scrolls(p))) continue;
+    culprits.push(e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+      + (typeof e.className === 'string' && e.className.trim() ? '.' + e.className.trim().split(/\\s+/).join('.') : '')
+      + ' (right ' + Math.round(e.getBoundingClientRect().right) + ')');
+    if (culprits.length >= 8) break;
+  }
+  return {scroll: document.documentElement.scrollWidth, inner, culprits};
+}"""
+
+
 def check_no_horizontal_scroll(page: Any, where: str = "") -> None:
     """The page fits the window's width: nothing makes it scroll sideways (tables scroll in
     their own region)."""
-    widths = page.evaluate(
-        "({scroll: document.documentElement.scrollWidth, inner: window.innerWidth,"
-        " culprits: Array.from(document.querySelectorAll('body *'))"
-        ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
-        ".slice(0, 5).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')"
-        " + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : ''))})"
-    )
+    widths = page.evaluate(_WIDTHS_JS)
     assert widths["scroll"] <= widths["inner"], (
         f"{where or page.url} scrolls horizontally at {widths['inner']} px"
         f" (content {widths['scroll']} px wide): {widths['culprits']}"
