@@ -49,6 +49,7 @@ def test_a_full_disk_is_a_507_and_any_other_error_stays_a_500() -> None:
     assert middleware().process_exception(request, ValueError("bug")) is None
 
 
+@pytest.mark.django_db  # whatever the 404 page reads (the user, the session) may read it
 def test_a_database_error_in_a_lower_middleware_is_a_503_too(monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(self: SessionMiddleware, request: object, response: HttpResponse) -> HttpResponse:
         raise OperationalError("terminating connection due to administrator command")
