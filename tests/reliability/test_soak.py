@@ -261,6 +261,25 @@ def settled(decisions: list[int]) -> bool:
     )
 
 
+def busy(stack: Stack, worker: Any, *, timeout: float) -> list[str]:
+    """The tasks ``worker`` is running, asked until it runs one (bounded): the kill then
+    lands in the middle of a render."""
+    probe = stack.celery_probe()
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                active = probe.control.inspect(destination=[worker.hostname], timeout=1).active() or {}
+            except Exception:  # a pooled connection gone stale: ask again
+                active = {}
+            names = [task["name"] for task in active.get(worker.hostname, [])]
+            if names or time.monotonic() > deadline:
+                return names
+            time.sleep(0.05)
+    finally:
+        probe.close()
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -298,14 +317,13 @@ def test_a_soak_with_a_worker_killed_and_redis_restarted_ends_consistent(
 
     faults: list[dict[str, Any]] = []
     time.sleep(SOAK_SECONDS / 3)
-    with orm(stack):
-        rendering = Decision.objects.filter(state=Decision.State.SIGNED).count()
-    pdf_worker.kill()  # SIGKILL to the worker and its pool children
+    in_flight = busy(stack, pdf_worker, timeout=min(30.0, SOAK_SECONDS / 6))
+    pdf_worker.kill()  # SIGKILL to the worker and its pool children, mid-render when it was busy
     faults.append(
         {
             "fault": "pdf worker killed (SIGKILL, process group)",
             "at_s": round(time.monotonic() - load_started, 1),
-            "signed_decisions_waiting": rendering,
+            "tasks_running_when_killed": in_flight,
         }
     )
     stack.worker(concurrency=2, queues="pdf")
