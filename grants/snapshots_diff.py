@@ -94,15 +94,14 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
     # Budget lines: matched on what they are (year, category, label, country); the amount may change.
     old_lines = {_line(ln): ln for ln in before.get("budget", {}).get("lines", [])}
     new_lines = {_line(ln): ln for ln in after.get("budget", {}).get("lines", [])}
-    for key, line in old_lines.items():
-        if key not in new_lines:
+    for line_key, line in old_lines.items():
+        if line_key not in new_lines:
             changes.append(Change("budget", REMOVED, _line_label(line), before=line.get("amount", "")))
-        elif new_lines[key].get("amount") != line.get("amount"):
-            changes.append(
-                Change("budget", CHANGED, _line_label(line), line.get("amount", ""), new_lines[key].get("amount", ""))
-            )
-    for key, line in new_lines.items():
-        if key not in old_lines:
+        elif new_lines[line_key].get("amount") != line.get("amount"):
+            amount = new_lines[line_key].get("amount", "")
+            changes.append(Change("budget", CHANGED, _line_label(line), line.get("amount", ""), amount))
+    for line_key, line in new_lines.items():
+        if line_key not in old_lines:
             changes.append(Change("budget", ADDED, _line_label(line), after=line.get("amount", "")))
 
     old_funding = before.get("budget", {}).get("funding", {})
@@ -127,12 +126,12 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         [(a.get("kind"), a.get("name"), a.get("sha256")) for a in after.get("attachments", [])],
     )
     for kind in dict.fromkeys(k for k, _n, _h in gone + came):
-        old = [name for k, name, _h in gone if k == kind]
-        new = [name for k, name, _h in came if k == kind]
-        label = str(kinds.get(kind, kind))
-        if len(old) == 1 and len(new) == 1:
-            changes.append(Change("attachments", CHANGED, label, old[0], new[0]))
+        left = [name for k, name, _h in gone if k == kind]
+        came_in = [name for k, name, _h in came if k == kind]
+        kind_label = str(kinds.get(kind, kind))
+        if len(left) == 1 and len(came_in) == 1:
+            changes.append(Change("attachments", CHANGED, kind_label, left[0], came_in[0]))
             continue
-        changes += [Change("attachments", REMOVED, label, before=name) for name in old]
-        changes += [Change("attachments", ADDED, label, after=name) for name in new]
+        changes += [Change("attachments", REMOVED, kind_label, before=name) for name in left]
+        changes += [Change("attachments", ADDED, kind_label, after=name) for name in came_in]
     return changes
