@@ -300,6 +300,14 @@ class CommitteeSession(ConcurrentTransitionMixin, models.Model):
         pass
 
 
+#: The OECD DAC gender equality policy marker of a project.
+GENDER_MARKERS = [
+    (0, _("0 — le projet ne cible pas l'égalité femmes-hommes")),
+    (1, _("1 — l'égalité femmes-hommes est un objectif significatif")),
+    (2, _("2 — l'égalité femmes-hommes est l'objectif principal")),
+]
+
+
 class Application(ConcurrentTransitionMixin, models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Brouillon")
@@ -387,6 +395,11 @@ class Application(ConcurrentTransitionMixin, models.Model):
     @property
     def is_editable(self) -> bool:
         return self.state in self.EDITABLE_STATES
+
+    @property
+    def gender_marker_label(self) -> str:
+        """The OECD gender marker as words (0, 1, 2 mean nothing to a reader)."""
+        return str(dict(GENDER_MARKERS).get(self.gender_marker, self.gender_marker))
 
     @property
     def own_contribution(self) -> Decimal:

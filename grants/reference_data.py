@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,3 +38,10 @@ def load(apps: Any = None) -> tuple[int, int]:
         )
         regions += 1
     return countries, regions
+
+
+def collation_key(text: str) -> str:
+    """A French alphabetical sort key: accents and case ignored ("Égypte" with the E's,
+    not after "Zimbabwe" as code points would put it)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()

@@ -37,7 +37,7 @@ from grants.policy.calls import (
 )
 from grants.policy.documents import application_documents, is_delegation
 from grants.policy.history import Entry, history, reader
-from grants.policy.queues import queue_filter
+from grants.policy.queues import kinds_for, queue_filter
 from grants.policy.scopes import DELEGATION, STAFF_ROLES, SYSTEM, Scopes, forget, is_staff_user, scopes
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "history",
     "is_delegation",
     "is_staff_user",
+    "kinds_for",
     "own_opinion_requests",
     "queue_filter",
     "reader",

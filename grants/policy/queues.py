@@ -12,6 +12,26 @@ from django.db.models import Q
 
 from grants.models import Role
 from grants.policy.scopes import scopes
+from workflows.models import TaskKind
+
+#: The task kinds each role's queue can hold (the inbox offers only these as filters).
+QUEUE_KINDS: dict[str, tuple[str, ...]] = {
+    Role.APPLICANT: (TaskKind.COMPLETE_APPLICATION,),
+    Role.INSTRUCTOR: (TaskKind.CHECK_ELIGIBILITY,),
+    Role.EMBASSY: (TaskKind.GIVE_OPINION,),
+    Role.PREFECTURE: (TaskKind.GIVE_OPINION,),
+    Role.REVIEWER: (TaskKind.REVIEW,),
+    Role.SECRETARY: (TaskKind.SCHEDULE_COMMITTEE,),
+    Role.SIGNATORY: (TaskKind.SIGN_DECISION,),
+    Role.FINANCE: (TaskKind.RECORD_COMMITMENT,),
+}
+
+
+def kinds_for(user: Any) -> list[str]:
+    """The task kinds the user's queues can hold, in the order of TaskKind."""
+    roles = scopes(user).roles
+    wanted = {kind for role in roles for kind in QUEUE_KINDS.get(role, ())}
+    return [kind for kind in TaskKind.values if kind in wanted]
 
 
 def queue_filter(user: Any) -> Q:

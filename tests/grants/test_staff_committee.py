@@ -59,6 +59,10 @@ def test_the_agenda_shows_amount_rate_opinions_scores_and_recommendations(world:
     assert "SN : " in html and "Favorable" in html  # the embassy's verdict
     assert "<strong>4/5</strong>" in html  # average score
     assert "Favorable × 1" in html  # recommendations
+    # Outcomes are recorded while the session sits: the form only once it is open.
+    assert "Enregistrer les décisions de l'ordre du jour" not in html
+    world.open_session()
+    html = client.get(reverse("session", args=[world.session.pk])).content.decode()
     assert "Enregistrer les décisions de l'ordre du jour" in html
 
 
@@ -116,7 +120,7 @@ def test_recording_the_outcomes_of_the_whole_agenda_at_once(world: World, client
     }
     assert Decision.objects.get(application=approved).amount == Decimal("24000.00")
     assert Decision.objects.get(application=rejected).reasons == "Budget insuffisamment justifié."
-    assert "3 décision(s) enregistrée(s)." in client.get(response["Location"]).content.decode()
+    assert "3 décisions enregistrées." in client.get(response["Location"]).content.decode()
 
 
 def test_an_envelope_overrun_refuses_the_whole_batch_nothing_half_recorded(world: World, client) -> None:

@@ -75,7 +75,7 @@ def test_the_signatory_signs_several_decisions_at_once(world: World, client) -> 
         assert decision.state == Decision.State.SIGNED
         assert decision.signed_by == world.signatory
     html = client.get(reverse("signatory")).content.decode()
-    assert "2 décision(s) signée(s)" in html
+    assert "2 décisions signées" in html
     assert "Lettre en préparation" in html
     assert 'hx-trigger="every 3s"' in html  # the progress polls while letters are rendered
 

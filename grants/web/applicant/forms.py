@@ -19,7 +19,8 @@ from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm, SetPasswordForm
 from django.utils.translation import gettext_lazy as _
 
-from grants.models import Application, AttachmentKind, BudgetLine, Country
+from grants.models import GENDER_MARKERS, Application, AttachmentKind, BudgetLine, Country
+from grants.reference_data import collation_key
 from grants.services import parse_amount
 from grants.writes.drafts import TEXT_FIELDS
 from workflows.engine import Invalid
@@ -134,11 +135,7 @@ class StartForm(DsfrFormMixin, forms.Form):
 
 
 class ProjectForm(DsfrFormMixin, forms.Form):
-    GENDER_CHOICES = [
-        ("0", _("0 — le projet ne cible pas l'égalité femmes-hommes")),
-        ("1", _("1 — l'égalité femmes-hommes est un objectif significatif")),
-        ("2", _("2 — l'égalité femmes-hommes est l'objectif principal")),
-    ]
+    GENDER_CHOICES = [(str(value), label) for value, label in GENDER_MARKERS]
 
     title = forms.CharField(label=_("Titre du projet"), max_length=TEXT_FIELDS["title"])
     summary = forms.CharField(
@@ -221,7 +218,9 @@ def set_choices(field: forms.Field, choices: list[tuple[Any, Any]]) -> None:
 
 
 def country_choices() -> list[tuple[str, Any]]:
-    countries = sorted(Country.objects.exclude(iso2="FR").only("iso2", "name_fr", "name_en"), key=lambda c: c.name)
+    countries = sorted(
+        Country.objects.exclude(iso2="FR").only("iso2", "name_fr", "name_en"), key=lambda c: collation_key(c.name)
+    )
     return [("", _("Choisir un pays"))] + [(c.iso2, c.name) for c in countries]
 
 

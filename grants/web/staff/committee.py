@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from grants import budget, policy, services
@@ -337,7 +338,9 @@ def session_outcomes(request: HttpRequest, session_id: int) -> HttpResponse:
     if not recorded:
         messages.warning(request, _("Aucune décision saisie."))
         return _agenda_response(request, session, data=request.POST, status=400)
-    messages.success(request, _("%(n)s décision(s) enregistrée(s).") % {"n": recorded})
+    messages.success(
+        request, ngettext("%(n)s décision enregistrée.", "%(n)s décisions enregistrées.", recorded) % {"n": recorded}
+    )
     return redirect("session", session_id=session.pk)
 
 
@@ -371,7 +374,11 @@ def session_schedule(request: HttpRequest, session_id: int) -> HttpResponse:
         return _agenda_response(request, session, status=400)
     done = sum(1 for r in report if r["ok"])
     if done == len(report):
-        messages.success(request, _("%(n)s dossier(s) inscrit(s) à l'ordre du jour.") % {"n": done})
+        messages.success(
+            request,
+            ngettext("%(n)s dossier inscrit à l'ordre du jour.", "%(n)s dossiers inscrits à l'ordre du jour.", done)
+            % {"n": done},
+        )
         return redirect("session", session_id=session.pk)
     return _agenda_response(request, session, schedule_report=report, status=200 if done else 409)
 

@@ -13,6 +13,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from grants import policy, services
@@ -125,7 +126,13 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
     done = sum(1 for r in report if r["ok"])
     if done:
         messages.success(
-            request, _("%(n)s décision(s) signée(s) : la lettre de notification est en préparation.") % {"n": done}
+            request,
+            ngettext(
+                "%(n)s décision signée : la lettre de notification est en préparation.",
+                "%(n)s décisions signées : les lettres de notification sont en préparation.",
+                done,
+            )
+            % {"n": done},
         )
     if done == len(report):
         return redirect("signatory")

@@ -36,10 +36,13 @@ class InboxFilterForm(StaffForm):
     kind = forms.ChoiceField(label=_("Type de tâche"), required=False)
     country = forms.ChoiceField(label=_("Pays"), required=False)
 
-    def __init__(self, *args: Any, calls: list[Call], countries: list[Country], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, calls: list[Call], countries: list[Country], kinds: list[str], **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fields["call"].choices = [("", _("Tous les appels"))] + [(c.code, c.code) for c in calls]
-        self.fields["kind"].choices = [("", _("Toutes les tâches")), *TaskKind.choices]
+        labels = dict(TaskKind.choices)
+        self.fields["kind"].choices = [("", _("Toutes les tâches")), *((kind, labels[kind]) for kind in kinds)]
         self.fields["country"].choices = [("", _("Tous les pays"))] + [(c.iso2, c.name) for c in countries]
 
 

@@ -33,6 +33,7 @@ from grants.models import (
     Role,
     RoleGrant,
 )
+from grants.reference_data import collation_key
 from grants.scoring import score_summary
 from grants.templatetags.french_format import decimal_fr
 from grants.web.staff.common import (
@@ -80,13 +81,23 @@ def _task_link(task: Task) -> str:
 
 
 def _filter_choices(user: Any) -> tuple[list[Call], list[Country]]:
+    """The calls and countries worth filtering the user's inbox by: the calls of its open
+    tasks, and the countries of its posts (embassy) or of its open tasks' applications,
+    in French alphabetical order."""
     s = policy.scopes(user)
-    calls = list(Call.objects.exclude(state=Call.State.DRAFT).only("code", "title").order_by("-opens_at")[:100])
-    embassy_only = s.roles <= {Role.EMBASSY, Role.APPLICANT}
-    countries = Country.objects.exclude(iso2="FR")
-    if embassy_only:
-        countries = countries.filter(iso2__in=sorted(s.countries.get(Role.EMBASSY, set())))
-    return calls, list(countries.order_by("name_fr"))
+    inbox = tasks_service.inbox(user).order_by().values("application_id")
+    calls = list(
+        Call.objects.filter(pk__in=Application.objects.filter(pk__in=inbox).values("call_id"))
+        .only("code", "title")
+        .order_by("-opens_at")[:100]
+    )
+    if s.roles <= {Role.EMBASSY, Role.APPLICANT}:
+        countries = Country.objects.filter(iso2__in=sorted(s.countries.get(Role.EMBASSY, set())))
+    else:
+        countries = Country.objects.filter(
+            pk__in=Application.countries.through.objects.filter(application_id__in=inbox).values("country_id")
+        )
+    return calls, sorted(countries.exclude(iso2="FR"), key=lambda c: collation_key(c.name))
 
 
 def inbox(request: HttpRequest) -> HttpResponse:
@@ -101,10 +112,14 @@ def inbox(request: HttpRequest) -> HttpResponse:
     except NotSignedIn:
         return redirect_to_login(request.get_full_path())
     calls, countries = _filter_choices(user)
-    form = InboxFilterForm(request.GET or None, calls=calls, countries=countries)
-    filters: dict[str, str] = {}
-    if form.is_valid():
-        filters = {k: v for k, v in form.cleaned_data.items() if v}
+    form = InboxFilterForm(request.GET or None, calls=calls, countries=countries, kinds=policy.kinds_for(user))
+    form.is_valid()
+    # The form offers what the user's queues can hold; a value it does not offer (a
+    # bookmarked or typed URL) is no error: it applies, and matches none of the user's
+    # tasks, since the rows are the user's queues whatever the filters.
+    filters: dict[str, str] = {
+        name: str(request.GET[name])[:64] for name in ("call", "kind", "country") if request.GET.get(name)
+    }
     base = tasks_service.inbox(user)
     if "call" in filters:
         base = base.filter(application__call__code=filters["call"])
