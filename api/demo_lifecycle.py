@@ -4,7 +4,7 @@ the HTTP API only, with the demo accounts (``manage.py seed_demo``; password ``d
     .venv/bin/python -m api.demo_lifecycle --base-url http://127.0.0.1:8000
 
 Draft → attachments → submit → reviewer assigned → declared eligible → the embassy's
-opinion (which closes the opinion phase) → review → committee session → scheduled →
+opinion (which closes the opinion phase) → declaration → review → consensus → committee session → scheduled →
 approved → signed → delivered (by the background worker: the letter is rendered, then
 sent) → letter downloaded → commitment recorded. Each step is printed; the exit status is
 0 when the decision ends ``recorded``. Standard library only (urllib).
@@ -175,10 +175,15 @@ def run(base_url: str, password: str, call_code: str, language: str, wait_second
     reviewer = sign_in("reviewer1")
     mine = reviewer.call("GET", f"/reviews/?application={app_id}")["results"][0]
     scores = {criterion["code"]: 4 for criterion in mine["criteria"]}
+    declared = reviewer.call("POST", f"/reviews/{mine['id']}/declare/", {"conflict": False})
+    step("reviewer1", f"POST /reviews/{mine['id']}/declare/ no conflict", declared["declared_at"])
     done = reviewer.call(
         "POST", f"/reviews/{mine['id']}/submit/", {"scores": scores, "recommendation": "yes", "comment": "Solide."}
     )
     step("reviewer1", f"POST /reviews/{mine['id']}/submit/", done["state"])
+
+    consensus = instructor.call("POST", f"/applications/{app_id}/consensus/", {"comment": "Projet solide."})
+    step("instructor", "POST …/consensus/", f"weighted score {consensus['weighted_score']}")
 
     secretary = sign_in("secretary")
     day = (dt.date.today() + dt.timedelta(days=14)).isoformat()

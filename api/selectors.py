@@ -13,8 +13,9 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
-from grants import policy
+from grants import budget, policy, search
 from grants.models import Application, Call, CommitteeSession, Decision, Document, OpinionRequest, Review
+from grants.scoring import spreads, weighted_score
 from grants.services import APPLICATION_TRANSITIONS
 from workflows import engine
 
@@ -33,10 +34,15 @@ def visible_calls(user: Any) -> QuerySet[Call]:
 # --- applications -----------------------------------------------------------------------------
 
 
-def application_list(user: Any) -> QuerySet[Application]:
-    """A constant number of queries whatever the page size: one for the page, one for
-    the countries (the user's scopes are read once per request and cached)."""
-    return policy.visible_applications(user).select_related("call", "organisation").prefetch_related("countries")
+def application_list(user: Any, filters: search.Filters | None = None) -> QuerySet[Application]:
+    """The applications ``user`` may see that pass ``filters`` (``grants.search``, the same
+    as the staff list's). A constant number of queries whatever the page size: one for the
+    page, one for the countries (the user's scopes are read once per request and cached)."""
+    return (
+        search.applications(user, filters or search.Filters())
+        .select_related("call", "organisation")
+        .prefetch_related("countries")
+    )
 
 
 def visible_application(user: Any, pk: Any) -> Application:
@@ -46,8 +52,24 @@ def visible_application(user: Any, pk: Any) -> Application:
     return app
 
 
+def refuse_unreadable(user: Any, app: Application) -> None:
+    """403 with the policy's reason when ``user`` sees ``app`` but may not read its content
+    (a reviewer before its declaration of no conflict of interest)."""
+    reason = policy.read_refusal(user, app)
+    if reason:
+        raise engine.Forbidden(reason)
+
+
+def readable_application(user: Any, pk: Any) -> Application:
+    """``visible_application``, and readable: its content, attachments and documents."""
+    app = visible_application(user, pk)
+    refuse_unreadable(user, app)
+    return app
+
+
 def application_detail(user: Any, pk: Any) -> Application:
-    """The application with everything the detail body shows, computed for ``user``."""
+    """The application with everything the detail body shows, computed for ``user``
+    (403 for a restricted reader)."""
     app = (
         policy.visible_applications(user)
         .filter(pk=pk)
@@ -63,6 +85,7 @@ def application_detail(user: Any, pk: Any) -> Application:
     )
     if app is None:
         raise not_found()
+    refuse_unreadable(user, app)
     decision = (
         policy.visible_decisions(user).filter(application=app).select_related("application__call", "document").first()
     )
@@ -121,3 +144,31 @@ def visible_decision(user: Any, pk: Any) -> Decision:
 def session_list(user: Any) -> QuerySet[CommitteeSession]:
     """Sessions of the calls the caller runs or instructs (admin: all)."""
     return policy.visible_sessions(user).select_related("call").annotate(applications_count=Count("applications"))
+
+
+# --- evaluation -------------------------------------------------------------------------------
+
+
+def consensus_body(consensus: Any) -> Any:
+    """The consensus with its weighted score and the reviews' spreads (grants.scoring)."""
+    app = consensus.application
+    criteria = app.call.scoring_criteria
+    consensus.weighted_score = weighted_score(consensus.scores, criteria)
+    consensus.spreads = spreads(criteria, list(app.reviews.filter(state=Review.State.SUBMITTED)))
+    return consensus
+
+
+def session_ranking(user: Any, session: CommitteeSession) -> list[dict[str, Any]]:
+    """The session's applications best first with the envelope line (grants.budget.ranking)."""
+    apps = policy.visible_applications(user, Application.objects.filter(session=session))
+    return [
+        {
+            "application": row.application.pk,
+            "reference": row.application.reference,
+            "weighted_score": row.weighted_score,
+            "requested": row.requested,
+            "cumulative_requested": row.cumulative_requested,
+            "within_envelope": row.within_envelope,
+        }
+        for row in budget.ranking(session.call, session.pk, apps)
+    ]

@@ -266,6 +266,42 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=5000, allow_blank=True)
 
 
+class ReviewDeclareSerializer(serializers.Serializer):
+    conflict = serializers.BooleanField(help_text="Whether the reviewer has a conflict of interest.")
+    details = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, help_text="The conflict (required when `conflict`)."
+    )
+
+
+class ConsensusRecordSerializer(serializers.Serializer):
+    scores = serializers.JSONField(
+        required=False,
+        help_text="{criterion code: integer 0–5} for every criterion of the call's grid; omitted: the "
+        "reviewers' means rounded to the whole point.",
+    )
+    comment = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, help_text="Meant for the applicant (evaluation summary)."
+    )
+    internal_comment = serializers.CharField(
+        max_length=5000, required=False, allow_blank=True, help_text="The delegation's own note."
+    )
+
+
+class ConsensusSerializer(serializers.Serializer):
+    application = serializers.UUIDField(source="application_id")
+    scores = serializers.DictField(child=serializers.IntegerField())
+    weighted_score = serializers.DecimalField(
+        max_digits=3, decimal_places=1, allow_null=True, help_text="Weighted mean of the scores, 0.1 half up."
+    )
+    spreads = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Per criterion: highest minus lowest submitted review score."
+    )
+    comment = serializers.CharField(source="comment_for_applicant")
+    internal_comment = serializers.CharField()
+    recorded_by = serializers.CharField(source="recorded_by.username", allow_null=True)
+    recorded_at = serializers.DateTimeField()
+
+
 class CommitmentSerializer(serializers.Serializer):
     commitment_number = serializers.CharField(
         max_length=64, allow_blank=True, help_text="Budget commitment number: letters, digits and . _ / - only."
@@ -610,6 +646,9 @@ class ReviewSerializer(serializers.Serializer):
     decline_reason = serializers.CharField()
     assigned_at = serializers.DateTimeField()
     completed_at = serializers.DateTimeField(allow_null=True)
+    declared_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the reviewer declared the absence of conflict of interest."
+    )
 
     @extend_schema_field(nullable_enum("RecommendationEnum"))
     def get_recommendation(self, review: Review) -> str | None:
@@ -625,3 +664,26 @@ class SessionSerializer(serializers.Serializer):
     state_label = serializers.CharField(source="get_state_display")
     applications_count = serializers.IntegerField(help_text="Applications scheduled to this session.")
     created_at = serializers.DateTimeField()
+
+
+class RankingRowSerializer(serializers.Serializer):
+    application = serializers.UUIDField()
+    reference = serializers.CharField(allow_null=True)
+    weighted_score = serializers.DecimalField(
+        max_digits=3, decimal_places=1, allow_null=True, help_text="The consensus's weighted score (null: none yet)."
+    )
+    requested = serializers.DecimalField(max_digits=14, decimal_places=2)
+    cumulative_requested = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Requested amounts from the first row down to this one."
+    )
+    within_envelope = serializers.BooleanField(
+        help_text="cumulative_requested ≤ the call's envelope less what other sessions' approvals commit."
+    )
+
+
+class SessionDetailSerializer(SessionSerializer):
+    ranking = RankingRowSerializer(
+        many=True,
+        help_text="Best first: higher consensus weighted score (none: last), then lower requested amount, then "
+        "earlier submission, then reference.",
+    )

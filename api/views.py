@@ -32,9 +32,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from grants import services
+from grants import search, services
 from grants.documents.downloads import attachment_response
 from grants.models import (
     Application,
@@ -334,7 +335,76 @@ class CallDetailView(ApiView):
 
 
 class ApplicationPagination(ApiCursorPagination):
+    """Keyset pagination in the list's ordering (``grants.search.window``, shared with the
+    staff list): ``next`` and ``previous`` links, never OFFSET, never COUNT; a cursor is
+    only valid with the ordering that made it (else 400 on ``cursor``)."""
+
     ordering = ("-created_at",)
+
+    def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
+        self.request = request
+        self.base_url = request.build_absolute_uri()
+        self.page_size = self.get_page_size(request) or ApiCursorPagination.page_size
+        ordering = getattr(view, "search_ordering", None) or search.ORDERINGS["-created_at"]
+        try:
+            self.window = search.window(
+                queryset, ordering, request.query_params.get(self.cursor_query_param) or None, self.page_size
+            )
+        except search.InvalidCursor:
+            raise ValidationError({self.cursor_query_param: [_("Curseur de pagination invalide.")]}) from None
+        return self.window.rows
+
+    def _link(self, token: str | None) -> str | None:
+        return replace_query_param(self.base_url or "", self.cursor_query_param, token) if token else None
+
+    def get_next_link(self) -> str | None:
+        return self._link(self.window.next_cursor)
+
+    def get_previous_link(self) -> str | None:
+        return self._link(self.window.previous_cursor)
+
+
+def _text_param(name: str, description: str, type_: Any = str) -> OpenApiParameter:
+    return OpenApiParameter(name, type_, OpenApiParameter.QUERY, required=False, description=description)
+
+
+#: The list's filters: ``grants.search.parse_filters`` reads them (the staff list's too).
+APPLICATION_FILTERS = [
+    _text_param(
+        "q",
+        "Full-text search over the reference, title, summary, objectives, the lead and co-applicant "
+        "authorities (names, SIREN) and the partners' names; case and accents ignored, every word must "
+        "match (French stemming on PostgreSQL). A reference or a SIREN typed whole comes first. At most 200 "
+        "characters.",
+    ),
+    _choice("state", Application.State.choices, "Only applications in this state."),
+    _text_param("call", "A call's code."),
+    _text_param("country", "A project country (ISO 3166 alpha-2, e.g. `SN`)."),
+    _text_param("region", "The French region (INSEE code, e.g. `84`) of the lead authority."),
+    _text_param("organisation", "An authority, lead or co-applicant: its id, or its SIREN (9 digits)."),
+    _text_param("requested_min", "Requested amount at least (euros, decimal string)."),
+    _text_param("requested_max", "Requested amount at most (euros, decimal string)."),
+    _text_param("granted_min", "Granted amount at least (an approval visible to the caller)."),
+    _text_param("granted_max", "Granted amount at most (an approval visible to the caller)."),
+    _text_param("submitted_from", "Submitted on or after this day (Paris time).", OpenApiTypes.DATE),
+    _text_param("submitted_to", "Submitted on or before this day (Paris time).", OpenApiTypes.DATE),
+    _text_param("decided_from", "Decided on or after this day (a decision visible to the caller).", OpenApiTypes.DATE),
+    _text_param("decided_to", "Decided on or before this day (a decision visible to the caller).", OpenApiTypes.DATE),
+    OpenApiParameter(
+        "overdue",
+        str,
+        OpenApiParameter.QUERY,
+        required=False,
+        enum=["1", "0"],
+        description="`1`: only applications with an open task past its due date.",
+    ),
+    _choice(
+        "ordering",
+        list(search.ORDERINGS),
+        "Sort order; `-` for descending. Default: `relevance` with `q`, else `-created_at`. "
+        "`relevance` without `q` is `-created_at`.",
+    ),
+]
 
 
 APPLICATION_DESCRIPTION = """\
@@ -358,20 +428,19 @@ class ApplicationListView(ApiView):
         tags=["applications"],
         operation_id="applications_list",
         summary="Applications visible to the caller",
-        description="Newest first. A summary per application; `GET /applications/{id}/` gives the full body.",
-        parameters=[
-            _choice("state", Application.State.choices, "Only applications in this state."),
-            OpenApiParameter("call", str, OpenApiParameter.QUERY, required=False, description="A call's code."),
-        ],
+        description="Newest first, or in the order asked for. A summary per application; "
+        "`GET /applications/{id}/` gives the full body. The filters mean what they mean on the staff list "
+        "(`/dossiers/`); a bad value is a 400 naming the parameter.",
+        parameters=APPLICATION_FILTERS,
         responses=paged(s.ApplicationSummarySerializer),
     )
     def get(self, request: Request) -> Response:
-        qs = selectors.application_list(request.user)
-        qs = _filtered(request, qs, Application.State.values)
-        call = request.query_params.get("call")
-        if call:
-            qs = qs.filter(call__code=call)
-        return self.paginate(qs, s.ApplicationSummarySerializer)
+        try:
+            filters = search.parse_filters(request.query_params)
+        except search.FilterError as error:
+            raise ValidationError(error.errors) from None
+        self.search_ordering = search.ordering_for(filters, fallback="-created_at")
+        return self.paginate(selectors.application_list(request.user, filters), s.ApplicationSummarySerializer)
 
     @extend_schema(
         tags=["applications"],
@@ -395,7 +464,7 @@ class ApplicationDetailView(ApiView):
         operation_id="applications_retrieve",
         summary="One application",
         description=APPLICATION_DESCRIPTION,
-        responses=responses({200: s.ApplicationSerializer}, 404),
+        responses=responses({200: s.ApplicationSerializer}, 403, 404),
     )
     def get(self, request: Request, pk: uuid.UUID) -> Response:
         return Response(s.ApplicationSerializer(selectors.application_detail(request.user, pk)).data)
@@ -483,7 +552,7 @@ class AttachmentFileView(ApiView):
         responses=responses({(200, "application/octet-stream"): OpenApiTypes.BINARY}, 404),
     )
     def get(self, request: Request, pk: uuid.UUID, attachment_id: int) -> FileResponse:
-        app = selectors.visible_application(request.user, pk)
+        app = selectors.readable_application(request.user, pk)
         attachment = Attachment.objects.filter(pk=attachment_id, application=app).first()
         if attachment is None or not attachment.file:
             raise selectors.not_found()
@@ -506,7 +575,7 @@ class ApplicationDocumentView(ApiView):
         responses=responses({(200, "application/pdf"): PDF}, 404),
     )
     def get(self, request: Request, pk: uuid.UUID, code: str) -> FileResponse:
-        app = selectors.visible_application(request.user, pk)
+        app = selectors.readable_application(request.user, pk)
         return _pdf_response(selectors.visible_document(request.user, app, code))
 
 
@@ -570,6 +639,31 @@ class ReviewerAssignView(ApiView):
         review = services.review_assign(application_id=pk, reviewer_username=data["reviewer"], user=request.user)
         review = selectors.review_list(request.user).filter(pk=review.pk).first() or review
         return Response(s.ReviewSerializer(review).data, status=status.HTTP_201_CREATED)
+
+
+class ConsensusView(ApiView):
+    @extend_schema(
+        tags=["applications"],
+        operation_id="applications_consensus_create",
+        summary="Record the consensus of the reviews (instructor, secretary)",
+        description="Once the call's `min_reviews` reviews are submitted (else 409 with the reason), in "
+        "`under_review` or `in_committee`. `scores` default to the reviewers' means rounded to the whole "
+        "point; `comment` is meant for the applicant, `internal_comment` stays with the delegation. Recording "
+        "again corrects it. `schedule` requires it when the call's `consensus_required` is true.",
+        request=s.ConsensusRecordSerializer,
+        responses=responses({200: s.ConsensusSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, pk: uuid.UUID) -> Response:
+        selectors.visible_application(request.user, pk)
+        data = _validated(s.ConsensusRecordSerializer, request)
+        consensus = services.consensus_record(
+            application_id=pk,
+            user=request.user,
+            scores=data.get("scores"),
+            comment=data.get("comment") or "",
+            internal_comment=data.get("internal_comment") or "",
+        )
+        return Response(s.ConsensusSerializer(selectors.consensus_body(consensus)).data)
 
 
 # --- tasks -----------------------------------------------------------------------------------
@@ -775,6 +869,28 @@ class ReviewDeclineView(ApiView):
         return Response(s.ReviewSerializer(_visible_review(request.user, review_id)).data)
 
 
+class ReviewDeclareView(ApiView):
+    @extend_schema(
+        tags=["reviews"],
+        operation_id="reviews_declare",
+        summary="Declare on conflict of interest (reviewer)",
+        description="Before reading an assigned application, its reviewer declares the absence of conflict of "
+        "interest: `{conflict: false}`, dated and logged (`declare`). Until then the application's detail, "
+        "attachments, documents and the other reviews answer 403 with the reason. `{conflict: true, details}` "
+        "declines the review (`details` is its reason) and tells the instructors, who may assign another "
+        "reviewer. 409 if the review is no longer assigned or already declared.",
+        request=s.ReviewDeclareSerializer,
+        responses=responses({200: s.ReviewSerializer}, 400, 403, 404, 409),
+    )
+    def post(self, request: Request, review_id: int) -> Response:
+        _visible_review(request.user, review_id)
+        data = _validated(s.ReviewDeclareSerializer, request)
+        services.review_declare(
+            review_id=review_id, user=request.user, conflict=data["conflict"], details=data.get("details") or ""
+        )
+        return Response(s.ReviewSerializer(_visible_review(request.user, review_id)).data)
+
+
 # --- committee sessions ----------------------------------------------------------------------
 
 
@@ -784,7 +900,9 @@ class SessionPagination(ApiCursorPagination):
 
 
 def _session_body(user: Any, session_id: int) -> dict[str, Any]:
-    return s.SessionSerializer(selectors.session_list(user).get(pk=session_id)).data  # type: ignore[return-value]
+    session = selectors.session_list(user).get(pk=session_id)
+    session.ranking = selectors.session_ranking(user, session)  # type: ignore[attr-defined]
+    return s.SessionDetailSerializer(session).data  # type: ignore[return-value]
 
 
 class SessionListView(ApiView):
@@ -814,7 +932,7 @@ class SessionListView(ApiView):
         operation_id="sessions_create",
         summary="Plan a committee session (secretary)",
         request=s.SessionCreateSerializer,
-        responses=responses({201: s.SessionSerializer}, 400, 403),
+        responses=responses({201: s.SessionDetailSerializer}, 400, 403),
     )
     def post(self, request: Request) -> Response:
         data = _validated(s.SessionCreateSerializer, request)
@@ -830,7 +948,8 @@ class SessionDetailView(ApiView):
         tags=["sessions"],
         operation_id="sessions_retrieve",
         summary="One committee session",
-        responses=responses({200: s.SessionSerializer}, 404),
+        description="With `ranking`: the session's applications best first and the envelope line.",
+        responses=responses({200: s.SessionDetailSerializer}, 404),
     )
     def get(self, request: Request, session_id: int) -> Response:
         if not selectors.session_list(request.user).filter(pk=session_id).exists():
@@ -856,7 +975,7 @@ class SessionOpenView(SessionTransitionView):
         operation_id="sessions_open",
         summary="Open the session (secretary)",
         request=None,
-        responses=responses({200: s.SessionSerializer}, 404, 409),
+        responses=responses({200: s.SessionDetailSerializer}, 404, 409),
     )
     def post(self, request: Request, session_id: int) -> Response:
         return super().post(request, session_id)
@@ -871,7 +990,7 @@ class SessionCloseView(SessionTransitionView):
         summary="Close the session (secretary)",
         description="409 while a scheduled application has no decision.",
         request=None,
-        responses=responses({200: s.SessionSerializer}, 404, 409),
+        responses=responses({200: s.SessionDetailSerializer}, 404, 409),
     )
     def post(self, request: Request, session_id: int) -> Response:
         return super().post(request, session_id)

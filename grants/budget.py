@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from grants.models import ZERO, Application, Call, Country, Decision, Tier
+from grants.models import ZERO, Application, Call, Consensus, Country, Decision, Tier
+from grants.scoring import weighted_score
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -293,3 +294,59 @@ def tranche_schedule(amount: Decimal, years: dict[int, Decimal], *, exact: bool 
             number += 1
             schedule.append({"number": number, "year": year, "amount": f"{part:f}", "condition": condition})
     return schedule
+
+
+# --- the session's ranking --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankedApplication:
+    application: Application
+    weighted_score: Decimal | None  # the consensus's weighted score (grants.scoring), None without one
+    requested: Decimal
+    cumulative_requested: Decimal
+    within_envelope: bool
+
+
+def available_envelope(call: Call, session_id: int | None) -> Decimal:
+    """The call's envelope less what the decisions of *other* sessions commit: what the
+    session's ranking is measured against."""
+    committed = (
+        Decision.objects.filter(application__call=call, outcome=Decision.Outcome.APPROVED)
+        .exclude(application__session_id=session_id)
+        .aggregate(total=Sum("amount"))["total"]
+        or ZERO
+    )
+    return call.envelope - committed
+
+
+def ranking(call: Call, session_id: int | None, applications: Iterable[Application]) -> list[RankedApplication]:
+    """The applications best first, with the requested amounts cumulated down the list and
+    the envelope line: a project is within while the cumulated request, its own included,
+    is at most the available envelope (one that fits exactly is within).
+
+    Order (ties): the higher consensus weighted score (none: after every scored one), then
+    the lower requested amount, then the earlier submission, then the reference."""
+    apps = list(applications)
+    sheets = dict(
+        Consensus.objects.filter(application__in=[a.pk for a in apps]).values_list("application_id", "scores")
+    )
+    criteria = call.scoring_criteria
+    scored = [(a, weighted_score(sheets[a.pk], criteria) if a.pk in sheets else None) for a in apps]
+    far = "9999"
+    scored.sort(
+        key=lambda pair: (
+            pair[1] is None,
+            -(pair[1] or ZERO),
+            pair[0].requested_amount,
+            pair[0].submitted_at.isoformat() if pair[0].submitted_at else far,
+            pair[0].reference or "",
+        )
+    )
+    available = available_envelope(call, session_id)
+    rows = []
+    cumulative = ZERO
+    for app, score in scored:
+        cumulative += app.requested_amount
+        rows.append(RankedApplication(app, score, app.requested_amount, cumulative, cumulative <= available))
+    return rows

@@ -7,10 +7,18 @@ internal comments, payload fields) are read from these Specs through
 
 from __future__ import annotations
 
-from grants.machines import application, decision, opinion, review, session
+from grants.machines import application, consensus, decision, opinion, review, session
 from grants.writes import drafts
 from workflows.engine import Spec
 
 
 def specs() -> tuple[Spec, ...]:
-    return (*application.SPECS, *opinion.SPECS, *review.SPECS, *decision.SPECS, *session.SPECS, *drafts.SPECS)
+    return (
+        *application.SPECS,
+        *opinion.SPECS,
+        *review.SPECS,
+        *consensus.SPECS,
+        *decision.SPECS,
+        *session.SPECS,
+        *drafts.SPECS,
+    )

@@ -228,6 +228,8 @@ class Call(ConcurrentTransitionMixin, models.Model):
     required_attachments = models.JSONField(_("pièces obligatoires"), default=default_required_attachments)
     prefecture_opinion_required = models.BooleanField(_("avis de la préfecture requis"), default=False)
     min_reviews = models.PositiveSmallIntegerField(_("évaluations minimales avant comité"), default=2)
+    # The committee's consensus (grants.machines.consensus) is recorded before scheduling.
+    consensus_required = models.BooleanField(_("consensus requis avant comité"), default=True)
     scoring_criteria = models.JSONField(_("grille d'évaluation"), default=default_scoring_criteria)
     reminder_steps = models.JSONField(_("relances (jours par rapport à l'échéance)"), default=default_reminder_steps)
     block_overdue_reports = models.BooleanField(_("bloquer les porteurs en retard de rapport final"), default=False)
@@ -340,6 +342,7 @@ class Application(ConcurrentTransitionMixin, models.Model):
     themes = models.JSONField(_("thématiques"), default=list, blank=True)
     sdg_targets = models.JSONField(_("cibles ODD"), default=list, blank=True)
     gender_marker = models.PositiveSmallIntegerField(_("marqueur genre"), default=0, validators=[MaxValueValidator(2)])
+
     countries = models.ManyToManyField(Country, verbose_name=_("pays du projet"), related_name="applications")
     start_date = models.DateField(_("date de début"), null=True, blank=True)
     duration_months = models.PositiveSmallIntegerField(_("durée (mois)"), null=True, blank=True)
@@ -366,6 +369,9 @@ class Application(ConcurrentTransitionMixin, models.Model):
     submitted_at = models.DateTimeField(_("déposé le"), null=True, blank=True)
     # Bumped on each state change: when the state was last entered (time-in-state statistics).
     state_changed_at = models.DateTimeField(default=timezone.now)
+    # The search document (grants.search): texts of the application, its authorities and
+    # partners, lower-cased without accents; GIN-indexed on PostgreSQL (migration 0006).
+    search_text = models.TextField(default="", db_default="", blank=True, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -391,6 +397,15 @@ class Application(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return self.reference or str(self.title)
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Draft edits and transitions all save the row: the search document follows.
+        from grants.search import document
+
+        self.search_text = document(self)
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "search_text"}
+        super().save(*args, **kwargs)
 
     @property
     def is_editable(self) -> bool:
@@ -656,6 +671,9 @@ class Review(ConcurrentTransitionMixin, models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     completed_at = models.DateTimeField(null=True, blank=True)
+    # The reviewer's declaration of no conflict of interest (grants.machines.review
+    # DECLARE): before it, the reviewer reads only the application's summary (policy).
+    declared_at = models.DateTimeField(_("absence de conflit déclarée le"), null=True, blank=True)
 
     class Meta:
         ordering = ["assigned_at", "pk"]
@@ -678,6 +696,28 @@ class Review(ConcurrentTransitionMixin, models.Model):
     def decline(self, *, reason: str) -> None:
         self.decline_reason = reason
         self.completed_at = timezone.now()
+
+
+class Consensus(models.Model):
+    """The committee's consensus on an application, moderated by the instructor or the
+    secretary once the call's minimum of reviews is in (grants.machines.consensus)."""
+
+    application = models.OneToOneField(Application, on_delete=models.CASCADE, related_name="consensus")
+    # {criterion code: integer 0–5}, every criterion of the call's grid.
+    scores = models.JSONField(_("notes de consensus"), default=dict)
+    comment_for_applicant = models.TextField(_("commentaire pour le porteur"), blank=True)
+    internal_comment = models.TextField(_("commentaire interne"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("consensus")
+        verbose_name_plural = _("consensus")
+
+    def __str__(self) -> str:
+        return f"{self.application}"
 
 
 class Decision(ConcurrentTransitionMixin, models.Model):
@@ -761,6 +801,7 @@ class Document(models.Model):
         INELIGIBILITY_NOTICE = "ineligibility_notice", _("Notification d'irrecevabilité")
         DEPOSIT_RECEIPT = "deposit_receipt", _("Accusé de dépôt")
         COMMITTEE_BOOKLET = "committee_booklet", _("Dossier de séance")
+        EVALUATION_SUMMARY = "evaluation_summary", _("Synthèse de l'évaluation")
 
     kind = models.CharField(_("type"), max_length=24, choices=Kind.choices)
     application = models.ForeignKey(

@@ -96,3 +96,43 @@ def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> 
         if review.recommendation in recommendations:
             recommendations[review.recommendation] += 1
     return ScoreSummary(per_criterion, application_score(submitted, criteria), len(submitted), recommendations)
+
+
+# --- the consensus ------------------------------------------------------------------------------
+
+#: A criterion whose submitted scores differ by more than this is flagged for discussion.
+SPREAD_LIMIT = 2
+
+
+def criterion_means(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> dict[str, int]:
+    """The consensus scores offered by default: each criterion's mean of the submitted
+    reviews, rounded half up to the whole point (the grid's scale is integer)."""
+    defaults = {}
+    for item in score_summary(criteria, reviews).criteria:
+        if item.scores:
+            mean = Decimal(sum(item.scores)) / Decimal(len(item.scores))
+            defaults[item.code] = int(mean.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return defaults
+
+
+def spreads(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> dict[str, int]:
+    """Each criterion's spread (highest minus lowest submitted score)."""
+    return {
+        item.code: max(item.scores) - min(item.scores)
+        for item in score_summary(criteria, reviews).criteria
+        if item.scores
+    }
+
+
+def weighted_score(scores: dict[str, Any], criteria: list[dict[str, Any]]) -> Decimal | None:
+    """The weighted mean of a score sheet (a consensus), rounded once like every score."""
+    total_weight = Decimal(0)
+    total = Decimal(0)
+    for criterion in criteria:
+        score = scores.get(criterion["code"])
+        if score is None:
+            continue
+        weight = _weight(criterion)
+        total += weight * Decimal(int(score))
+        total_weight += weight
+    return rounded(total / total_weight) if total_weight else None

@@ -21,10 +21,11 @@ from grants.machines.application import (
     REJECT,
     submission_unmet,
 )
+from grants.machines.consensus import RECORD_CONSENSUS
 from grants.machines.decision import DECISION_DELIVER, DECISION_RECORD, DECISION_SIGN
 from grants.machines.opinion import EXPIRE_OPINION, GIVE_OPINION
 from grants.machines.payload import parse_amount, parse_date
-from grants.machines.review import ASSIGN_REVIEWER, REVIEW_DECLINE, REVIEW_SUBMIT
+from grants.machines.review import ASSIGN_REVIEWER, DECLARE, REVIEW_DECLINE, REVIEW_SUBMIT
 from grants.machines.session import SESSION_CLOSE, SESSION_CREATE, SESSION_OPEN
 from grants.models import Application, Call, CommitteeSession, Decision, OpinionRequest, Review
 from workflows.engine import Invalid, NotFound, fire
@@ -37,12 +38,15 @@ __all__ = [
     "DECISION_DELIVER",
     "DECISION_RECORD",
     "DECISION_SIGN",
+    "DECLARE",
     "DECLARE_INELIGIBLE",
     "GIVE_OPINION",
+    "RECORD_CONSENSUS",
     "REJECT",
     "REVIEW_SUBMIT",
     "SESSION_TRANSITIONS",
     "application_transition",
+    "consensus_record",
     "decision_deliver",
     "decision_record",
     "decision_sign",
@@ -51,6 +55,7 @@ __all__ = [
     "parse_amount",
     "parse_date",
     "review_assign",
+    "review_declare",
     "review_decline",
     "review_submit",
     "session_create",
@@ -87,6 +92,21 @@ def review_submit(*, review_id: int, user: Any, payload: dict[str, Any]) -> Revi
 def review_decline(*, review_id: int, user: Any, reason: str) -> Review:
     result: Review = fire(REVIEW_DECLINE, review_id, user=user, payload={"reason": reason})
     return result
+
+
+def review_declare(*, review_id: int, user: Any, conflict: Any, details: str = "") -> Review:
+    """The reviewer's declaration on conflict of interest (a conflict declines the review)."""
+    result: Review = fire(DECLARE, review_id, user=user, payload={"conflict": conflict, "details": details})
+    return result
+
+
+def consensus_record(
+    *, application_id: Any, user: Any, scores: Any = None, comment: str = "", internal_comment: str = ""
+) -> Any:
+    """Record (or correct) the consensus of the reviews (instructor, secretary); ``scores``
+    None: the reviewers' means."""
+    payload = {"scores": scores, "comment": comment, "internal_comment": internal_comment}
+    return fire(RECORD_CONSENSUS, application_id, user=user, payload=payload)
 
 
 def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> Review:

@@ -239,6 +239,20 @@ _MESSAGES = [
             Line(_("Désignez un autre évaluateur si le nombre minimal d'évaluations n'est plus atteignable.")),
         ),
     ),
+    Message(
+        "review_conflict",
+        Category.INSTRUCTION,
+        _("Conflit d'intérêts déclaré : dossier %(reference)s"),
+        (
+            Line(
+                _(
+                    "%(reviewer)s a déclaré un conflit d'intérêts sur le dossier « %(title)s » : son évaluation est déclinée."
+                )
+            ),
+            Line(quote="reason", when="reason"),
+            Line(_("Désignez un autre évaluateur si le nombre minimal d'évaluations n'est plus atteignable.")),
+        ),
+    ),
     # --- opinions ---------------------------------------------------------------------
     Message(
         "opinion_requested",
@@ -378,6 +392,7 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "review_assigned": (Route("review_assigned", REVIEWER, True),),
     "review_submitted": (Route("review_submitted", INSTRUCTORS),),
     "review_declined": (Route("review_declined", INSTRUCTORS),),
+    "review_conflict": (Route("review_conflict", INSTRUCTORS),),
     # The applicant sees its public status only: no message on scheduling or deferral.
     "scheduled": (Route("scheduled", INSTRUCTORS), Route("scheduled", SECRETARIES)),
     "deferred": (Route("deferred", INSTRUCTORS), Route("deferred", SECRETARIES)),

@@ -139,7 +139,7 @@ def event_params(
     elif event == "completion_requested":
         params["message"] = application.completion_message
         params["due_date"] = _iso(application.completion_due)
-    elif event == "ineligible":
+    elif event in ("ineligible", "review_conflict"):
         params["reason"] = str(extra.get("reason", ""))
     elif event == "opinions_closed":
         counts = dict(

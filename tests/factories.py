@@ -185,7 +185,8 @@ class World:
             return self.fire(app, "request_completion", self.instructor, message="Joindre la délibération.")
         if target == S.INELIGIBLE:
             return self.fire(app, "declare_ineligible", self.instructor, reason="Hors champ.")
-        services.review_assign(application_id=app.pk, reviewer_username="reviewer1", user=self.instructor)
+        review = services.review_assign(application_id=app.pk, reviewer_username="reviewer1", user=self.instructor)
+        services.review_declare(review_id=review.pk, user=self.reviewer1, conflict=False)
         app = self.fire(app, "declare_eligible", self.instructor)
         if target == S.AWAITING_OPINIONS:
             return app
@@ -204,6 +205,8 @@ class World:
             user=self.reviewer1,
             payload={"scores": {c["code"]: 4 for c in self.call.scoring_criteria}, "recommendation": "yes"},
         )
+        if self.call.consensus_required:
+            services.consensus_record(application_id=app.pk, user=self.instructor, comment="Projet solide.")
         app = self.fire(app, "schedule", self.secretary, session=self.session.pk)
         if target == S.IN_COMMITTEE:
             return app

@@ -26,6 +26,7 @@ from grants.models import (
     AttachmentKind,
     Call,
     CommitteeSession,
+    Consensus,
     Decision,
     OpinionRequest,
     Review,
@@ -342,6 +343,9 @@ def _schedule_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> 
             _("Évaluations rendues : %(n)s sur les %(min)s requises avant le comité.")
             % {"n": submitted, "min": app.call.min_reviews}
         )
+    # The consensus comes after the reviews: asked for once they are in.
+    elif app.call.consensus_required and not Consensus.objects.filter(application=app).exists():
+        reasons.append(_("Le consensus des évaluations n'est pas enregistré (il est requis avant le comité)."))
     return reasons
 
 

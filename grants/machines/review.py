@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy
 from grants.machines.application import maybe_open_schedule_task, open_review_task
 from grants.machines.payload import reason_validate, text
 from grants.models import Application, Review, Role, RoleGrant
+from grants.policy import UNDECLARED_REASON
 from workflows import tasks_service
 from workflows.engine import Conflict, Context, Field, Invalid, Spec, append_log
 from workflows.models import TaskKind
@@ -65,6 +66,12 @@ def _review_submit_validate(payload: dict[str, Any], review: Review) -> dict[str
     }
 
 
+def _review_submit_guard(review: Review, cleaned: dict[str, Any], ctx: Context) -> list[str]:
+    # Independent and impartial: a review is given only once the absence of conflict of
+    # interest is declared (the reviewer reads the application only then).
+    return [] if review.declared_at is not None else [str(UNDECLARED_REASON)]
+
+
 def _review_submit_effects(review: Review, cleaned: dict[str, Any], ctx: Context) -> None:
     tasks_service.close_tasks(ctx.application, TaskKind.REVIEW, subject=review)
     publish("review_submitted", application=ctx.application, subject=review, actor=ctx.user)
@@ -82,6 +89,7 @@ REVIEW_SUBMIT = Spec(
     (Role.REVIEWER,),
     gettext_lazy("Rendre l'évaluation"),
     validate=_review_submit_validate,
+    guard=_review_submit_guard,
     fsm_kwargs=lambda c, ctx: dict(c),
     effects=_review_submit_effects,
     comment_field="comment",
@@ -98,6 +106,92 @@ REVIEW_DECLINE = Spec(
     comment_field="reason",
     history_label=gettext_lazy("Évaluation déclinée"),
     fields=(Field("reason", "longtext", gettext_lazy("Motif"), required=True),),
+)
+
+
+TRUE_WORDS = ("true", "1", "on", "yes", "oui")
+FALSE_WORDS = ("false", "0", "off", "no", "non")
+
+
+def _declare_validate(payload: dict[str, Any], review: Review) -> dict[str, Any]:
+    raw = payload.get("conflict")
+    if isinstance(raw, str) and raw.strip().lower() in TRUE_WORDS + FALSE_WORDS:
+        raw = raw.strip().lower() in TRUE_WORDS
+    if not isinstance(raw, bool):
+        raise Invalid(
+            errors={"conflict": [_("Indiquez si vous avez un conflit d'intérêts avec ce dossier (oui ou non).")]}
+        )
+    details = text(payload, "details", required=False)
+    if raw and not details:
+        raise Invalid(errors={"details": [_("Décrivez le conflit d'intérêts.")]})
+    return {"conflict": raw, "details": details}
+
+
+def _declare_guard(review: Review, cleaned: dict[str, Any], ctx: Context) -> list[str]:
+    if review.state != Review.State.ASSIGNED:
+        return [_("Cette évaluation n'est plus à faire.")]
+    if review.declared_at is not None:
+        return [_("Vous avez déjà déclaré l'absence de conflit d'intérêts sur ce dossier.")]
+    return []
+
+
+def _declare_apply(review: Review, cleaned: dict[str, Any], ctx: Context) -> Review:
+    """The declaration, dated and logged (``declare``). A conflict declines the review
+    (``decline``, the details as its reason), tells the instructors and leaves the
+    application open to another reviewer's assignment."""
+    app = ctx.application
+    conflict = cleaned["conflict"]
+    review.declared_at = ctx.now
+    ctx.log = append_log(
+        subject=review,
+        application=app,
+        transition="declare",
+        source=review.state,
+        target=review.state,
+        user=ctx.user,
+        role=ctx.role,
+        comment=cleaned["details"] if conflict else "",
+        payload={"conflict": conflict},
+        at=ctx.now,
+    )
+    if not conflict:
+        review.save(update_fields=["declared_at"])
+        return review
+    source = review.state
+    review.decline(reason=cleaned["details"])
+    review.save()
+    ctx.log = append_log(
+        subject=review,
+        application=app,
+        transition="decline",
+        source=source,
+        target=review.state,
+        user=ctx.user,
+        role=ctx.role,
+        comment=cleaned["details"],
+        at=ctx.now,
+    )
+    tasks_service.cancel_tasks(app, TaskKind.REVIEW, subject=review)
+    publish("review_conflict", application=app, subject=review, actor=ctx.user, extra={"reason": cleaned["details"]})
+    return review
+
+
+# A write on the review that is not a transition of its machine (a conflict declines it).
+DECLARE = Spec(
+    Review,
+    "declare",
+    (Role.REVIEWER,),
+    gettext_lazy("Déclarer l'absence de conflit d'intérêts"),
+    validate=_declare_validate,
+    guard=_declare_guard,
+    fsm=False,
+    apply=_declare_apply,
+    comment_field="details",
+    history_label=gettext_lazy("Déclaration de conflit d'intérêts"),
+    fields=(
+        Field("conflict", "text", gettext_lazy("Conflit d'intérêts"), required=True),
+        Field("details", "longtext", gettext_lazy("Nature du conflit")),
+    ),
 )
 
 
@@ -158,4 +252,4 @@ ASSIGN_REVIEWER = Spec(
 # The history label of the entry ``assign`` writes on the review.
 ASSIGNED = Spec(Review, "assign", (Role.INSTRUCTOR,), history_label=gettext_lazy("Évaluateur assigné"), fsm=False)
 
-SPECS = (REVIEW_SUBMIT, REVIEW_DECLINE, ASSIGN_REVIEWER, ASSIGNED)
+SPECS = (REVIEW_SUBMIT, REVIEW_DECLINE, DECLARE, ASSIGN_REVIEWER, ASSIGNED)

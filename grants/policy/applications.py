@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext_lazy
 
 from grants.models import Application, Decision, OpinionRequest, Review, Role
 from grants.policy.scopes import SYSTEM, scopes
@@ -24,8 +25,14 @@ POST_ELIGIBILITY = [
 ]
 
 
-def visibility_filter(user: Any) -> Q | None:
-    """The Q that selects the applications this user may see; None means nothing."""
+#: What a restricted reader (a reviewer that has not declared the absence of conflict
+#: of interest) is told when it asks for more than the application's summary.
+UNDECLARED_REASON = gettext_lazy("Déclarez d'abord l'absence de conflit d'intérêts")
+
+
+def visibility_filter(user: Any, *, as_reviewer: bool = True) -> Q | None:
+    """The Q that selects the applications this user may see; None means nothing
+    (``as_reviewer=False``: through its other roles only)."""
     s = scopes(user)
     if not s.roles:
         return None
@@ -47,7 +54,7 @@ def visibility_filter(user: Any) -> Q | None:
         )
     if Role.PREFECTURE in s.roles:
         q |= Q(state__in=POST_ELIGIBILITY, organisation__region_id__in=sorted(s.regions[Role.PREFECTURE]))
-    if Role.REVIEWER in s.roles:
+    if Role.REVIEWER in s.roles and as_reviewer:
         q |= Q(pk__in=_reviewing(user))
     if Role.SIGNATORY in s.roles:
         q |= Q(pk__in=Decision.objects.values("application_id")) & s.call_filter(Role.SIGNATORY)
@@ -71,6 +78,29 @@ def visible_applications(user: Any, queryset: QuerySet[Application] | None = Non
 
 def can_view(user: Any, application: Application) -> bool:
     return visible_applications(user, Application.objects.filter(pk=application.pk)).exists()
+
+
+def restricted_reader(user: Any, application: Application) -> bool:
+    """A reviewer that sees ``application`` only through its reviews and has declared
+    on none of them the absence of conflict of interest: it reads the summary
+    (reference, title, lead authority, partners) on its review page, nothing else
+    (content, attachments, documents, history, opinions, other reviews)."""
+    s = scopes(user)
+    if Role.REVIEWER not in s.roles or Role.ADMIN in s.roles:
+        return False
+    reviews = Review.objects.filter(
+        reviewer=user, application_id=application.pk, state__in=[Review.State.ASSIGNED, Review.State.SUBMITTED]
+    )
+    if not reviews.exists() or reviews.filter(_DECLARED).exists():
+        return False
+    other = visibility_filter(user, as_reviewer=False)
+    return other is None or not Application.objects.filter(other, pk=application.pk).exists()
+
+
+def read_refusal(user: Any, application: Application) -> str | None:
+    """Why ``user`` may not read ``application``'s content although it sees it (the
+    caller answers 403 with it), or None."""
+    return str(UNDECLARED_REASON) if restricted_reader(user, application) else None
 
 
 def role_for(user: Any, roles: tuple[str, ...], application: Any, subject: Any = None) -> str | None:
@@ -123,10 +153,19 @@ def _call_of(subject: Any) -> Any:
     return getattr(subject, "call_id", None)
 
 
-def _reviewing(user: Any, *, submitted: bool = False) -> QuerySet[Review]:
-    """The applications ``user`` reviews (assigned or submitted; declined ones are gone)."""
+#: A review whose reviewer declared the absence of conflict of interest (a submitted one
+#: was declared: submitting requires it).
+_DECLARED = Q(state=Review.State.SUBMITTED) | Q(declared_at__isnull=False)
+
+
+def _reviewing(user: Any, *, submitted: bool = False, declared: bool = False) -> QuerySet[Review]:
+    """The applications ``user`` reviews (assigned or submitted; declined ones are gone;
+    ``declared``: only those it declared no conflict of interest on)."""
     states = [Review.State.SUBMITTED] if submitted else [Review.State.ASSIGNED, Review.State.SUBMITTED]
-    return Review.objects.filter(reviewer=user, state__in=states).values("application_id")
+    qs = Review.objects.filter(reviewer=user, state__in=states)
+    if declared:
+        qs = qs.filter(_DECLARED)
+    return qs.values("application_id")
 
 
 def visible_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
@@ -137,8 +176,9 @@ def visible_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
     if Role.PREFECTURE in s.roles:
         q |= Q(authority=OpinionRequest.Authority.PREFECTURE, region_id__in=sorted(s.regions[Role.PREFECTURE]))
     if Role.REVIEWER in s.roles:
-        # The committee weighs the opinions: a reviewer reads those of what it reviews.
-        q |= Q(application_id__in=_reviewing(user))
+        # The committee weighs the opinions: a reviewer reads those of what it reviews
+        # (once it has declared the absence of conflict of interest).
+        q |= Q(application_id__in=_reviewing(user, declared=True))
     for role in (Role.INSTRUCTOR, Role.SECRETARY):
         if role in s.roles:
             q |= s.call_filter(role, "application__call_id")

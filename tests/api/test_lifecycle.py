@@ -90,12 +90,19 @@ def drive_lifecycle(world: World, client_class: type[APIClient] = APIClient) -> 
     mine = _ok(reviewer.get("/api/v1/reviews/"))["results"]
     assert [r["id"] for r in mine] == [review["id"]]
     scores = {c["code"]: 4 for c in mine[0]["criteria"]}
+    # First the declaration of no conflict of interest, then the scores.
+    declared = _ok(reviewer.post(f"/api/v1/reviews/{review['id']}/declare/", {"conflict": False}, format="json"))
+    assert declared["declared_at"] is not None
     submitted = _ok(
         reviewer.post(
             f"/api/v1/reviews/{review['id']}/submit/", {"scores": scores, "recommendation": "yes"}, format="json"
         )
     )
     assert submitted["state"] == "submitted"
+
+    # The consensus of the reviews (the call requires it before the committee).
+    consensus = _ok(instructor.post(f"/api/v1/applications/{app_id}/consensus/", {"comment": "Solide."}, format="json"))
+    assert consensus["weighted_score"] == "4.0"
 
     # The committee: a session, the scheduling, the approval.
     secretary = _signed_in("secretary")

@@ -151,6 +151,7 @@ def test_scheduling_needs_an_existing_session_of_the_call(world: World, api: Cal
         user=world.reviewer1,
         payload={"scores": {c["code"]: 3 for c in world.call.scoring_criteria}, "recommendation": "maybe"},
     )
+    services.consensus_record(application_id=app.pk, user=world.instructor)
     assert list(body(fire(client, app, "schedule"), 400)["errors"]) == ["session"]
     assert list(body(fire(client, app, "schedule", {"session": 10**12}), 400)["errors"]) == ["session"]
     assert body(fire(client, app, "schedule", {"session": world.session.pk}), 200)["session"]["id"] == world.session.pk

@@ -157,7 +157,8 @@ def test_an_embassy_reads_no_review_no_reviewer_and_no_other_post(world: World) 
 @pytest.mark.django_db
 def test_a_reviewer_reads_the_opinions_and_others_reviews_only_after_its_own(world: World) -> None:
     app = world.advance(world.draft(), S.AWAITING_OPINIONS)
-    services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
+    second = services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
+    services.review_declare(review_id=second.pk, user=world.reviewer2, conflict=False)
     services.opinion_give(
         opinion_id=app.opinion_requests.get().pk,
         user=world.embassy_sn,

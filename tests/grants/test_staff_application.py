@@ -175,6 +175,7 @@ def test_the_secretary_schedules_and_approves_from_the_application_page(world: W
         user=world.reviewer1,
         payload={"scores": {c["code"]: 3 for c in world.call.scoring_criteria}, "recommendation": "maybe"},
     )
+    services.consensus_record(application_id=app.pk, user=world.instructor)
     client.force_login(world.secretary)
     assert _act(client, app, "schedule", session=str(world.session.pk)).status_code == 302
     world.open_session()
@@ -226,7 +227,8 @@ def test_attachments_are_downloadable_by_staff_who_see_the_application(world: Wo
 
 def test_opinions_and_the_average_score_per_criterion_are_shown_to_staff(world: World, client) -> None:
     app = world.advance(world.draft(), S.AWAITING_OPINIONS)
-    services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
+    second = services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
+    services.review_declare(review_id=second.pk, user=world.reviewer2, conflict=False)
     request = OpinionRequest.objects.get(application=app)
     services.opinion_give(
         opinion_id=request.pk, user=world.embassy_sn, verdict="reserved", comment="Partenaire fragile."
@@ -250,7 +252,8 @@ def test_opinions_and_the_average_score_per_criterion_are_shown_to_staff(world: 
 
 def test_a_reviewer_sees_only_its_own_review_not_the_others_nor_their_comments(world: World, client) -> None:
     app = world.advance(world.draft(), S.AWAITING_OPINIONS)
-    services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
+    second = services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
+    services.review_declare(review_id=second.pk, user=world.reviewer2, conflict=False)
     world.fire(app, "close_opinions", world.instructor, comment="Fin anticipée.")
     review2 = Review.objects.get(application=app, reviewer=world.reviewer2)
     services.review_submit(

@@ -74,6 +74,7 @@ def test_the_secretary_schedules_applications_under_review_into_the_session(worl
         user=world.reviewer1,
         payload={"scores": {c["code"]: 3 for c in world.call.scoring_criteria}, "recommendation": "maybe"},
     )
+    services.consensus_record(application_id=ready.pk, user=world.instructor)
     not_ready = world.advance(world.draft(), S.UNDER_REVIEW)
     client.force_login(world.secretary)
     page = client.get(reverse("session", args=[world.session.pk])).content.decode()
@@ -247,6 +248,7 @@ def test_a_scheduled_application_shows_its_opinion_verdicts_to_the_secretary(wor
         user=world.reviewer1,
         payload={"scores": {c["code"]: 2 for c in world.call.scoring_criteria}, "recommendation": "no"},
     )
+    services.consensus_record(application_id=app.pk, user=world.instructor)
     world.fire(app, "schedule", world.secretary, session=world.session.pk)
     client.force_login(world.secretary)
     html = client.get(reverse("session", args=[world.session.pk])).content.decode()

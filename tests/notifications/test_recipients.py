@@ -131,6 +131,7 @@ def test_applicants_never_receive_opinion_or_review_content(world: World) -> Non
             "comment": secret_review,
         },
     )
+    services.consensus_record(application_id=app.pk, user=world.instructor)
     world.fire(app, "schedule", world.secretary, session=world.session.pk)
     world.open_session()
     world.fire(app, "reject", world.secretary, reasons="Budget insuffisamment justifié.")

@@ -262,8 +262,20 @@ def _agenda_response(
             if engine.offered(spec, session, request.user)
         ],
         "booklet": _latest_booklet(session),
+        **_ranking(session, rows),
     }
     return staff_render(request, "grants/staff/session.html", context, active="sessions", status=status)
+
+
+def _ranking(session: CommitteeSession, rows: list[AgendaRow]) -> dict[str, Any]:
+    """The agenda best first (grants.budget.ranking) and where the envelope line falls."""
+    ranked = budget.ranking(session.call, session.pk, [row.app for row in rows])
+    lines = []
+    previous_within = True
+    for row in ranked:
+        lines.append({"line_before": previous_within and not row.within_envelope, **row.__dict__})
+        previous_within = row.within_envelope
+    return {"ranking": lines, "ranking_available": budget.available_envelope(session.call, session.pk)}
 
 
 def _latest_booklet(session: CommitteeSession) -> Any:

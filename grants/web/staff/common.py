@@ -136,6 +136,8 @@ class NavItem:
 def staff_nav(user: Any) -> list[NavItem]:
     s = policy.scopes(user)
     items = [NavItem("tasks", _("Mes tâches"), reverse("tasks"))]
+    # Every application the user may see, for every staff role (grants.web.staff.dossiers).
+    items.append(NavItem("dossiers", _("Dossiers"), reverse("dossiers")))
     if s.roles & {Role.EMBASSY, Role.PREFECTURE}:
         items.append(NavItem("opinions", _("Avis"), reverse("opinions")))
     if Role.REVIEWER in s.roles:

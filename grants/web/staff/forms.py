@@ -164,6 +164,25 @@ class DeclineForm(StaffForm):
     )
 
 
+class DeclarationForm(StaffForm):
+    """The reviewer's declaration on conflict of interest, before reading the application."""
+
+    CHOICES = [
+        ("false", _("Je déclare n'avoir aucun conflit d'intérêts avec ce dossier, son porteur ou ses partenaires")),
+        ("true", _("J'ai un conflit d'intérêts : je décline l'évaluation")),
+    ]
+
+    conflict = forms.ChoiceField(
+        label=_("Conflit d'intérêts"), choices=CHOICES, widget=forms.RadioSelect, required=True
+    )
+    details = forms.CharField(
+        label=_("Nature du conflit"),
+        help_text=_("Obligatoire en cas de conflit : par exemple un lien avec le porteur ou un partenaire."),
+        widget=TEXTAREA,
+        required=False,
+    )
+
+
 # --- committee -------------------------------------------------------------------------------
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Prefetch
+from django.db.models import CharField, OuterRef, Prefetch, Subquery
+from django.db.models.functions import Cast
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -26,14 +28,14 @@ from grants.web.staff.common import (
     staff_render,
     staff_view,
 )
-from grants.web.staff.forms import DeclineForm, OpinionForm, ReviewForm
+from grants.web.staff.forms import DeclarationForm, DeclineForm, OpinionForm, ReviewForm
 from workflows import engine
 from workflows.engine import TransitionError
+from workflows.models import Task, TaskKind
 
 # --- opinions -------------------------------------------------------------------------------
 
 OPINION_KEYS = (Key("due_at", "datetime"), Key("id", "int"))
-REVIEW_KEYS = (Key("assigned_at", "datetime", descending=True), Key("id", "int", descending=True))
 
 
 @staff_view(Role.EMBASSY, Role.PREFECTURE)
@@ -129,23 +131,56 @@ def opinion_page(request: HttpRequest, opinion_id: int) -> HttpResponse:
 # --- reviews --------------------------------------------------------------------------------
 
 
+def _review_due() -> Subquery:
+    """The due date of the review's task (the latest one: the review phase opened it)."""
+    return Subquery(
+        Task.objects.filter(
+            kind=TaskKind.REVIEW, subject_type="grants.review", subject_id=Cast(OuterRef("pk"), CharField())
+        )
+        .order_by("-created_at", "-pk")
+        .values("due_at")[:1]
+    )
+
+
 @staff_view(Role.REVIEWER)
 def review_list(request: HttpRequest) -> HttpResponse:
-    """The applications assigned to the user for review, newest assignment first."""
+    """The reviewer's dashboard: to declare (conflict of interest), in progress, submitted,
+    declined; with due dates, overdue first, then the nearest due date."""
     user = request.user
-    show = request.GET.get("etat", "assigned")
-    qs = policy.visible_reviews(user).filter(reviewer_id=user.pk)
-    if show == "assigned":
-        qs = qs.filter(state=Review.State.ASSIGNED)
-    else:
-        show = "all"
-    qs = qs.select_related("application", "application__call", "application__organisation").prefetch_related(
-        Prefetch("application__countries", queryset=Country.objects.order_by("iso2"))
+    now = timezone.now()
+    reviews = list(
+        policy.visible_reviews(user)
+        .filter(reviewer_id=user.pk)
+        .annotate(due_at=_review_due())
+        .select_related("application", "application__call", "application__organisation")
+        .prefetch_related(Prefetch("application__countries", queryset=Country.objects.order_by("iso2")))
+        .order_by("-assigned_at", "-pk")
     )
-    page = keyset_page(qs, REVIEW_KEYS, request.GET.get("cursor"))
-    for review in page.rows:
-        decorate(review, average=review_average(review, review.application.call.scoring_criteria))
-    return staff_render(request, "grants/staff/review_list.html", {"page": page, "show": show}, active="reviews")
+    sections: dict[str, list[Review]] = {"declare": [], "progress": [], "submitted": [], "declined": []}
+    for review in reviews:
+        overdue = review.state == Review.State.ASSIGNED and review.due_at is not None and review.due_at < now
+        decorate(review, overdue=overdue, average=review_average(review, review.application.call.scoring_criteria))
+        if review.state == Review.State.ASSIGNED:
+            sections["progress" if review.declared_at else "declare"].append(review)
+        else:
+            sections[str(review.state)].append(review)
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    for key in ("declare", "progress"):
+        sections[key].sort(
+            key=lambda r: (not getattr(r, "overdue", False), getattr(r, "due_at", None) or far, r.assigned_at)
+        )
+    titles = {
+        "declare": _("À déclarer : absence de conflit d'intérêts"),
+        "progress": _("En cours"),
+        "submitted": _("Rendues"),
+        "declined": _("Déclinées"),
+    }
+    context = {
+        "sections": [(key, titles[key], rows) for key, rows in sections.items()],
+        "total": len(reviews),
+        "overdue": sum(1 for r in reviews if getattr(r, "overdue", False)),
+    }
+    return staff_render(request, "grants/staff/review_list.html", context, active="reviews")
 
 
 def _own_review(user: Any, review_id: int) -> Review:
@@ -160,11 +195,30 @@ def _own_review(user: Any, review_id: int) -> Review:
     return review
 
 
-def _review_context(review: Review, user: Any, form: ReviewForm, decline_form: DeclineForm) -> dict[str, Any]:
+def _review_context(
+    review: Review,
+    user: Any,
+    form: ReviewForm,
+    decline_form: DeclineForm,
+    declaration_form: DeclarationForm | None = None,
+) -> dict[str, Any]:
     criteria = review.application.call.scoring_criteria
     labels = {c["code"]: c.get("label", c["code"]) for c in criteria}
+    app = review.application
+    if policy.restricted_reader(user, app):
+        # Before the declaration: reference, title, lead authority (the header) and the
+        # partners, nothing of the content (read policy).
+        return {
+            "app": app,
+            "state_badge": STATE_BADGES.get(app.state, ""),
+            "partners": list(app.partners.select_related("country")),
+            "review": review,
+            "restricted": True,
+            "declaration_form": declaration_form or DeclarationForm(prefix="declaration"),
+            "can_declare": engine.available(services.DECLARE, review, user),
+        }
     return {
-        **_application_summary(review.application, user),
+        **_application_summary(app, user),
         "review": review,
         "form": form,
         "decline_form": decline_form,
@@ -180,6 +234,8 @@ def review_page(request: HttpRequest, review_id: int) -> HttpResponse:
     user = request.user
     review = _own_review(user, review_id)
     criteria = review.application.call.scoring_criteria
+    if request.method == "POST" and "declaration-conflict" in request.POST:
+        return _review_declare(request, review)
     form = ReviewForm(request.POST or None, criteria=criteria, prefix="score")
     status = 200
     if request.method == "POST":
@@ -196,6 +252,37 @@ def review_page(request: HttpRequest, review_id: int) -> HttpResponse:
                 messages.success(request, _("Votre évaluation est enregistrée. Merci."))
                 return redirect("reviews")
     context = _review_context(review, user, form, DeclineForm(prefix="decline"))
+    return staff_render(request, "grants/staff/review.html", context, active="reviews", status=status)
+
+
+def _review_declare(request: HttpRequest, review: Review) -> HttpResponse:
+    """The declaration form (shown first on the review page): no conflict opens the
+    application to the reviewer; a conflict declines the review."""
+    user = request.user
+    declaration_form = DeclarationForm(request.POST, prefix="declaration")
+    status = 400
+    if declaration_form.is_valid():
+        conflict = declaration_form.cleaned_data["conflict"] == "true"
+        try:
+            services.review_declare(
+                review_id=review.pk,
+                user=user,
+                conflict=conflict,
+                details=declaration_form.cleaned_data.get("details") or "",
+            )
+        except TransitionError as error:
+            raise_for(error)
+            status = error.status
+            report_error(declaration_form, error)
+            review = _own_review(user, review.pk)
+        else:
+            if conflict:
+                messages.success(request, _("Vous avez déclaré un conflit d'intérêts : l'évaluation est déclinée."))
+                return redirect("reviews")
+            messages.success(request, _("Votre déclaration est enregistrée : vous pouvez évaluer le dossier."))
+            return redirect("review", review_id=review.pk)
+    form = ReviewForm(None, criteria=review.application.call.scoring_criteria, prefix="score")
+    context = _review_context(review, user, form, DeclineForm(prefix="decline"), declaration_form)
     return staff_render(request, "grants/staff/review.html", context, active="reviews", status=status)
 
 

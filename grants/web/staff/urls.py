@@ -2,13 +2,17 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from grants.web.staff import committee, dashboard, decisions, opinions, views
+from grants.web.staff import committee, dashboard, decisions, dossiers, evaluation, opinions, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Inbox ("Mes tâches")
     path("tasks/", views.inbox, name="tasks"),
     path("tasks/<int:task_id>/claim/", views.task_claim, name="task-claim"),
     path("tasks/<int:task_id>/unclaim/", views.task_unclaim, name="task-unclaim"),
+    # Finding applications: the list, its exports, its bulk actions (grants.web.staff.dossiers)
+    path("dossiers/", dossiers.dossier_list, name="dossiers"),
+    path("dossiers/export/<str:fmt>/", dossiers.dossier_export, name="dossiers-export"),
+    path("dossiers/actions/", dossiers.dossier_bulk, name="dossiers-bulk"),
     # The application page for staff
     path("dossiers/<uuid:application_id>/instruction/", views.application_page, name="staff-application"),
     path(
@@ -20,6 +24,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         "dossiers/<uuid:application_id>/instruction/evaluateurs/",
         views.assign_reviewer,
         name="staff-assign-reviewer",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/consensus/",
+        evaluation.consensus_page,
+        name="staff-consensus",
     ),
     path(
         "dossiers/<uuid:application_id>/instruction/pieces/<int:attachment_id>/",

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Prefetch, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -218,6 +219,16 @@ def visible_application(user: Any, application_id: Any) -> Application:
     return app
 
 
+def readable_application(user: Any, application_id: Any) -> Application:
+    """``visible_application``, and readable: 403 with the policy's reason for a reviewer
+    that has not declared the absence of conflict of interest."""
+    app = visible_application(user, application_id)
+    reason = policy.read_refusal(user, app)
+    if reason:
+        raise PermissionDenied(reason)
+    return app
+
+
 def _reviewer_choices(app: Application) -> list[tuple[str, str]]:
     assigned = set(Review.objects.filter(application=app).values_list("reviewer_id", flat=True))
     grants = (
@@ -322,6 +333,7 @@ def application_context(
         }
 
     return {
+        "consensus_offered": engine.offered(services.RECORD_CONSENSUS, app, user),
         "app": app,
         "state_badge": STATE_BADGES.get(app.state, ""),
         "countries": countries,
@@ -347,7 +359,7 @@ def application_context(
 @require_GET
 @staff_view()
 def application_page(request: HttpRequest, application_id: Any) -> HttpResponse:
-    app = visible_application(request.user, application_id)
+    app = readable_application(request.user, application_id)
     return staff_render(request, "grants/staff/application.html", application_context(request, app))
 
 
@@ -403,7 +415,7 @@ def assign_reviewer(request: HttpRequest, application_id: Any) -> HttpResponse:
 @require_GET
 @staff_view()
 def attachment_download(request: HttpRequest, application_id: Any, attachment_id: int) -> FileResponse:
-    app = visible_application(request.user, application_id)
+    app = readable_application(request.user, application_id)
     attachment = Attachment.objects.filter(application=app, pk=attachment_id).first()
     if attachment is None:
         raise Http404(_("Introuvable."))
