@@ -234,6 +234,8 @@ class Proc:
     def __init__(self, name: str, command: list[str], env: dict[str, str], log: Path) -> None:
         self.name = name
         self.log = log
+        self.killed = False  # by the test, on purpose
+        self.options: dict[str, Any] = {}
         with open(log, "ab") as out:
             self.popen = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
@@ -248,6 +250,7 @@ class Proc:
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         """Signal the whole process group (a worker and its pool children)."""
+        self.killed = True
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, sig)
         if sig == signal.SIGKILL:
@@ -405,6 +408,7 @@ class Stack:
             ],
         )
         proc.hostname = hostname  # type: ignore[attr-defined]
+        proc.options = {"concurrency": concurrency, "queues": queues}
         probe = self.celery_probe()
         try:
 
@@ -423,6 +427,19 @@ class Stack:
 
     def beat(self) -> Proc:
         return self._start("beat", [PYTHON, "-m", "tests.reliability.run_celery", "beat", "-l", "INFO"])
+
+    def supervise(self) -> list[str]:
+        """What a process supervisor (systemd ``Restart=always``) does: start again each
+        worker that died without the test killing it. Returns how each one died."""
+        deaths = []
+        for proc in list(self.procs):
+            if proc.name == "worker" and not proc.killed and not proc.alive() and not proc.options.get("replaced"):
+                lines = proc.log.read_text(errors="replace").splitlines()
+                why = next((line for line in lines if " CRITICAL " in line), f"exit status {proc.popen.returncode}")
+                deaths.append(f"worker {proc.options['queues']} died: {why.strip()[:300]}")
+                proc.options["replaced"] = True
+                self.worker(concurrency=proc.options["concurrency"], queues=proc.options["queues"])
+        return deaths
 
     def celery_probe(self) -> Any:
         """A Celery app of the test process, on this stack's broker (control commands only)."""
