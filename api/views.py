@@ -557,7 +557,7 @@ class AttachmentFileView(ApiView):
         if attachment is None or not attachment.file:
             raise selectors.not_found()
         try:
-            response = attachment_response(attachment)
+            response = attachment_response(attachment, stem=f"{attachment.kind}-{attachment.pk}")
         except Http404:
             raise selectors.not_found() from None
         response["X-Content-Type-Options"] = "nosniff"

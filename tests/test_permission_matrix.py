@@ -413,24 +413,6 @@ def portal(status: Status) -> dict[str, dict[str, Status]]:
     return {"in_": s(PORTAL, applicant=status), "out": s(PORTAL, applicant2=status)}
 
 
-CO_APPLICANT_READS = (
-    "a co-applicant authority reads the application (docs/policy.md, Readers: co-applicant "
-    "'read-only: sees what the lead sees'; Documents: deposit receipt for 'applicant and "
-    "co-applicants'), but the portal answers 404 to it: grants.web.applicant.views._application "
-    "requires the lead authority (policy.role_for) to read, not only to act"
-)
-CO_APPLICANT_ACTS = (
-    "a co-applicant sees the application but may not act on it: 403 (visible, not allowed), "
-    "not 404 (the portal hides the whole application from it, see the co-applicant's GET)"
-)
-DELEGATION_READS = (
-    "docs/policy.md, Readers: the delegation (signatory and finance included) reads 'all' "
-    "opinions and reviews of the applications it sees (only finance's decisions are narrowed, "
-    "to delivered ones), and its history shows every opinion and review entry; but "
-    "policy.visible_opinion_requests / visible_reviews give signatory and finance nothing: 404"
-)
-
-
 # --- the matrix -----------------------------------------------------------------------------------------
 
 MATRIX: list[Row] = [
@@ -626,15 +608,6 @@ MATRIX: list[Row] = [
         # Documents: the decision letter is the delegation's.
         in_=s(403, delegation=200),
         out=s(403, delegation=404),  # Rennes's decision has no letter yet
-        xfail=xfail(
-            "the decision letter is refused (403) to the call's instructors and secretaries, though "
-            "docs/policy.md (Documents) gives it to the whole delegation; staff_view(FINANCE, SIGNATORY, "
-            "ADMIN) on grants.web.staff.decisions.decision_pdf (the API gives them the same letter)",
-            ("instructor", "in"),
-            ("secretary", "in"),
-            ("instructor", "out"),
-            ("secretary", "out"),
-        ),
     ),
     # --- staff: dashboards ----------------------------------------------------------------------------------------
     row("dashboards", "GET", in_=only(200, "instructor", "secretary", "admin")),
@@ -654,7 +627,6 @@ MATRIX: list[Row] = [
         apps(S.APPROVED, co="co"),
         **portal(200),
         co=s(PORTAL, applicant=200, applicant2=200),
-        xfail=xfail(CO_APPLICANT_READS, ("applicant2", "co")),
     ),
     row("applicant-edit", "GET", apps(S.DRAFT, more=lambda m, which: {"section": "projet"}), **portal(200)),
     row("applicant-edit", "POST", apps(S.DRAFT, more=lambda m, which: {"section": "projet"}), **portal(400)),
@@ -680,7 +652,6 @@ MATRIX: list[Row] = [
         apps(S.SUBMITTED, co="co"),
         **portal(400),  # an empty form is not a confirmed withdrawal
         co=s(PORTAL, applicant=400, applicant2=403),
-        xfail=xfail(CO_APPLICANT_ACTS, ("applicant2", "co")),
     ),
     row(
         "applicant-document",
@@ -690,7 +661,6 @@ MATRIX: list[Row] = [
         out=s(PORTAL, applicant2=200),  # Rennes's deposit receipt
         receipt=s(PORTAL, applicant=200),
         co=s(PORTAL, applicant=200, applicant2=200),
-        xfail=xfail(CO_APPLICANT_READS, ("applicant2", "co")),
     ),
     # --- API: authentication ------------------------------------------------------------------------------------
     row("api:token", "POST", anonymous=400, in_=s(400)),  # no credentials in the body
@@ -807,7 +777,6 @@ MATRIX: list[Row] = [
         prefecture=s(404, instructor=200, secretary=200, admin=200, prefecture_ara=200, reviewer1=200),
         # Senegal's opinion on Lyon's approved application: the whole delegation reads it.
         decided=s(404, delegation=200, embassy_sn=200, reviewer1=200),
-        xfail=xfail(DELEGATION_READS, ("signatory", "decided"), ("finance", "decided")),
     ),
     row(
         "api:opinion-give",
@@ -832,7 +801,6 @@ MATRIX: list[Row] = [
         submitted=s(404, instructor=200, secretary=200, admin=200, reviewer1=200),
         # reviewer1's review of Lyon's approved application: the whole delegation reads it.
         decided=s(404, delegation=200, reviewer1=200),
-        xfail=xfail(DELEGATION_READS, ("signatory", "decided"), ("finance", "decided")),
     ),
     row(
         "api:review-submit",

@@ -33,7 +33,9 @@ def safe_stem(name: str, fallback: str) -> str:
     return stem.strip().strip(".")[:200] or fallback
 
 
-def attachment_response(attachment: Attachment) -> FileResponse:
+def attachment_response(attachment: Attachment, *, stem: str | None = None) -> FileResponse:
+    """The stored file as an attachment; ``stem``: the download's name without extension
+    (default: the user's display name, made safe)."""
     mime = attachment.content_type if attachment.content_type in EXTENSIONS else "application/octet-stream"
     if not attachment.file:
         raise Http404
@@ -44,6 +46,6 @@ def attachment_response(attachment: Attachment) -> FileResponse:
     return FileResponse(
         handle,
         as_attachment=True,
-        filename=safe_stem(attachment.original_name, attachment.kind) + EXTENSIONS.get(mime, ".bin"),
+        filename=(stem or safe_stem(attachment.original_name, attachment.kind)) + EXTENSIONS.get(mime, ".bin"),
         content_type=mime,
     )

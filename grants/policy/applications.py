@@ -158,6 +158,19 @@ def _call_of(subject: Any) -> Any:
 _DECLARED = Q(state=Review.State.SUBMITTED) | Q(declared_at__isnull=False)
 
 
+def _decided_for(s: Any) -> Q:
+    """The delegation's signatories and finance read the file of what they sign or pay:
+    the opinions and reviews of the applications whose decision they see."""
+    q = Q(pk__in=[])
+    if Role.SIGNATORY in s.roles:
+        signed = Decision.objects.filter(s.call_filter(Role.SIGNATORY, "application__call_id"))
+        q |= Q(application_id__in=signed.values("application_id"))
+    if Role.FINANCE in s.roles:
+        paid = Decision.objects.filter(s.call_filter(Role.FINANCE, "application__call_id"), state__in=DELIVERED)
+        q |= Q(application_id__in=paid.values("application_id"))
+    return q
+
+
 def _reviewing(user: Any, *, submitted: bool = False, declared: bool = False) -> QuerySet[Review]:
     """The applications ``user`` reviews (assigned or submitted; declined ones are gone;
     ``declared``: only those it declared no conflict of interest on)."""
@@ -179,6 +192,7 @@ def visible_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
         # The committee weighs the opinions: a reviewer reads those of what it reviews
         # (once it has declared the absence of conflict of interest).
         q |= Q(application_id__in=_reviewing(user, declared=True))
+    q |= _decided_for(s)
     for role in (Role.INSTRUCTOR, Role.SECRETARY):
         if role in s.roles:
             q |= s.call_filter(role, "application__call_id")
@@ -193,6 +207,7 @@ def visible_reviews(user: Any) -> QuerySet[Review]:
     if Role.REVIEWER in s.roles:
         # Independent evaluation: its own review; the others' only once its own is in.
         q |= Q(reviewer=user) | Q(application_id__in=_reviewing(user, submitted=True), state=Review.State.SUBMITTED)
+    q |= _decided_for(s)
     for role in (Role.INSTRUCTOR, Role.SECRETARY):
         if role in s.roles:
             q |= s.call_filter(role, "application__call_id")

@@ -196,11 +196,13 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
     request = OpinionRequest.objects.get(application=app, country_id="SN")
     services.opinion_give(opinion_id=request.pk, user=world.embassy_sn, verdict="favorable", comment="AVIS-SECRET")
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
+    services.review_declare(review_id=review.pk, user=world.reviewer1, conflict=False)
     services.review_submit(
         review_id=review.pk,
         user=world.reviewer1,
         payload={"scores": {c["code"]: 4 for c in world.call.scoring_criteria}, "recommendation": "yes"},
     )
+    services.consensus_record(application_id=app.pk, user=world.instructor)
     world.fire(app, "schedule", world.secretary, session=world.session.pk)
     world.open_session()
     world.fire(app, "approve", world.secretary, amount="25000.00")

@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 
 from grants.documents import issuing
-from grants.models import Application, CommitteeSession, Decision, OpinionRequest, Review
+from grants.models import Application, CommitteeSession, Consensus, Decision, OpinionRequest, Review
 from tests.e2e.conftest import check_page
 from tests.factories import World
 from workflows.models import Task, TaskKind
@@ -122,6 +122,11 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     check_page(page)
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
     page.locator(f"#review-{review.pk} a.fr-btn").click()
+    # Before reading: the declaration of no conflict of interest (dated, logged).
+    check_page(page)
+    page.locator('label[for="id_declaration-conflict_0"]').click()
+    page.get_by_role("button", name="Enregistrer ma déclaration").click()
+    check_page(page)
     for criterion, score in zip(world.call.scoring_criteria, (4, 5, 3, 4, 3, 4), strict=True):
         page.locator(f'label[for="id_score-score_{criterion["code"]}_{score}"]').click()
     page.locator('label[for="id_score-recommendation_0"]').click()
@@ -132,6 +137,15 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     check_page(page)
     review.refresh_from_db()
     assert review.state == Review.State.SUBMITTED
+
+    # --- instructor: the consensus of the reviews ----------------------------------------
+    sign_in(page, base, "instructor")
+    page.goto(f"{base}/dossiers/{app.pk}/instruction/")
+    page.locator("#consensus-link").click()
+    check_page(page)
+    page.get_by_role("button", name="Enregistrer le consensus").click()
+    check_page(page)
+    assert Consensus.objects.filter(application=app).exists()
 
     # --- secretary: schedule, then record the outcome of the agenda ---------------------
     sign_in(page, base, "secretary")

@@ -103,6 +103,7 @@ def test_opinions_and_reviews_are_never_shown_to_the_applicant(applicant: Client
     app.refresh_from_db()
     assert app.state == S.UNDER_REVIEW
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
+    services.review_declare(review_id=review.pk, user=world.reviewer1, conflict=False)
     services.review_submit(
         review_id=review.pk,
         user=world.reviewer1,
@@ -114,6 +115,7 @@ def test_opinions_and_reviews_are_never_shown_to_the_applicant(applicant: Client
     )
     other = Review.objects.get(application=app, reviewer=world.reviewer2)
     services.review_decline(review_id=other.pk, user=world.reviewer2, reason="CONFLIT-INTERETS-CONFIDENTIEL")
+    services.consensus_record(application_id=app.pk, user=world.instructor)
     world.fire(app, "schedule", world.secretary, session=world.session.pk)
     world.open_session()
     world.fire(app, "approve", world.secretary, amount="25000.00", comment="COMMENTAIRE-SECRETARIAT")

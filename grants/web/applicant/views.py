@@ -20,6 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
@@ -114,13 +115,18 @@ def applicant_required(view: Callable[..., HttpResponseBase]) -> Callable[..., H
     return wrapper
 
 
-def _application(request: HttpRequest, pk: Any, qs: QuerySet[Application] | None = None) -> Application:
-    """The application if the caller is one of its applicants, else 404 (never 403: the
-    portal does not tell whether another authority's application exists)."""
+def _application(
+    request: HttpRequest, pk: Any, qs: QuerySet[Application] | None = None, *, acting: bool = True
+) -> Application:
+    """The application if the caller may see it, else 404 (the portal never tells whether
+    another authority's application exists). ``acting``: a page that changes it, for the
+    lead authority only: a co-applicant authority reads it (403 here, as the policy says)."""
     base = qs if qs is not None else Application.objects.select_related("call", "organisation")
     app = policy.visible_applications(request.user, base).filter(pk=pk).first()
-    if app is None or policy.role_for(request.user, (Role.APPLICANT,), app) is None:
+    if app is None:
         raise Http404
+    if acting and policy.role_for(request.user, (Role.APPLICANT,), app) is None:
+        raise PermissionDenied(_("Seule la collectivité cheffe de file agit sur ce dossier ; la vôtre le consulte."))
     return app
 
 
@@ -752,7 +758,7 @@ def attachment_add(request: HttpRequest, pk: Any) -> HttpResponse:
 @applicant_required
 @require_http_methods(["GET", "HEAD"])
 def attachment_download(request: HttpRequest, pk: Any, attachment_id: int) -> FileResponse:
-    app = _application(request, pk)
+    app = _application(request, pk, acting=False)
     attachment = Attachment.objects.filter(pk=attachment_id, application=app).first()
     if attachment is None:
         raise Http404
@@ -841,7 +847,10 @@ def submit(request: HttpRequest, pk: Any) -> HttpResponse:
 @require_http_methods(["GET"])
 def confirmation(request: HttpRequest, pk: Any) -> HttpResponse:
     app = _application(
-        request, pk, Application.objects.select_related("call", "organisation").prefetch_related(_open_tasks_prefetch())
+        request,
+        pk,
+        Application.objects.select_related("call", "organisation").prefetch_related(_open_tasks_prefetch()),
+        acting=False,
     )
     if app.state != S.SUBMITTED:
         return redirect("applicant-application", pk=app.pk)
@@ -878,6 +887,7 @@ def application_page(request: HttpRequest, pk: Any) -> HttpResponse:
         Application.objects.select_related("call", "organisation", "session", "decision").prefetch_related(
             _open_tasks_prefetch()
         ),
+        acting=False,
     )
     decision = _decision(app)
     history = policy.history(request.user, app)
@@ -944,7 +954,7 @@ def withdraw(request: HttpRequest, pk: Any) -> HttpResponse:
 def document_download(request: HttpRequest, pk: Any, document_id: int) -> FileResponse:
     """A document issued for the application (receipt, notice, decision letter once
     delivered), streamed as PDF."""
-    app = _application(request, pk, Application.objects.select_related("call", "decision"))
+    app = _application(request, pk, Application.objects.select_related("call", "decision"), acting=False)
     document = next((d for d in _documents(request, app, _decision(app)) if d.pk == document_id), None)
     if document is None or not document.file:
         raise Http404

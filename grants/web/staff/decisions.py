@@ -207,7 +207,7 @@ def finance_record(request: HttpRequest, decision_id: int) -> HttpResponse:
 
 
 @require_GET
-@staff_view(Role.FINANCE, Role.SIGNATORY, Role.ADMIN)
+@staff_view(Role.FINANCE, Role.SIGNATORY, Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN)
 def decision_pdf(request: HttpRequest, decision_id: int) -> FileResponse:
     """The decision letter: only once the decision is visible to the user and its PDF
     stored. The file name is built from the reference, never from user text."""
