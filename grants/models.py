@@ -382,6 +382,8 @@ class Application(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["call", "state", "-created_at"], name="application_call_state"),
             # An applicant's home: its organisation's applications, newest first.
             models.Index(fields=["organisation", "-created_at"], name="application_org_created"),
+            # The staff list of every application (grants.search), newest deposit first.
+            models.Index(fields=["-submitted_at", "-id"], name="application_submitted"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["call", "reference_number"], name="application_reference_gap_free"),

@@ -74,8 +74,9 @@ class DossierFilterForm(StaffForm):
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        calls = policy.visible_calls(user).only("code").order_by("-opens_at", "code")
-        self.fields["call"].choices = [("", _("Tous les appels")), *((c.code, c.code) for c in calls)]
+        # values_list: a Call instance would load its (deferred) FSM state, a query each.
+        calls = policy.visible_calls(user).order_by("-opens_at", "code").values_list("code", flat=True)
+        self.fields["call"].choices = [("", _("Tous les appels")), *((code, code) for code in calls)]
         self.fields["state"].choices = [("", _("Tous les états")), *(c for c in S.choices if c[0] != S.DRAFT)]
         countries = Country.objects.exclude(iso2="FR").order_by("name_fr")
         self.fields["country"].choices = [("", _("Tous les pays")), *((c.iso2, c.name) for c in countries)]
@@ -118,6 +119,7 @@ BULK_ACTIONS: dict[str, Spec] = {
 def _rows(user: Any, filters: search.Filters) -> QuerySet[Application]:
     return (
         search.applications(user, filters, include_drafts=False)
+        .defer("summary", "objectives")  # long texts the list and its exports never show
         .select_related("call", "organisation", "organisation__region")
         .prefetch_related(Prefetch("countries", queryset=Country.objects.order_by("iso2")))
     )
