@@ -68,11 +68,13 @@ def test_the_opinion_review_and_decision_lists_cost_the_same_whatever_their_size
     for request in OpinionRequest.objects.filter(country_id="SN", state="requested")[:4]:
         services.opinion_give(opinion_id=request.pk, user=world.embassy_sn, verdict="favorable")
     for review in Review.objects.filter(application__state="under_review")[:2]:
+        services.review_declare(review_id=review.pk, user=world.reviewer1, conflict=False)
         services.review_submit(
             review_id=review.pk,
             user=world.reviewer1,
             payload={"scores": {c["code"]: 3 for c in world.call.scoring_criteria}, "recommendation": "yes"},
         )
+        services.consensus_record(application_id=review.application_id, user=world.instructor)
         world.fire(review.application, "schedule", world.secretary, session=world.session.pk)
         world.open_session()
         world.fire(review.application, "approve", world.secretary, amount="20000.00")
