@@ -220,8 +220,12 @@ def test_a_reviewer_sees_its_own_review_only(world: World, api: Callable[..., AP
     services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
     history = body(api(world.reviewer1).get(url(f"applications/{app.pk}/")), 200)["history"]
     reviews = [h for h in history if h["subject"] == "review"]
+    # Its own review only (assigned, then its declaration of no conflict), not reviewer2's.
     assert [h["transition"] for h in reviews] == ["assign", "declare"]
-    assert len({h["at"] for h in reviews}) == 1
+    # reviewer2 reads the application only once it has declared no conflict of interest.
+    assert "conflit d'intérêts" in body(api(world.reviewer2).get(url(f"applications/{app.pk}/")), 403)["detail"]
+    second = app.reviews.get(reviewer=world.reviewer2)
+    services.review_declare(review_id=second.pk, user=world.reviewer2, conflict=False)
     assert body(api(world.reviewer2).get(url(f"applications/{app.pk}/")), 200)["id"] == str(app.pk)
 
 

@@ -166,7 +166,6 @@ def test_a_reviewer_reads_the_opinions_and_others_reviews_only_after_its_own(wor
         comment="Suivi à renforcer.",
     )
     first = Review.objects.get(application=app, reviewer=world.reviewer1)
-    services.review_declare(review_id=first.pk, user=world.reviewer1, conflict=False)
     services.review_submit(
         review_id=first.pk,
         user=world.reviewer1,
@@ -217,7 +216,6 @@ def test_a_reviewer_who_declined_never_reads_the_booklet(world: World) -> None:
     declined = Review.objects.get(application=app, reviewer=world.reviewer2)
     services.review_decline(review_id=declined.pk, user=world.reviewer2, reason="Conflit d'intérêts.")
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
-    services.review_declare(review_id=review.pk, user=world.reviewer1, conflict=False)
     services.review_submit(
         review_id=review.pk,
         user=world.reviewer1,
@@ -238,7 +236,6 @@ def test_a_reviewer_still_scoring_does_not_read_the_booklet(world: World) -> Non
     app = world.advance(world.draft(), S.UNDER_REVIEW)
     services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
-    services.review_declare(review_id=review.pk, user=world.reviewer1, conflict=False)
     services.review_submit(
         review_id=review.pk,
         user=world.reviewer1,

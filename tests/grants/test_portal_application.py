@@ -103,7 +103,6 @@ def test_opinions_and_reviews_are_never_shown_to_the_applicant(applicant: Client
     app.refresh_from_db()
     assert app.state == S.UNDER_REVIEW
     review = Review.objects.get(application=app, reviewer=world.reviewer1)
-    services.review_declare(review_id=review.pk, user=world.reviewer1, conflict=False)
     services.review_submit(
         review_id=review.pk,
         user=world.reviewer1,
