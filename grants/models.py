@@ -91,6 +91,9 @@ class Organisation(models.Model):
     class Kind(models.TextChoices):
         FRENCH = "french_authority", _("Collectivité territoriale française")
         FOREIGN = "foreign_authority", _("Collectivité étrangère")
+        # Lead organisations of turnkey programmes (Call.Kind.TURNKEY).
+        ASSOCIATION = "association", _("Association")
+        GIP = "gip", _("Groupement d'intérêt public")
 
     name = models.CharField(_("nom"), max_length=200)
     kind = models.CharField(_("type"), max_length=20, choices=Kind.choices, default=Kind.FRENCH)
@@ -125,6 +128,7 @@ class Role(models.TextChoices):
     SECRETARY = "secretary", _("Secrétariat du comité")
     SIGNATORY = "signatory", _("Ordonnateur")
     FINANCE = "finance", _("Service financier")
+    PARTNER = "partner", _("Gouvernement partenaire")
     ADMIN = "admin", _("Administrateur")
 
 
@@ -162,6 +166,10 @@ class RoleGrant(models.Model):
             models.CheckConstraint(
                 condition=~Q(role="prefecture") | Q(region__isnull=False),
                 name="rolegrant_prefecture_has_region",
+            ),
+            models.CheckConstraint(
+                condition=~Q(role="partner") | Q(country__isnull=False),
+                name="rolegrant_partner_has_country",
             ),
         ]
 
@@ -233,6 +241,20 @@ class Call(ConcurrentTransitionMixin, models.Model):
     scoring_criteria = models.JSONField(_("grille d'évaluation"), default=default_scoring_criteria)
     reminder_steps = models.JSONField(_("relances (jours par rapport à l'échéance)"), default=default_reminder_steps)
     block_overdue_reports = models.BooleanField(_("bloquer les porteurs en retard de rapport final"), default=False)
+    # After the decision (DOMAIN.md, "After the decision"): the project's defaults.
+    interim_report_days = models.PositiveSmallIntegerField(
+        _("rapport intermédiaire (jours après chaque année du projet)"), default=60
+    )
+    final_report_months = models.PositiveSmallIntegerField(_("rapport final (mois après la fin du projet)"), default=6)
+    max_extension_months = models.PositiveSmallIntegerField(_("prolongation maximale (mois)"), default=12)
+    budget_change_threshold = models.DecimalField(
+        _("seuil de modification budgétaire soumise à avenant"),
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal("0.20"),
+    )
+    # Turnkey programmes (Call.Kind.TURNKEY): the least number of member French authorities.
+    min_members = models.PositiveSmallIntegerField(_("nombre minimal de collectivités membres"), default=3)
     # Next gap-free reference number; incremented under the call's row lock at submission.
     last_reference_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -594,6 +616,8 @@ class OpinionRequest(ConcurrentTransitionMixin, models.Model):
     class Authority(models.TextChoices):
         EMBASSY = "embassy", _("Poste diplomatique")
         PREFECTURE = "prefecture", _("Préfecture de région")
+        # Joint funds (Call.Kind.JOINT_FUND): the partner country's government validates.
+        PARTNER = "partner", _("Gouvernement partenaire")
 
     class Verdict(models.TextChoices):
         FAVORABLE = "favorable", _("Favorable")
@@ -625,7 +649,7 @@ class OpinionRequest(ConcurrentTransitionMixin, models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(authority="embassy") & Q(country__isnull=False))
+                condition=(Q(authority__in=["embassy", "partner"]) & Q(country__isnull=False))
                 | (Q(authority="prefecture") & Q(region__isnull=False)),
                 name="opinion_scope_matches_authority",
             ),
@@ -728,6 +752,9 @@ class Decision(ConcurrentTransitionMixin, models.Model):
         SIGNED = "signed", _("Signée")
         DELIVERED = "delivered", _("Notifiée")
         RECORDED = "recorded", _("Engagée")
+        # After the commitment (the grant's life): closed by the system, renounced by the applicant.
+        CLOSED = "closed", _("Soldée")
+        RENOUNCED = "renounced", _("Renoncée")
 
     class Outcome(models.TextChoices):
         APPROVED = "approved", _("Retenu")
@@ -737,6 +764,10 @@ class Decision(ConcurrentTransitionMixin, models.Model):
     outcome = models.CharField(_("issue"), max_length=10, choices=Outcome.choices)
     state = FSMField(_("état"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
     amount = models.DecimalField(_("montant attribué"), max_digits=14, decimal_places=2, default=ZERO)
+    # Joint funds: the partner government's co-financing, beside the delegation's amount.
+    partner_amount = models.DecimalField(
+        _("cofinancement du gouvernement partenaire"), max_digits=14, decimal_places=2, default=ZERO
+    )
     rate = models.DecimalField(_("taux de cofinancement"), max_digits=7, decimal_places=6, default=Decimal("0"))
     # [{"number": 1, "year": 1, "amount": "12000.00", "condition": "signature"|"interim_report"|"final_report"}]
     tranches = models.JSONField(_("échéancier"), default=list, blank=True)
@@ -804,6 +835,7 @@ class Document(models.Model):
         DEPOSIT_RECEIPT = "deposit_receipt", _("Accusé de dépôt")
         COMMITTEE_BOOKLET = "committee_booklet", _("Dossier de séance")
         EVALUATION_SUMMARY = "evaluation_summary", _("Synthèse de l'évaluation")
+        AMENDMENT = "amendment", _("Avenant")
 
     kind = models.CharField(_("type"), max_length=24, choices=Kind.choices)
     application = models.ForeignKey(

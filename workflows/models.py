@@ -93,6 +93,13 @@ class TaskKind(models.TextChoices):
     SCHEDULE_COMMITTEE = "schedule_committee", _("Inscrire en comité")
     SIGN_DECISION = "sign_decision", _("Signer la décision")
     RECORD_COMMITMENT = "record_commitment", _("Enregistrer l'engagement")
+    # The grant's life after the commitment.
+    PAY_TRANCHE = "pay_tranche", _("Payer la tranche")
+    SUBMIT_REPORT = "submit_report", _("Déposer le rapport")
+    CHECK_REPORT = "check_report", _("Vérifier le rapport")
+    DECIDE_AMENDMENT = "decide_amendment", _("Statuer sur l'avenant")
+    # Joint funds: the partner government validates the project.
+    VALIDATE_PROJECT = "validate_project", _("Valider le projet (gouvernement partenaire)")
 
 
 class Task(models.Model):
