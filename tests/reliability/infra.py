@@ -28,6 +28,8 @@ from typing import Any
 
 import psycopg
 import requests
+import requests.adapters
+from urllib3.util.retry import Retry
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
@@ -481,6 +483,12 @@ class Stack:
             return {"status": None, "error": repr(exc)}
 
 
+#: Like a browser: an idempotent request sent on a kept-alive connection that the server
+#: closed meanwhile (gunicorn's keep-alive expiry racing the client) is sent again once on a
+#: new connection. POSTs are never retried: a lost one is reported.
+_IDEMPOTENT_RETRY = Retry(total=1, connect=1, read=1, status=0, allowed_methods=frozenset({"GET", "HEAD"}))
+
+
 class Api:
     """A loopback HTTP client of /api/v1/ (one requests.Session per thread)."""
 
@@ -494,6 +502,7 @@ class Api:
         if session is None:
             session = requests.Session()
             session.headers["Accept-Language"] = "fr"
+            session.mount("http://", requests.adapters.HTTPAdapter(max_retries=_IDEMPOTENT_RETRY))
             self._local.session = session
         return session
 
@@ -546,6 +555,7 @@ def csrf_token(session: requests.Session, url: str) -> str:
 def web_sign_in(base_url: str, username: str) -> requests.Session:
     """A browser's session, signed in through the sign-in form."""
     session = requests.Session()
+    session.mount("http://", requests.adapters.HTTPAdapter(max_retries=_IDEMPOTENT_RETRY))
     login = f"{base_url}/accounts/login/"
     response = session.post(
         login,
