@@ -417,6 +417,7 @@ TASK_PHRASES: dict[str, Promise] = {
     "schedule_committee": _("inscription en comité"),
     "sign_decision": _("signature de la décision"),
     "record_commitment": _("enregistrement de l'engagement"),
+    "validate_project": _("validation du projet par le gouvernement partenaire"),
 }
 
 ROLE_PHRASES: dict[str, Promise] = {
@@ -424,6 +425,7 @@ ROLE_PHRASES: dict[str, Promise] = {
     "instructor": _("instruction"),
     "embassy": _("poste diplomatique"),
     "prefecture": _("préfecture de région"),
+    "partner": _("gouvernement partenaire"),
     "reviewer": _("évaluateur"),
     "secretary": _("secrétariat du comité"),
     "signatory": _("ordonnateur"),

@@ -113,6 +113,16 @@ class OpinionForm(StaffForm):
         required=False,
     )
 
+    def __init__(self, *args: Any, partner: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if partner:
+            # A joint fund's partner government validates the project: its own words.
+            self.fields["verdict"].label = _("Validation du projet")
+            self.fields["comment"].help_text = _(
+                "Obligatoire pour une validation réservée ou défavorable. Un avis défavorable empêche le comité "
+                "de retenir le projet. Jamais communiqué au porteur de projet."
+            )
+
 
 SCORE_CHOICES = [(str(n), str(n)) for n in range(6)]
 

@@ -70,7 +70,7 @@ INBOX_KEYS = (Key("due_at", "datetime", nullable=True), Key("id", "int"))
 
 def _task_link(task: Task) -> str:
     """The screen where the task is done."""
-    if task.kind == TaskKind.GIVE_OPINION and task.subject_id:
+    if task.kind in (TaskKind.GIVE_OPINION, TaskKind.VALIDATE_PROJECT) and task.subject_id:
         return reverse("opinion", args=[task.subject_id])
     if task.kind == TaskKind.REVIEW and task.subject_id:
         return reverse("review", args=[task.subject_id])
