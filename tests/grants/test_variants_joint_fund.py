@@ -13,8 +13,8 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from grants import budget, policy, services
-from grants.documents import pdf
-from grants.models import Application, Call, Country, Decision, OpinionRequest, Review, Role
+from grants.documents import issuing, pdf
+from grants.models import Application, Call, Country, Decision, Document, OpinionRequest, Review, Role
 from grants.variants import variant_for
 from tests.factories import UserFactory, World, grant
 from workflows import engine, tasks_service
@@ -122,12 +122,16 @@ def test_a_favourable_validation_leads_to_review_then_an_approval_with_both_amou
     assert decision.amount == Decimal("25000.00") and decision.partner_amount == Decimal("15000.00")
     # The envelope counts the delegation's part only.
     assert budget.committed_amount(world.call) == Decimal("25000.00")
-    html = pdf.render_html("approval_letter", pdf.letter_context(decision))
-    assert "25\u202f000,00\u00a0€" in html or "25 000,00" in html.replace("\u202f", " ").replace("\u00a0", " ")
-    text = html.replace("\u202f", " ").replace("\u00a0", " ")
-    assert "15 000,00 €" in text and "gouvernement partenaire" in text
-    english = pdf.render_html("approval_letter_en", pdf.letter_context(decision, language="en"))
-    assert "partner government" in english and "15,000.00" in english
+    decision.signed_at = timezone.now()
+    template, context = issuing.decision_letter_context(decision, code="TESTCODE", issued_at=timezone.now())
+    text = pdf.render_template_html(template, context).replace("\u202f", " ").replace("\u00a0", " ")
+    assert "Cofinancement du gouvernement partenaire (Sénégal)" in text and "15 000,00 €" in text
+    assert "25 000,00 €" in text
+    french = Document(verification_code="FRCODE", issued_at=timezone.now())
+    english = pdf.render_template_html(
+        issuing.APPROVAL_EN_TEMPLATE, issuing.english_copy_context(decision, french, code="ENCODE")
+    )
+    assert "Co-financing by the partner government (Senegal)" in english and "15,000.00" in english
 
 
 def test_an_unfavourable_validation_makes_approve_unavailable_with_the_reason(world: JointWorld) -> None:
