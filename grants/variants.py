@@ -101,6 +101,25 @@ def variants() -> list[Variant]:
     return [_VARIANTS[kind] for kind in Call.Kind.values if kind in _VARIANTS]
 
 
+def diagram_variants() -> list[Any]:
+    """Each variant's diagram of the application machine (make diagrams), in French."""
+    from django.utils import translation
+
+    from workflows.registry import DiagramVariant
+
+    with translation.override("fr"):
+        return [
+            DiagramVariant(
+                "grants.Application",
+                v.kind,
+                f"{v.label} ({v.kind})",
+                conditions=tuple((c.transition, str(c.label)) for c in v.conditions),
+                steps=tuple((s.source, s.target, f"{s.name} : {s.label}") for s in v.steps),
+            )
+            for v in variants()
+        ]
+
+
 # --- joint funds: the partner government's validation -----------------------------------------
 
 
