@@ -203,9 +203,7 @@ def turnkey_members_unmet(application: Application) -> list[str]:
     minimum = application.call.min_members
     if len(members) < minimum:
         reasons.append(
-            _(
-                "Le programme compte %(n)s collectivité(s) membre(s) ; l'appel en exige au moins %(min)s."
-            )
+            _("Le programme compte %(n)s collectivité(s) membre(s) ; l'appel en exige au moins %(min)s.")
             % {"n": len(members), "min": minimum}
         )
     with_resolution = set(
@@ -215,9 +213,7 @@ def turnkey_members_unmet(application: Application) -> list[str]:
     )
     for member in members:
         if member.pk not in with_resolution:
-            reasons.append(
-                _("Délibération manquante pour la collectivité membre : %(name)s.") % {"name": member.name}
-            )
+            reasons.append(_("Délibération manquante pour la collectivité membre : %(name)s.") % {"name": member.name})
     return reasons
 
 
@@ -254,7 +250,9 @@ JOINT_FUND = register(
                 gettext_lazy("validation du gouvernement partenaire rendue pour chaque pays du projet"),
                 partner_validation_unmet,
             ),
-            Condition("approve", gettext_lazy("pas d'avis défavorable du gouvernement partenaire"), partner_refusal_unmet),
+            Condition(
+                "approve", gettext_lazy("pas d'avis défavorable du gouvernement partenaire"), partner_refusal_unmet
+            ),
         ),
         steps=(
             Step(
@@ -296,9 +294,7 @@ TURNKEY = register(
                 turnkey_members_unmet,
             ),
         ),
-        steps=(
-            Step(A.DRAFT, A.DRAFT, "members", gettext_lazy("collectivités membres et leurs délibérations")),
-        ),
+        steps=(Step(A.DRAFT, A.DRAFT, "members", gettext_lazy("collectivités membres et leurs délibérations")),),
         members=True,
     )
 )

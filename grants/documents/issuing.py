@@ -46,7 +46,6 @@ from django.utils import timezone, translation
 from grants import budget, scoring
 from grants.documents.storage import save_new_file
 from grants.machines.decision import DECISION_DELIVER
-from grants.variants import variant_for
 from grants.models import (
     Application,
     AttachmentKind,
@@ -57,6 +56,7 @@ from grants.models import (
     Review,
     Snapshot,
 )
+from grants.variants import variant_for
 from workflows import registry
 from workflows.engine import fire
 from workflows.models import TransitionLog

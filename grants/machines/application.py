@@ -684,6 +684,13 @@ APPROVE = Spec(
             gettext_lazy("Échéancier"),
             gettext_lazy("API : un montant par année du projet, totalisant le montant attribué."),
         ),
+        # Joint funds only (grants.variants): the staff form shows it for them.
+        Field(
+            "partner_amount",
+            "amount",
+            gettext_lazy("Cofinancement du gouvernement partenaire (€)"),
+            gettext_lazy("Fonds conjoint : à côté du montant de la délégation, hors enveloppe."),
+        ),
         Field("comment", "longtext", gettext_lazy("Commentaire interne")),
     ),
 )

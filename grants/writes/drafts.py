@@ -20,7 +20,6 @@ from django.utils.translation import gettext_lazy
 
 from grants import policy
 from grants.documents.storage import save_new_file
-from grants.writes import members
 from grants.machines.payload import parse_amount, parse_date
 from grants.models import (
     Application,
@@ -33,6 +32,7 @@ from grants.models import (
     Organisation,
     Role,
 )
+from grants.writes import members
 from workflows.engine import Context, Forbidden, Invalid, Spec, append_log, fire
 
 FUNDING_FIELDS = {

@@ -83,9 +83,7 @@ def apply(application: Application, rows: list[dict[str, Any]]) -> None:
     existing = {m.siren: m for m in application.members.all()}
     organisations = {
         o.siren: o
-        for o in Organisation.objects.filter(
-            siren__in=[r["siren"] for r in rows], kind=Organisation.Kind.FRENCH
-        )
+        for o in Organisation.objects.filter(siren__in=[r["siren"] for r in rows], kind=Organisation.Kind.FRENCH)
     }
     wanted = {r["siren"] for r in rows}
     for siren, member in existing.items():
