@@ -267,6 +267,13 @@ def _action_form(spec: engine.Spec, app: Application, data: Any = None) -> Staff
     return action_form(spec, data, initial=initial, sessions=sessions, reviewers=reviewers, exclude=exclude)
 
 
+def _members(app: Application) -> list[Any]:
+    members = list(app.members.select_related("region").prefetch_related("resolutions"))
+    for member in members:
+        decorate(member, resolution=next(iter(member.resolutions.all()), None))
+    return members
+
+
 def application_context(
     request: HttpRequest,
     app: Application,
@@ -346,6 +353,8 @@ def application_context(
         "countries": countries,
         "partners": partners,
         "co_applicants": list(app.co_applicants.all()),
+        # A turnkey programme's member authorities, each with its resolution (or None).
+        "members": _members(app) if variant_for(app.call).members else None,
         "lines": lines,
         "figures": figures,
         "rules": rules,
