@@ -3,11 +3,13 @@ authorities. Imported at the bottom of ``grants.models`` so the app registry see
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from grants.models import ZERO, Application, Organisation, Region
+from grants.models import Application, Organisation, Region
 
 
 class ApplicationMember(models.Model):
@@ -26,7 +28,7 @@ class ApplicationMember(models.Model):
     name = models.CharField(_("nom"), max_length=200)
     siren = models.CharField(_("SIREN"), max_length=9)
     region = models.ForeignKey(Region, verbose_name=_("région"), null=True, blank=True, on_delete=models.PROTECT)
-    contribution = models.DecimalField(_("contribution"), max_digits=14, decimal_places=2, default=ZERO)
+    contribution = models.DecimalField(_("contribution"), max_digits=14, decimal_places=2, default=Decimal("0.00"))
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
