@@ -31,6 +31,7 @@ def test_the_partner_finds_its_project_to_validate_in_its_inbox_and_validates_it
     page = client.get(f"/avis/{request.pk}/").content.decode()
     assert "Validation du gouvernement partenaire : Sénégal" in page
     assert "Enregistrer la validation" in page and "Un avis défavorable empêche de le retenir" in page
+    assert "Validation du projet" in page  # the verdict field in the partner's words
     refused = client.post(f"/avis/{request.pk}/", {"verdict": "unfavorable", "comment": ""})
     assert refused.status_code == 400  # a reason is required for an unfavourable verdict
     done = client.post(f"/avis/{request.pk}/", {"verdict": "favorable", "comment": ""})

@@ -124,6 +124,8 @@ class OpinionForm(StaffForm):
                 "Obligatoire pour une validation réservée ou défavorable. Un avis défavorable empêche le comité "
                 "de retenir le projet. Jamais communiqué au porteur de projet."
             )
+            # The design system's init has bound the fields already (labels copied): again.
+            self._bound_fields_cache.clear()
 
 
 SCORE_CHOICES = [(str(n), str(n)) for n in range(6)]
