@@ -45,7 +45,11 @@ def _give_effects(request: OpinionRequest, cleaned: dict[str, Any], ctx: Context
 
 def _expire_effects(request: OpinionRequest, cleaned: dict[str, Any], ctx: Context) -> None:
     tasks_service.cancel_tasks(ctx.application, *REQUEST_TASKS, subject=request)
-    publish("opinion_expired", application=ctx.application, subject=request)
+    # A partner government's expired validation: the project waits (grants.variants).
+    expired = (
+        "partner_validation_expired" if request.authority == OpinionRequest.Authority.PARTNER else "opinion_expired"
+    )
+    publish(expired, application=ctx.application, subject=request)
     _auto_close(ctx)
 
 

@@ -83,7 +83,7 @@ def _apply(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[Opin
         at=ctx.now,
     )
     for request in created:
-        publish("opinion_requested", application=app, subject=request, actor=ctx.user)
+        publish("partner_validation_requested", application=app, subject=request, actor=ctx.user)
     return created
 
 

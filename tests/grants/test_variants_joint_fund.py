@@ -198,3 +198,17 @@ def test_a_generalist_call_refuses_a_partner_amount() -> None:
     assert "n'est pas un fonds conjoint" in refused.value.errors["partner_amount"][0]
     app = world.fire(app, "approve", world.secretary, amount="25000.00")
     assert Decision.objects.get(application=app).partner_amount == 0
+
+
+def test_the_partner_is_told_in_its_own_words_and_the_instructor_hears_of_an_expiry(world: JointWorld) -> None:
+    from notifications.models import Notification
+
+    app = world.after_embassies()
+    asked = Notification.objects.get(recipient=world.partner_sn, message="partner_validation_requested")
+    assert asked.params["reference"] == app.reference
+    assert not Notification.objects.filter(recipient=world.partner_ma).exists()
+    assert not Notification.objects.filter(recipient=world.embassy_sn, message="partner_validation_requested").exists()
+    request = world.partner_request(app)
+    services.opinion_expire(opinion_id=request.pk)
+    assert Notification.objects.filter(recipient=world.instructor, message="partner_validation_expired").exists()
+    assert not Notification.objects.filter(message="opinion_expired", subject_id=str(request.pk)).exists()
