@@ -128,3 +128,24 @@ def test_the_staff_application_page_lists_the_members_and_their_resolutions(clie
     assert "Collectivités membres du programme" in page
     assert all(m["name"].replace("'", "&#x27;") in page for m in MEMBERS)
     assert "deliberation-213801855.pdf" in page
+
+
+def test_the_committee_enters_the_partners_co_financing_on_the_agenda(world: JointWorld, client) -> None:
+    app = world.after_embassies()
+    services.opinion_give(opinion_id=world.partner_request(app).pk, user=world.partner_sn, verdict="favorable")
+    app = world.to_committee(Application.objects.get(pk=app.pk))
+    client.force_login(world.secretary)
+    url = f"/comites/{world.session.pk}/"
+    page = client.get(url).content.decode()
+    assert "Cofinancement du gouvernement partenaire (€)" in page
+    prefix = str(app.pk)
+    missing = client.post(f"{url}decisions/", {f"{prefix}-outcome": "approve", f"{prefix}-amount": "25 000,00"})
+    assert missing.status_code == 400
+    assert "Indiquez le cofinancement du gouvernement partenaire" in missing.content.decode()
+    done = client.post(
+        f"{url}decisions/",
+        {f"{prefix}-outcome": "approve", f"{prefix}-amount": "25 000,00", f"{prefix}-partner_amount": "12 500,00"},
+    )
+    assert done.status_code == 302
+    decision = Application.objects.get(pk=app.pk).decision
+    assert (decision.amount, decision.partner_amount) == (25000, 12500)

@@ -153,3 +153,14 @@ def test_the_members_contributions_count_as_the_french_authorities_own_contribut
     drafts.application_update(application_id=app.pk, user=world.carrier, data={"members": []})
     results = {r.code: r for r in budget.evaluate(Application.objects.get(pk=app.pk))}
     assert not results["own_contribution"].ok
+
+
+def test_the_deposit_receipt_lists_the_members_as_submitted(world: TurnkeyWorld) -> None:
+    from grants.documents import issuing, pdf
+
+    app = world.fire(world.programme(MEMBERS), "submit", world.carrier)
+    context = issuing.receipt_context(app.snapshots.get(), code="RECEIPT")
+    text = pdf.render_template_html("pdf/deposit_receipt.html", context).replace("\u202f", " ").replace("\u00a0", " ")
+    assert "Collectivités membres du programme" in text
+    assert "Ville de Grenoble" in text and "213801855" in text and "4 000,00 €" in text
+    assert "deliberation-212603625.pdf" in text
