@@ -212,3 +212,16 @@ def test_the_partner_is_told_in_its_own_words_and_the_instructor_hears_of_an_exp
     services.opinion_expire(opinion_id=request.pk)
     assert Notification.objects.filter(recipient=world.instructor, message="partner_validation_expired").exists()
     assert not Notification.objects.filter(message="opinion_expired", subject_id=str(request.pk)).exists()
+
+
+def test_the_sweep_reminds_the_partner_before_its_due_date(world: JointWorld) -> None:
+    from notifications.models import Notification
+
+    app = world.after_embassies()
+    request = world.partner_request(app)
+    call_command("run_reminders", at=(request.due_at - dt.timedelta(days=2, minutes=-1)).isoformat())
+    reminded = Notification.objects.filter(recipient=world.partner_sn, event__contains="remind").exclude(
+        message="partner_validation_requested"
+    )
+    assert reminded.exists(), list(Notification.objects.filter(recipient=world.partner_sn).values("event", "message"))
+    assert not Notification.objects.filter(recipient=world.partner_ma).exists()
