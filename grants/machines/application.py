@@ -86,6 +86,8 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
     for kind in call.required_attachments:
         if kind not in present:
             reasons.append(_("Pièce obligatoire manquante : %(kind)s.") % {"kind": labels.get(kind, kind)})
+    # The call's variant (grants.variants): a turnkey programme's lead and members.
+    reasons.extend(variant_for(call).unmet("submit" if check_closing else "resubmit", application))
     return reasons
 
 
@@ -182,7 +184,7 @@ def _after_commit_receipt(ctx: Context, snapshot: Snapshot) -> None:
 
 
 def _submit_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[str]:
-    return submission_unmet(app, now=ctx.now, check_closing=True) + variant_for(app.call).unmet("submit", app)
+    return submission_unmet(app, now=ctx.now, check_closing=True)
 
 
 def _submit_effects(app: Application, cleaned: dict[str, Any], ctx: Context) -> None:
@@ -224,7 +226,7 @@ def _request_completion_effects(app: Application, cleaned: dict[str, Any], ctx: 
 
 
 def _resubmit_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[str]:
-    return submission_unmet(app, now=ctx.now, check_closing=False) + variant_for(app.call).unmet("resubmit", app)
+    return submission_unmet(app, now=ctx.now, check_closing=False)
 
 
 def _resubmit_effects(app: Application, cleaned: dict[str, Any], ctx: Context) -> None:

@@ -149,3 +149,13 @@ def test_the_committee_enters_the_partners_co_financing_on_the_agenda(world: Joi
     assert done.status_code == 302
     decision = Application.objects.get(pk=app.pk).decision
     assert (decision.amount, decision.partner_amount) == (25000, 12500)
+
+
+def test_the_applicants_check_page_names_the_missing_members_and_resolutions(client) -> None:
+    world = TurnkeyWorld()
+    app = world.programme(MEMBERS[:2], resolutions=False)
+    client.force_login(world.carrier)
+    page = client.get(f"/mes-dossiers/{app.pk}/verification/").content.decode().replace("&#x27;", "'")
+    assert "Le programme compte 2 collectivité(s) membre(s) ; l'appel en exige au moins 3." in page
+    assert "Délibération manquante pour la collectivité membre : Ville de Grenoble." in page
+    assert f"/mes-dossiers/{app.pk}/membres/" in page  # the side menu leads to the members' page
