@@ -677,7 +677,9 @@ class OpinionSerializer(serializers.Serializer):
     application = serializers.UUIDField(source="application_id")
     reference = serializers.CharField(source="application.reference", allow_null=True)
     title = serializers.CharField(source="application.title")
-    country = serializers.CharField(source="country_id", allow_null=True, help_text="ISO2 (embassy requests).")
+    country = serializers.CharField(
+        source="country_id", allow_null=True, help_text="ISO2 (embassy and partner government requests)."
+    )
     region = serializers.CharField(source="region_id", allow_null=True, help_text="Region code (prefecture requests).")
     verdict = serializers.SerializerMethodField(help_text="Once given.")
     comment = serializers.CharField()
