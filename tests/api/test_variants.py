@@ -43,7 +43,10 @@ def test_a_favourable_validation_then_an_approval_with_the_partners_amount(api: 
     detail = body(api(world.secretary).get(url(f"applications/{app.pk}/")), 200)
     assert "approve" in detail["available_transitions"]
     missing = body(
-        api(world.secretary).post(url(f"applications/{app.pk}/transitions/approve/"), {"amount": "25000.00"}, format="json"), 400
+        api(world.secretary).post(
+            url(f"applications/{app.pk}/transitions/approve/"), {"amount": "25000.00"}, format="json"
+        ),
+        400,
     )
     assert list(missing["errors"]) == ["partner_amount"]
     body(
