@@ -80,6 +80,7 @@ def application_detail(user: Any, pk: Any) -> Application:
             "partners",
             "budget_lines",
             "attachments",
+            "members__resolutions",
         )
         .first()
     )

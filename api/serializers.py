@@ -155,6 +155,22 @@ class BudgetInputSerializer(serializers.Serializer):
     funding = FundingInputSerializer(required=False)
 
 
+class MemberInputSerializer(serializers.Serializer):
+    """A turnkey programme's member French authority (call kind `turnkey` only)."""
+
+    name = serializers.CharField(max_length=200, allow_blank=True)
+    siren = serializers.CharField(max_length=20, allow_blank=True, help_text="9 digits.")
+    region = serializers.CharField(
+        max_length=3, required=False, allow_blank=True, allow_null=True, help_text="INSEE region code, e.g. `84`."
+    )
+    contribution = serializers.DecimalField(
+        **MONEY,
+        min_value=0,
+        required=False,
+        help_text="Euros (decimal string): counted as the French authorities' own contribution.",
+    )
+
+
 class ApplicationUpdateSerializer(serializers.Serializer):
     """The writable fields of an application (PATCH: any subset). Read-only fields
     (`id`, `reference`, `state`, `history`, `decision`, …) are ignored."""
@@ -172,6 +188,13 @@ class ApplicationUpdateSerializer(serializers.Serializer):
     start_date = serializers.DateField(required=False, allow_null=True)
     duration_months = serializers.IntegerField(min_value=1, max_value=120, required=False, allow_null=True)
     budget = BudgetInputSerializer(required=False)
+    members = MemberInputSerializer(  # type: ignore[call-arg]
+        many=True,
+        required=False,
+        max_length=100,
+        help_text="Turnkey programmes (call kind `turnkey`): the member French authorities; replaces the list "
+        "(a member kept by SIREN keeps its council resolution). 400 on another call.",
+    )
 
 
 class ApplicationCreateSerializer(ApplicationUpdateSerializer):
@@ -189,6 +212,10 @@ class AttachmentUploadSerializer(serializers.Serializer):
     file = serializers.FileField(
         help_text="PDF, ODT, ODS, DOCX, XLSX, PNG or JPEG, recognised by content (not by name or declared type); "
         "at most `UPLOAD_MAX_BYTES` (20 MB by default)."
+    )
+    member = serializers.IntegerField(
+        required=False,
+        help_text="Turnkey programmes: the member authority (`members[].id`) whose `council_resolution` this is.",
     )
 
 
@@ -240,6 +267,12 @@ class TransitionPayloadSerializer(serializers.Serializer):
         "(default: the call's schedule).",
     )
     reasons = serializers.CharField(required=False, allow_blank=True, max_length=5000, help_text="`reject` (required).")
+    partner_amount = serializers.DecimalField(
+        **MONEY,
+        required=False,
+        help_text="`approve` on a joint fund (required there): the partner government's co-financing, beside "
+        "`amount` (which alone counts against the envelope). Refused on another call.",
+    )
 
 
 class ReviewerAssignSerializer(serializers.Serializer):
@@ -413,6 +446,9 @@ class AttachmentSerializer(serializers.Serializer):
     size = serializers.IntegerField()
     sha256 = serializers.CharField()
     uploaded_at = serializers.DateTimeField()
+    member = serializers.IntegerField(
+        source="member_id", allow_null=True, help_text="Turnkey programmes: the member whose council resolution it is."
+    )
     url = serializers.SerializerMethodField(help_text="Download (same visibility as the application).")
 
     def get_url(self, attachment: Attachment) -> str:
@@ -454,6 +490,9 @@ class DecisionSerializer(serializers.Serializer):
     outcome = enum(Decision.Outcome.choices, "DecisionOutcomeEnum")
     outcome_label = serializers.CharField(source="get_outcome_display")
     amount = serializers.DecimalField(**MONEY, help_text="Granted amount (0.00 when rejected).")
+    partner_amount = serializers.DecimalField(
+        **MONEY, help_text="Joint funds: the partner government's co-financing, beside `amount` (else 0.00)."
+    )
     rate = serializers.DecimalField(max_digits=7, decimal_places=6, help_text="Granted amount / total budget.")
     tranches = TrancheSerializer(many=True)
     reasons = serializers.CharField(help_text="Reasons of a rejection.")
@@ -528,6 +567,23 @@ class ApplicationSummarySerializer(serializers.Serializer):
         return reverse("api:application-detail", args=[app.pk])
 
 
+class MemberSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    siren = serializers.CharField()
+    region = serializers.CharField(source="region_id", allow_null=True)
+    contribution = serializers.DecimalField(**MONEY)
+    organisation = serializers.IntegerField(
+        source="organisation_id", allow_null=True, help_text="The platform's organisation with that SIREN, if any."
+    )
+    resolution = serializers.SerializerMethodField(help_text="Its council resolution's attachment id, or null.")
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True))
+    def get_resolution(self, member: Any) -> int | None:
+        ids = [a.pk for a in member.resolutions.all()]
+        return ids[0] if ids else None
+
+
 class ApplicationSerializer(ApplicationSummarySerializer):
     summary = serializers.CharField()
     objectives = serializers.CharField()
@@ -543,6 +599,9 @@ class ApplicationSerializer(ApplicationSummarySerializer):
     session = serializers.SerializerMethodField(help_text="The committee session, once scheduled.")
     updated_at = serializers.DateTimeField()
     attachments = AttachmentSerializer(many=True, source="attachments.all")
+    members = MemberSerializer(  # type: ignore[call-arg]
+        many=True, source="members.all", help_text="Turnkey programmes: the member French authorities (else [])."
+    )
     available_transitions = serializers.ListField(
         source="api_available",
         child=enum(TRANSITION_NAMES, "TransitionNameEnum"),
@@ -618,7 +677,9 @@ class OpinionSerializer(serializers.Serializer):
     application = serializers.UUIDField(source="application_id")
     reference = serializers.CharField(source="application.reference", allow_null=True)
     title = serializers.CharField(source="application.title")
-    country = serializers.CharField(source="country_id", allow_null=True, help_text="ISO2 (embassy requests).")
+    country = serializers.CharField(
+        source="country_id", allow_null=True, help_text="ISO2 (embassy and partner government requests)."
+    )
     region = serializers.CharField(source="region_id", allow_null=True, help_text="Region code (prefecture requests).")
     verdict = serializers.SerializerMethodField(help_text="Once given.")
     comment = serializers.CharField()

@@ -518,8 +518,14 @@ class AttachmentListView(ApiView):
         if errors:
             raise ValidationError(errors)
         assert upload is not None
+        member = request.data.get("member") if hasattr(request.data, "get") else None
         attachment = drafts.attachment_add(
-            application_id=pk, user=request.user, kind=str(kind), name=upload.name or "", content=upload.read()
+            application_id=pk,
+            user=request.user,
+            kind=str(kind),
+            name=upload.name or "",
+            content=upload.read(),
+            member=member,
         )
         return Response(s.AttachmentSerializer(attachment).data, status=status.HTTP_201_CREATED)
 

@@ -365,7 +365,17 @@ CONTENT_SECURITY_POLICY = {
 
 # Second factor (django-otp, TOTP) for staff accounts; mandatory for these roles (comma-
 # separated; in production by default the roles that sign and pay). security/otp.py.
-_OTP_ROLES = {"instructor", "embassy", "prefecture", "reviewer", "secretary", "signatory", "finance", "admin"}
+_OTP_ROLES = {
+    "instructor",
+    "embassy",
+    "prefecture",
+    "partner",
+    "reviewer",
+    "secretary",
+    "signatory",
+    "finance",
+    "admin",
+}
 OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", ["signatory", "finance"] if PRODUCTION else [])
 if set(OTP_REQUIRED_ROLES) - _OTP_ROLES:
     raise ImproperEnv(

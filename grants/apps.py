@@ -17,3 +17,7 @@ class GrantsConfig(AppConfig):
         registry.register_domain(GrantsDomain())
         registry.register_machines(MACHINES)
         registry.register_specs(catalogue.specs())
+        from grants.variants import diagram_variants
+
+        for variant in diagram_variants():
+            registry.register_diagram_variant(variant)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from grants.models import ZERO, Application, Call, Consensus, Country, Decision, Tier
 from grants.scoring import weighted_score
+from grants.variants import variant_for
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -44,6 +45,9 @@ class BudgetFigures:
     cap_amount: Decimal | None
     requested_rate: Decimal | None
     years: dict[int, Decimal]
+    #: Turnkey programmes (grants.variants): the member French authorities' contributions,
+    #: counted in ``own_contribution`` (and ``total_funding``) beside the lead's own cash.
+    members_contribution: Decimal = ZERO
 
 
 def fmt_percent(rate: Decimal) -> str:
@@ -92,18 +96,28 @@ def figures(application: Application, *, countries: Iterable[Country] | None = N
         by_country[line.country_id] += line.amount
     rate = cap_rate(application.call, country_list, by_country)
     requested = application.requested_amount
+    members = members_contribution(application)
     return BudgetFigures(
         total_expenses=total,
-        total_funding=application.total_funding,
+        total_funding=application.total_funding + members,
         requested=requested,
         own_cash=application.own_cash,
         own_in_kind=application.own_in_kind,
-        own_contribution=application.own_contribution,
+        own_contribution=application.own_contribution + members,
+        members_contribution=members,
         cap_rate=rate,
         cap_amount=(rate * total).quantize(CENT, rounding=ROUND_HALF_UP) if rate is not None else None,
         requested_rate=(requested / total) if total > 0 else None,
         years=dict(sorted(years.items())),
     )
+
+
+def members_contribution(application: Application) -> Decimal:
+    """A turnkey programme's member authorities' contributions (zero for another call):
+    the French authorities' own contribution, with the lead organisation's."""
+    if not variant_for(application.call).members:
+        return ZERO
+    return sum((m.contribution for m in application.members.all()), ZERO)
 
 
 def _country_label(countries: list[Country]) -> str:
@@ -217,7 +231,7 @@ def evaluate(application: Application, *, requested: Decimal | None = None) -> l
         )
 
     # Funding sources add up exactly to the expenses.
-    funding_total = fig.own_cash + fig.own_in_kind + application.partner_funding + application.other_funding + asked
+    funding_total = fig.own_contribution + application.partner_funding + application.other_funding + asked
     balance_params = {"funding": fmt_euros(funding_total), "expenses": fmt_euros(fig.total_expenses)}
     if funding_total == fig.total_expenses:
         results.append(

@@ -7,7 +7,7 @@ internal comments, payload fields) are read from these Specs through
 
 from __future__ import annotations
 
-from grants.machines import application, consensus, decision, opinion, review, session
+from grants.machines import application, consensus, decision, opinion, partner, review, session
 from grants.writes import drafts
 from workflows.engine import Spec
 
@@ -21,4 +21,5 @@ def specs() -> tuple[Spec, ...]:
         *decision.SPECS,
         *session.SPECS,
         *drafts.SPECS,
+        *partner.SPECS,
     )

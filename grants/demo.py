@@ -14,7 +14,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
-from grants import policy, services
+from grants import demo_variants, policy, services
 from grants.models import (
     Application,
     Call,
@@ -352,6 +352,7 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
             _advance(application, TARGET_STATES[index % len(TARGET_STATES)], users, session, owner)
         created += 1
     created += _prefecture_call(users)
+    created += demo_variants.seed(users, password=password)  # joint fund, turnkey, partner-sn
     _session_today(session, users)
     _deliver_decisions(call, users)
     return {"call": call, "users": users, "created": created}

@@ -596,6 +596,10 @@ class Attachment(models.Model):
     sha256 = models.CharField(max_length=64)
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     uploaded_at = models.DateTimeField(default=timezone.now)
+    # Turnkey programmes: the member French authority whose council resolution this is.
+    member = models.ForeignKey(
+        "grants.ApplicationMember", null=True, blank=True, on_delete=models.CASCADE, related_name="resolutions"
+    )
 
     class Meta:
         ordering = ["kind", "uploaded_at"]
@@ -862,3 +866,7 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
+
+
+# The call variants' rows (grants.variants), in their own module.
+from grants.variant_models import ApplicationMember  # noqa: E402, F401

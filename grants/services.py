@@ -147,3 +147,11 @@ def session_transition(*, session_id: int, name: str, user: Any) -> CommitteeSes
         raise NotFound(_("Action inconnue : %(name)s.") % {"name": name})
     result: CommitteeSession = fire(spec, session_id, user=user)
     return result
+
+
+# --- call variants (grants.variants) ----------------------------------------------------------
+from grants.machines.partner import REQUEST_PARTNER_VALIDATION  # noqa: E402
+
+#: Actions on an application beside its machine's transitions, offered by the variants.
+VARIANT_ACTIONS = {REQUEST_PARTNER_VALIDATION.name: REQUEST_PARTNER_VALIDATION}
+__all__ += ["REQUEST_PARTNER_VALIDATION", "VARIANT_ACTIONS"]

@@ -280,6 +280,31 @@ _MESSAGES = [
             Line(_("La demande est close : le dossier poursuit son instruction sans cet avis.")),
         ),
     ),
+    # --- a joint fund's partner government (grants.variants) ---------------------------
+    Message(
+        "partner_validation_requested",
+        Category.OPINIONS,
+        _("Projet à valider : dossier %(reference)s (%(place)s)"),
+        (
+            Line(
+                _(
+                    "Le projet « %(title)s » déposé par %(organisation)s au fonds conjoint (appel %(call)s) attend "
+                    "la validation de votre gouvernement."
+                )
+            ),
+            Line(_("Merci de rendre votre validation avant le %(due_at)s.")),
+            Line(_("Sans votre validation, le projet ne peut pas être présenté au comité de sélection.")),
+        ),
+    ),
+    Message(
+        "partner_validation_expired",
+        Category.OPINIONS,
+        _("Validation non rendue : dossier %(reference)s (%(place)s)"),
+        (
+            Line(_("La validation du projet « %(title)s » n'a pas été rendue avant le %(due_at)s.")),
+            Line(_("Le projet attend : la délégation peut relancer la demande de validation.")),
+        ),
+    ),
     # --- reviews ----------------------------------------------------------------------
     Message(
         "review_assigned",
@@ -388,6 +413,11 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "opinion_requested": (Route("opinion_requested", AUTHORITY, True),),
     "opinion_given": (Route("opinion_given", INSTRUCTORS),),
     "opinion_expired": (Route("opinion_expired", AUTHORITY, True), Route("opinion_expired", INSTRUCTORS, True)),
+    "partner_validation_requested": (Route("partner_validation_requested", AUTHORITY, True),),
+    "partner_validation_expired": (
+        Route("partner_validation_expired", AUTHORITY, True),
+        Route("partner_validation_expired", INSTRUCTORS, True),
+    ),
     "opinions_closed": (Route("opinions_closed", INSTRUCTORS),),
     "review_assigned": (Route("review_assigned", REVIEWER, True),),
     "review_submitted": (Route("review_submitted", INSTRUCTORS),),
@@ -417,6 +447,7 @@ TASK_PHRASES: dict[str, Promise] = {
     "schedule_committee": _("inscription en comité"),
     "sign_decision": _("signature de la décision"),
     "record_commitment": _("enregistrement de l'engagement"),
+    "validate_project": _("validation du projet par le gouvernement partenaire"),
 }
 
 ROLE_PHRASES: dict[str, Promise] = {
@@ -424,6 +455,7 @@ ROLE_PHRASES: dict[str, Promise] = {
     "instructor": _("instruction"),
     "embassy": _("poste diplomatique"),
     "prefecture": _("préfecture de région"),
+    "partner": _("gouvernement partenaire"),
     "reviewer": _("évaluateur"),
     "secretary": _("secrétariat du comité"),
     "signatory": _("ordonnateur"),

@@ -368,8 +368,8 @@ def target_path(notification: Notification, roles: Iterable[str] = ()) -> str:
         candidates.append(("applicant-application", {"pk": app_id}))
         return _first_path(candidates)
     candidates = []
-    if roles & {Role.EMBASSY, Role.PREFECTURE} and (
-        notification.subject_type == "grants.opinionrequest" or kind == "give_opinion"
+    if roles & {Role.EMBASSY, Role.PREFECTURE, Role.PARTNER} and (
+        notification.subject_type == "grants.opinionrequest" or kind in ("give_opinion", "validate_project")
     ):
         candidates.append(("opinion", {"opinion_id": subject_id}))
     if Role.REVIEWER in roles and (notification.subject_type == "grants.review" or kind == "review"):

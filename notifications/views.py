@@ -28,6 +28,7 @@ ROLE_CATEGORIES: dict[str, tuple[str, ...]] = {
     Role.INSTRUCTOR: (Category.INSTRUCTION, Category.OPINIONS, Category.COMMITTEE, Category.REMINDERS),
     Role.EMBASSY: (Category.OPINIONS, Category.REMINDERS),
     Role.PREFECTURE: (Category.OPINIONS, Category.REMINDERS),
+    Role.PARTNER: (Category.OPINIONS, Category.REMINDERS),
     Role.REVIEWER: (Category.REVIEWS, Category.REMINDERS),
     Role.SECRETARY: (Category.COMMITTEE, Category.REMINDERS),
     Role.SIGNATORY: (Category.COMMITTEE, Category.REMINDERS),

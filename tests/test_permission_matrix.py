@@ -57,9 +57,10 @@ from rest_framework.test import APIClient
 
 from grants import services
 from grants.documents import issuing
-from grants.models import Application, CommitteeSession, Decision, Document, OpinionRequest, Review
+from grants.models import Application, Call, CommitteeSession, Country, Decision, Document, OpinionRequest, Review, Role
+from grants.writes import drafts
 from notifications.models import Notification
-from tests.factories import PDF_BYTES, CallFactory, World, complete_data
+from tests.factories import PDF_BYTES, CallFactory, UserFactory, World, complete_data, grant
 from workflows.models import Task, TaskKind
 
 # The world is the module's (see ``matrix``); the marker has pytest-django create the test
@@ -78,6 +79,7 @@ ROLES = (
     "instructor",
     "embassy_sn",
     "prefecture_ara",
+    "partner_sn",
     "reviewer1",
     "secretary",
     "signatory",
@@ -88,7 +90,17 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "applicants": ("applicant", "applicant2"),
     "posts": ("embassy_sn", "prefecture_ara"),
     "delegation": ("instructor", "secretary", "signatory", "finance", "admin"),
-    "staff": ("instructor", "embassy_sn", "prefecture_ara", "reviewer1", "secretary", "signatory", "finance", "admin"),
+    "staff": (
+        "instructor",
+        "embassy_sn",
+        "prefecture_ara",
+        "partner_sn",
+        "reviewer1",
+        "secretary",
+        "signatory",
+        "finance",
+        "admin",
+    ),
 }
 
 
@@ -159,6 +171,9 @@ def build() -> Matrix:
     """Lyon (applicant, region 84, Senegal, reviewer1, session S1) at every stage, and
     Rennes (applicant2, region 53, Morocco, reviewer2, session S2) as their counterparts."""
     w = World(prefecture_opinion_required=True)
+    # Senegal's partner government (joint funds): it sees only what a joint fund asks it.
+    w.partner_sn = UserFactory(username="partner-sn")
+    grant(w.partner_sn, Role.PARTNER, country=Country.objects.get(iso2="SN"))
     m = Matrix(world=w)
     o = m.objects
     s1 = w.session
@@ -192,6 +207,10 @@ def build() -> Matrix:
     m.apps["L", S.IN_COMMITTEE] = _advance(w, w.draft(), S.IN_COMMITTEE, **lyon)
     m.apps["L", S.APPROVED] = _advance(w, w.draft(), S.APPROVED, **lyon)
     m.apps["R", S.APPROVED] = _advance(w, w.draft(w.applicant2, country="MA"), S.APPROVED, **rennes)
+    # Turnkey programme drafts (grants.variants): the members' page.
+    turnkey = CallFactory(kind=Call.Kind.TURNKEY)
+    m.apps["L", "turnkey"] = drafts.application_create(user=w.applicant, data=complete_data(turnkey))
+    m.apps["R", "turnkey"] = drafts.application_create(user=w.applicant2, data=complete_data(turnkey, "MA"))
 
     awaiting_pk = m.app("L", S.AWAITING_OPINIONS)
     o["opinion_sn"] = OpinionRequest.objects.get(application_id=awaiting_pk, country_id="SN")
@@ -401,9 +420,10 @@ PORTAL_DOCUMENTS = _documents("document_id", "pk")
 # Who sees Lyon's approved application (delivered decision, Senegal's opinion given,
 # region 84, reviewed by reviewer1) and Rennes's (undelivered decision, Morocco, region 53,
 # reviewer2): the read policy's answer for every application-level read.
-SEES_L_APPROVED = s(200, applicant2=404)
+# Senegal's partner government sees only the joint funds' projects of Senegal (none here).
+SEES_L_APPROVED = s(200, applicant2=404, partner_sn=404)
 SEES_R_APPROVED = s(404, applicant2=200, instructor=200, secretary=200, signatory=200, admin=200)
-STAFF_PAGE_L = s(200, applicants=403)  # a staff screen: 403 to applicants, whatever the id
+STAFF_PAGE_L = s(200, applicants=403, partner_sn=404)  # a staff screen: 403 to applicants, whatever the id
 STAFF_PAGE_R = s(404, applicants=403, instructor=200, secretary=200, signatory=200, admin=200)
 PORTAL = 404  # the applicant portal answers 404 to anyone who is not an applicant of the application
 
@@ -537,22 +557,22 @@ MATRIX: list[Row] = [
         out=only(409, "instructor", "secretary"),  # not under review yet
     ),
     # --- staff: embassies and prefectures ----------------------------------------------------------------------
-    row("opinions", "GET", in_=only(200, "embassy_sn", "prefecture_ara")),
+    row("opinions", "GET", in_=only(200, "embassy_sn", "prefecture_ara", "partner_sn")),
     row(
         "opinion",
         "GET",
         OPINIONS,
-        in_=s(403, embassy_sn=200, prefecture_ara=404),
-        out=s(403, posts=404),
-        prefecture=s(403, embassy_sn=404, prefecture_ara=200),
+        in_=s(403, embassy_sn=200, prefecture_ara=404, partner_sn=404),  # a partner: its own requests only
+        out=s(403, posts=404, partner_sn=404),
+        prefecture=s(403, embassy_sn=404, prefecture_ara=200, partner_sn=404),
     ),
     row(
         "opinion",
         "POST",
         OPINIONS,
-        in_=s(403, embassy_sn=400, prefecture_ara=404),  # no verdict
-        out=s(403, posts=404),
-        prefecture=s(403, embassy_sn=404, prefecture_ara=400),
+        in_=s(403, embassy_sn=400, prefecture_ara=404, partner_sn=404),  # no verdict
+        out=s(403, posts=404, partner_sn=404),
+        prefecture=s(403, embassy_sn=404, prefecture_ara=400, partner_sn=404),
     ),
     # --- staff: reviewers ---------------------------------------------------------------------------------------
     row("reviews", "GET", in_=only(200, "reviewer1")),
@@ -641,6 +661,16 @@ MATRIX: list[Row] = [
     row("applicant-attachment", "GET", with_attachment(apps(S.DRAFT)), **portal(200)),
     row("applicant-attachment-remove", "POST", with_attachment(apps(S.DRAFT)), **portal(302)),
     row("applicant-review", "GET", apps(S.DRAFT), **portal(200)),
+    # --- variants: a turnkey programme's members (a generalist call's draft: 404) -------------------------
+    row("applicant-members", "GET", apps("turnkey", generalist=S.DRAFT), **portal(200), generalist=s(PORTAL)),
+    row(
+        "applicant-members",
+        "POST",
+        apps("turnkey", generalist=S.DRAFT),
+        body=lambda m: {"action": "add"},  # an empty member: its fields are required
+        **portal(400),
+        generalist=s(PORTAL),
+    ),
     row("applicant-submit", "POST", apps(S.DRAFT), **portal(302)),
     # The method is checked before the application: 405 whatever the id (nothing leaks).
     row("applicant-submit", "GET", apps(S.DRAFT), in_=s(PORTAL, applicants=405), out=s(PORTAL, applicants=405)),
@@ -726,7 +756,7 @@ MATRIX: list[Row] = [
         "GET",
         DOCUMENTS,
         # A decision letter: the delegation, and the applicant once delivered; never a post or a reviewer.
-        in_=s(200, applicant2=404, posts=404, reviewer1=404),
+        in_=s(200, applicant2=404, posts=404, partner_sn=404, reviewer1=404),
         out=SEES_R_APPROVED,  # a deposit receipt: whoever sees the application
         receipt=SEES_L_APPROVED,
         co=s(404, applicants=200, instructor=200, secretary=200, admin=200),
@@ -863,21 +893,21 @@ MATRIX: list[Row] = [
         DECISIONS,
         # Lyon's delivered decision: the delegation and Lyon; Rennes's draft: the delegation
         # but finance (delivered decisions only), never an applicant before its letter.
-        in_=s(200, applicant2=404, posts=404, reviewer1=404),
+        in_=s(200, applicant2=404, posts=404, partner_sn=404, reviewer1=404),
         out=s(404, instructor=200, secretary=200, signatory=200, admin=200),
     ),
     row(
         "api:decision-sign",
         "POST",
         DECISIONS,
-        in_=s(403, applicant2=404, posts=404, reviewer1=404, signatory=409),  # signed already
+        in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, signatory=409),  # signed already
         out=s(404, instructor=403, secretary=403, admin=403, signatory=200),
     ),
     row(
         "api:decision-pdf",
         "GET",
         DECISIONS,
-        in_=s(200, applicant2=404, posts=404, reviewer1=404),
+        in_=s(200, applicant2=404, posts=404, partner_sn=404, reviewer1=404),
         out=s(404),  # no letter yet
     ),
     row(
@@ -885,7 +915,7 @@ MATRIX: list[Row] = [
         "POST",
         DECISIONS,
         body=lambda m: {"commitment_number": "EJ-2025-0001"},
-        in_=s(403, applicant2=404, posts=404, reviewer1=404, finance=200),
+        in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, finance=200),
         out=s(404, instructor=403, secretary=403, signatory=403, admin=403),
     ),
     # --- API: schema, docs, anything else -------------------------------------------------------------------

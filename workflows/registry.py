@@ -10,6 +10,7 @@ the transaction that raised them (the outbox writes its rows there).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -37,6 +38,29 @@ _specs: dict[tuple[str, str], Spec] = {}
 _machines: list[str] = []
 _listeners: list[Callable[..., None]] = []
 _jobs: dict[str, Callable[..., None]] = {}
+_diagram_variants: list[DiagramVariant] = []
+
+
+@dataclass(frozen=True)
+class DiagramVariant:
+    """A variant of a machine, for its own diagram: the machine's states and transitions,
+    plus conditions on some transitions and steps inside some states (the domain
+    declares them; the engine only draws them)."""
+
+    machine: str  # "grants.Application"
+    name: str  # "joint_fund": the file is <machine>_<name>.dot
+    title: str
+    conditions: tuple[tuple[str, str], ...] = ()  # (transition name, condition text)
+    steps: tuple[tuple[str, str, str], ...] = ()  # (source, target, label)
+
+
+def register_diagram_variant(variant: DiagramVariant) -> None:
+    if all((v.machine, v.name) != (variant.machine, variant.name) for v in _diagram_variants):
+        _diagram_variants.append(variant)
+
+
+def diagram_variants() -> list[DiagramVariant]:
+    return list(_diagram_variants)
 
 
 def register_domain(domain: Domain) -> None:

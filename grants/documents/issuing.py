@@ -56,6 +56,7 @@ from grants.models import (
     Review,
     Snapshot,
 )
+from grants.variants import variant_for
 from workflows import registry
 from workflows.engine import fire
 from workflows.models import TransitionLog
@@ -250,6 +251,12 @@ def decision_letter_context(decision: Decision, *, code: str, issued_at: dt.date
             payment_schedule=payment_schedule(decision.tranches, app.start_date),
             obligations=[],
         )
+        if variant_for(app.call).partner_validation:
+            # A joint fund: the partner government's co-financing, beside the delegation's grant.
+            context["partner_cofinancing"] = {
+                "amount": decision.partner_amount,
+                "countries": [c.name_fr for c in app.countries.order_by("name_fr")],
+            }
     return APPROVAL_TEMPLATE, context
 
 
@@ -291,6 +298,16 @@ def receipt_context(snapshot: Snapshot, *, code: str) -> dict[str, Any]:
             "attachments": [
                 {"kind_label": str(labels.get(a["kind"], a["kind"])), "filename": a["name"], "sha256": a["sha256"]}
                 for a in data.get("attachments") or []
+            ],
+            # A turnkey programme's member French authorities (grants.variants), as submitted.
+            "members": [
+                {
+                    "name": m["name"],
+                    "siren": m["siren"],
+                    "contribution": Decimal(m["contribution"]),
+                    "resolution": m.get("resolution") or "",
+                }
+                for m in data.get("members") or []
             ],
         }
 
@@ -606,6 +623,16 @@ def english_copy_context(decision: Decision, french_letter: Document, *, code: s
         partners=[{"name": p.name, "country": p.country.name_en} for p in app.partners.select_related("country")],
         countries=[c.name_en for c in app.countries.order_by("name_en")],
         payment_schedule=[_english_row(row) for row in context["payment_schedule"]],
+        **(
+            {
+                "partner_cofinancing": {
+                    **context["partner_cofinancing"],
+                    "countries": [c.name_en for c in app.countries.order_by("name_en")],
+                }
+            }
+            if "partner_cofinancing" in context
+            else {}
+        ),
         signatory={**context["signatory"], "title": SIGNATORY_TITLE_EN},
         authentic_code=french_letter.verification_code,
         authentic_issued_at=french_letter.issued_at,

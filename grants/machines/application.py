@@ -33,6 +33,7 @@ from grants.models import (
     Role,
     Snapshot,
 )
+from grants.variants import variant_for
 from workflows import tasks_service
 from workflows.engine import Context, Field, Invalid, Spec, fire
 from workflows.models import Task, TaskKind
@@ -85,10 +86,33 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
     for kind in call.required_attachments:
         if kind not in present:
             reasons.append(_("Pièce obligatoire manquante : %(kind)s.") % {"kind": labels.get(kind, kind)})
+    # The call's variant (grants.variants): a turnkey programme's lead and members.
+    reasons.extend(variant_for(call).unmet("submit" if check_closing else "resubmit", application))
     return reasons
 
 
 def snapshot_data(application: Application) -> dict[str, Any]:
+    data = _snapshot_common(application)
+    if variant_for(application.call).members:
+        # A turnkey programme's member authorities and their resolutions, frozen too.
+        resolutions = {
+            a.member_id: a.original_name
+            for a in application.attachments.filter(kind=AttachmentKind.COUNCIL_RESOLUTION, member__isnull=False)
+        }
+        data["members"] = [
+            {
+                "name": m.name,
+                "siren": m.siren,
+                "region": m.region_id,
+                "contribution": f"{m.contribution:f}",
+                "resolution": resolutions.get(m.pk, ""),
+            }
+            for m in application.members.all()
+        ]
+    return data
+
+
+def _snapshot_common(application: Application) -> dict[str, Any]:
     return {
         "reference": application.reference,
         "call": application.call.code,
@@ -267,6 +291,11 @@ def _close_opinions_validate(payload: dict[str, Any], app: Application) -> dict[
 
 
 def _close_opinions_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[str]:
+    # The call's variant first (a joint fund waits for the partner government), so that
+    # the reasons show on the button even before the instructor's comment is typed.
+    reasons = variant_for(app.call).unmet("close_opinions", app)
+    if reasons:
+        return reasons
     # The instructor may end the opinion phase early, but must say why.
     if ctx.role != SYSTEM and not cleaned.get("comment"):
         raise Invalid(errors={"comment": [_("Indiquez pourquoi la phase d'avis est close avant son terme.")]})
@@ -362,6 +391,7 @@ def _approve_validate(payload: dict[str, Any], app: Application) -> dict[str, An
     if amount <= 0:
         raise Invalid(errors={"amount": [_("Le montant attribué doit être positif.")]})
     cleaned: dict[str, Any] = {"amount": amount, "comment": text(payload, "comment", required=False)}
+    cleaned.update(_partner_amount(payload, app))
     raw_tranches = payload.get("tranches")
     if raw_tranches not in (None, "", []):
         if not isinstance(raw_tranches, list):
@@ -373,6 +403,27 @@ def _approve_validate(payload: dict[str, Any], app: Application) -> dict[str, An
             raise Invalid(errors={"tranches": [_("Les tranches doivent totaliser exactement le montant attribué.")]})
         cleaned["tranches"] = amounts
     return cleaned
+
+
+def _partner_amount(payload: dict[str, Any], app: Application) -> dict[str, Any]:
+    """Joint funds: the partner government's co-financing, entered with the delegation's
+    amount (required there, at least zero); refused on another call."""
+    raw = payload.get("partner_amount")
+    if variant_for(app.call).partner_validation:
+        if raw in (None, ""):
+            raise Invalid(
+                errors={"partner_amount": [_("Indiquez le cofinancement du gouvernement partenaire (0 si aucun).")]}
+            )
+        return {"partner_amount": parse_amount(raw, "partner_amount")}
+    if raw not in (None, "") and parse_amount(raw, "partner_amount") != 0:
+        raise Invalid(
+            errors={
+                "partner_amount": [
+                    _("Cet appel n'est pas un fonds conjoint : aucun cofinancement de gouvernement partenaire.")
+                ]
+            }
+        )
+    return {}
 
 
 def _session_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[str]:
@@ -388,7 +439,9 @@ def _session_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> l
 
 
 def _approve_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[str]:
-    reasons = _session_guard(app, cleaned, ctx)
+    reasons = _session_guard(app, cleaned, ctx) + variant_for(app.call).unmet("approve", app)
+    # The envelope and the rate cap measure the delegation's amount only (a joint fund's
+    # partner co-financing is beside it).
     amount: Decimal | None = cleaned.get("amount")
     if amount is None:  # availability check without payload
         return reasons + [r.message for r in budget.evaluate(app) if not r.ok and r.code not in {"balance"}]
@@ -444,7 +497,15 @@ def _approve_effects(app: Application, cleaned: dict[str, Any], ctx: Context) ->
     else:
         tranches = budget.tranche_schedule(amount, fig.years)
     rate = (amount / fig.total_expenses).quantize(Decimal("0.000001")) if fig.total_expenses else Decimal(0)
-    _create_decision(app, ctx, outcome=Decision.Outcome.APPROVED, amount=amount, rate=rate, tranches=tranches)
+    _create_decision(
+        app,
+        ctx,
+        outcome=Decision.Outcome.APPROVED,
+        amount=amount,
+        rate=rate,
+        tranches=tranches,
+        partner_amount=cleaned.get("partner_amount", ZERO),
+    )
 
 
 def _reject_validate(payload: dict[str, Any], app: Application) -> dict[str, Any]:
@@ -625,6 +686,13 @@ APPROVE = Spec(
             gettext_lazy("Échéancier"),
             gettext_lazy("API : un montant par année du projet, totalisant le montant attribué."),
         ),
+        # Joint funds only (grants.variants): the staff form shows it for them.
+        Field(
+            "partner_amount",
+            "amount",
+            gettext_lazy("Cofinancement du gouvernement partenaire (€)"),
+            gettext_lazy("Fonds conjoint : à côté du montant de la délégation, hors enveloppe."),
+        ),
         Field("comment", "longtext", gettext_lazy("Commentaire interne")),
     ),
 )
@@ -723,8 +791,22 @@ SPECS = (*APPLICATION_TRANSITIONS.values(), CREATE)
 
 
 def auto_close_opinions(app: Application) -> None:
-    """close_opinions fires by itself once no request is left open (given or expired)."""
+    """close_opinions fires by itself once no request is left open (given or expired).
+
+    A joint fund (grants.variants) asks its partner government first, once the other
+    opinions are in, and moves on only once each partner request is given: an expired
+    one leaves the application waiting for the instructor to relaunch it."""
     still_open = OpinionRequest.objects.filter(application=app, state=OpinionRequest.State.REQUESTED).exists()
     current = Application.objects.filter(pk=app.pk).values_list("state", flat=True).get()
-    if not still_open and current == A.AWAITING_OPINIONS:
-        fire(CLOSE_OPINIONS, app.pk, user=None, payload={})
+    if still_open or current != A.AWAITING_OPINIONS:
+        return
+    variant = variant_for(app.call)
+    if variant.partner_validation:
+        from grants.machines.partner import REQUEST_PARTNER_VALIDATION, countries_to_ask
+
+        if countries_to_ask(app, relaunch=False):
+            fire(REQUEST_PARTNER_VALIDATION, app.pk, user=None)
+            return
+        if variant.unmet("close_opinions", app):
+            return
+    fire(CLOSE_OPINIONS, app.pk, user=None, payload={})

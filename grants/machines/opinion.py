@@ -1,4 +1,6 @@
-"""The opinion request's machine: an embassy's (or a prefecture's) opinion on a project."""
+"""The opinion request's machine: an embassy's (or a prefecture's) opinion on a project,
+and a joint fund's partner government's validation of it (authority ``partner``,
+grants.machines.partner): one machine, the same verdicts, due dates and expiry."""
 
 from __future__ import annotations
 
@@ -15,6 +17,9 @@ from workflows.models import TaskKind
 from workflows.registry import publish
 
 SYSTEM = "system"
+#: The task each request opens in its authority's queue (grants.machines.application,
+#: grants.machines.partner): closed or cancelled with the request.
+REQUEST_TASKS = (TaskKind.GIVE_OPINION, TaskKind.VALIDATE_PROJECT)
 
 
 def _auto_close(ctx: Context) -> None:
@@ -33,25 +38,29 @@ def _give_validate(payload: dict[str, Any], request: OpinionRequest) -> dict[str
 
 
 def _give_effects(request: OpinionRequest, cleaned: dict[str, Any], ctx: Context) -> None:
-    tasks_service.close_tasks(ctx.application, TaskKind.GIVE_OPINION, subject=request)
+    tasks_service.close_tasks(ctx.application, *REQUEST_TASKS, subject=request)
     publish("opinion_given", application=ctx.application, subject=request, actor=ctx.user)
     _auto_close(ctx)
 
 
 def _expire_effects(request: OpinionRequest, cleaned: dict[str, Any], ctx: Context) -> None:
-    tasks_service.cancel_tasks(ctx.application, TaskKind.GIVE_OPINION, subject=request)
-    publish("opinion_expired", application=ctx.application, subject=request)
+    tasks_service.cancel_tasks(ctx.application, *REQUEST_TASKS, subject=request)
+    # A partner government's expired validation: the project waits (grants.variants).
+    expired = (
+        "partner_validation_expired" if request.authority == OpinionRequest.Authority.PARTNER else "opinion_expired"
+    )
+    publish(expired, application=ctx.application, subject=request)
     _auto_close(ctx)
 
 
 def _cancel_effects(request: OpinionRequest, cleaned: dict[str, Any], ctx: Context) -> None:
-    tasks_service.cancel_tasks(ctx.application, TaskKind.GIVE_OPINION, subject=request)
+    tasks_service.cancel_tasks(ctx.application, *REQUEST_TASKS, subject=request)
 
 
 GIVE_OPINION = Spec(
     OpinionRequest,
     "give",
-    (Role.EMBASSY, Role.PREFECTURE),
+    (Role.EMBASSY, Role.PREFECTURE, Role.PARTNER),
     gettext_lazy("Rendre l'avis"),
     validate=_give_validate,
     fsm_kwargs=lambda c, ctx: {**c, "user": ctx.user},

@@ -54,6 +54,10 @@ def visibility_filter(user: Any, *, as_reviewer: bool = True) -> Q | None:
         )
     if Role.PREFECTURE in s.roles:
         q |= Q(state__in=POST_ELIGIBILITY, organisation__region_id__in=sorted(s.regions[Role.PREFECTURE]))
+    if Role.PARTNER in s.roles:
+        # A joint fund's partner government, like an embassy: the applications whose
+        # validation was asked from one of its countries.
+        q |= Q(pk__in=_partner_requests(s).values("application_id"))
     if Role.REVIEWER in s.roles and as_reviewer:
         q |= Q(pk__in=_reviewing(user))
     if Role.SIGNATORY in s.roles:
@@ -139,10 +143,24 @@ def role_for(user: Any, roles: tuple[str, ...], application: Any, subject: Any =
                 and subject.region_id in s.regions[role]
             ):
                 return role
+        elif role == Role.PARTNER:
+            if (
+                isinstance(subject, OpinionRequest)
+                and subject.authority == OpinionRequest.Authority.PARTNER
+                and subject.country_id in s.countries[role]
+            ):
+                return role
         elif role == Role.REVIEWER:
             if isinstance(subject, Review) and subject.reviewer_id == user.pk:
                 return role
     return None
+
+
+def _partner_requests(s: Any) -> QuerySet[OpinionRequest]:
+    """The partner requests addressed to a partner government's countries."""
+    return OpinionRequest.objects.filter(
+        authority=OpinionRequest.Authority.PARTNER, country_id__in=sorted(s.countries[Role.PARTNER])
+    )
 
 
 def _call_of(subject: Any) -> Any:
@@ -188,6 +206,8 @@ def visible_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
         q |= Q(authority=OpinionRequest.Authority.EMBASSY, country_id__in=sorted(s.countries[Role.EMBASSY]))
     if Role.PREFECTURE in s.roles:
         q |= Q(authority=OpinionRequest.Authority.PREFECTURE, region_id__in=sorted(s.regions[Role.PREFECTURE]))
+    if Role.PARTNER in s.roles:
+        q |= Q(authority=OpinionRequest.Authority.PARTNER, country_id__in=sorted(s.countries[Role.PARTNER]))
     if Role.REVIEWER in s.roles:
         # The committee weighs the opinions: a reviewer reads those of what it reviews
         # (once it has declared the absence of conflict of interest).
@@ -242,13 +262,16 @@ def visible_decisions(user: Any) -> QuerySet[Decision]:
 
 def own_opinion_requests(user: Any) -> QuerySet[OpinionRequest]:
     """The requests addressed to the user's own posts (embassy countries, prefecture
-    regions): an instructor's wider view of the same requests is not its work list."""
+    regions, a partner government's countries): an instructor's wider view of the same
+    requests is not its work list."""
     s = scopes(user)
     q = Q(pk__in=[])
     if Role.EMBASSY in s.roles:
         q |= Q(authority=OpinionRequest.Authority.EMBASSY, country_id__in=sorted(s.countries[Role.EMBASSY]))
     if Role.PREFECTURE in s.roles:
         q |= Q(authority=OpinionRequest.Authority.PREFECTURE, region_id__in=sorted(s.regions[Role.PREFECTURE]))
+    if Role.PARTNER in s.roles:
+        q |= Q(authority=OpinionRequest.Authority.PARTNER, country_id__in=sorted(s.countries[Role.PARTNER]))
     return OpinionRequest.objects.filter(q)
 
 

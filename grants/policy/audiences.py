@@ -17,7 +17,7 @@ from django.db.models import Q
 from grants.models import Role, RoleGrant
 
 # Roles outside the delegation: their overdue work escalates to the call's instructors.
-EXTERNAL_ROLES = frozenset({Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE, Role.REVIEWER})
+EXTERNAL_ROLES = frozenset({Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE, Role.PARTNER, Role.REVIEWER})
 CALL_SCOPED_ROLES = frozenset({Role.INSTRUCTOR, Role.SECRETARY, Role.SIGNATORY, Role.FINANCE, Role.REVIEWER})
 
 GrantRow = tuple[int, str, Any, Any, Any, Any, bool]
@@ -65,7 +65,7 @@ class Directory:
         get = self._index.get
         if role == Role.APPLICANT:
             return set(get((supervisors, role, "organisation", organisation_id), ()))
-        if role == Role.EMBASSY:
+        if role in (Role.EMBASSY, Role.PARTNER):
             return set(get((supervisors, role, "country", country_id), ()))
         if role == Role.PREFECTURE:
             return set(get((supervisors, role, "region", region_id), ()))
@@ -111,13 +111,14 @@ def scope_query(
     roles (a few rows), only the given scope items for applicants and authorities."""
     q = Q(pk__in=[])
     wanted = set(roles)
-    staff = sorted(wanted - {Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE})
+    staff = sorted(wanted - {Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE, Role.PARTNER})
     if staff:
         q |= Q(role__in=staff)
     if Role.APPLICANT in wanted:
         q |= Q(role=Role.APPLICANT, organisation_id__in=sorted(set(organisation_ids)))
-    if Role.EMBASSY in wanted:
-        q |= Q(role=Role.EMBASSY, country_id__in=sorted(set(country_ids)))
+    for role in (Role.EMBASSY, Role.PARTNER):
+        if role in wanted:
+            q |= Q(role=role, country_id__in=sorted(set(country_ids)))
     if Role.PREFECTURE in wanted:
         q |= Q(role=Role.PREFECTURE, region_id__in=sorted(set(region_ids)))
     return q

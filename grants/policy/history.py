@@ -10,7 +10,7 @@ The rules (docs/architecture.md, "Who sees what"):
   ``approve`` / ``reject`` entries, amounts, reasons) only once the decision letter is
   delivered, before that one entry says the committee has met and the letter is being
   prepared; staff appear by their role, never by name;
-* an embassy or a prefecture reads the public steps (the same outcome rule) and the
+* an embassy, a prefecture or a partner government reads the public steps (the same outcome rule) and the
   entries of its own opinion requests; never a review, a reviewer, or another post's
   opinion;
 * a reviewer reads the application's steps, every opinion (the committee weighs them)
@@ -117,7 +117,7 @@ def reader(user: Any, application: Application) -> str:
     roles = scopes(user).roles
     if Role.REVIEWER in roles and Review.objects.filter(application=application, reviewer=user).exists():
         return REVIEWER
-    if roles & {Role.EMBASSY, Role.PREFECTURE}:
+    if roles & {Role.EMBASSY, Role.PREFECTURE, Role.PARTNER}:
         return POST
     return APPLICANT
 

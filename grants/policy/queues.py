@@ -20,6 +20,7 @@ QUEUE_KINDS: dict[str, tuple[str, ...]] = {
     Role.INSTRUCTOR: (TaskKind.CHECK_ELIGIBILITY,),
     Role.EMBASSY: (TaskKind.GIVE_OPINION,),
     Role.PREFECTURE: (TaskKind.GIVE_OPINION,),
+    Role.PARTNER: (TaskKind.VALIDATE_PROJECT,),
     Role.REVIEWER: (TaskKind.REVIEW,),
     Role.SECRETARY: (TaskKind.SCHEDULE_COMMITTEE,),
     Role.SIGNATORY: (TaskKind.SIGN_DECISION,),
@@ -48,7 +49,7 @@ def queue_filter(user: Any) -> Q:
         base = Q(queue_role=role)
         if role == Role.APPLICANT:
             q |= base & Q(scope_organisation_id__in=sorted(s.organisations))
-        elif role == Role.EMBASSY:
+        elif role in (Role.EMBASSY, Role.PARTNER):
             q |= base & Q(scope_country_id__in=sorted(s.countries[role]))
         elif role == Role.PREFECTURE:
             q |= base & Q(scope_region_id__in=sorted(s.regions[role]))

@@ -23,6 +23,10 @@ ROLE_SENTENCES = {
     Role.PREFECTURE: gettext_lazy(
         "Vous rendez l'avis de la préfecture sur les projets des collectivités de votre région, dans le délai indiqué."
     ),
+    Role.PARTNER: gettext_lazy(
+        "Vous validez, au nom du gouvernement partenaire, chaque projet de votre pays présenté au fonds conjoint, "
+        "dans le délai indiqué."
+    ),
     Role.REVIEWER: gettext_lazy("Vous notez les dossiers qui vous sont confiés avant leur passage en comité."),
     Role.SECRETARY: gettext_lazy(
         "Vous inscrivez les dossiers à l'ordre du jour des séances du comité et y enregistrez les décisions."

@@ -32,6 +32,7 @@ from grants.models import (
     Organisation,
     Role,
 )
+from grants.writes import members
 from workflows.engine import Context, Forbidden, Invalid, Spec, append_log, fire
 
 FUNDING_FIELDS = {
@@ -220,12 +221,18 @@ def _clean(data: dict[str, Any], call: Call, *, partial: bool) -> dict[str, Any]
                                 errors.add(f"budget.funding.{key}", exc.errors[key][0])
     if "duration_months" in cleaned and cleaned["duration_months"] is not None:
         pass  # bounds are a submission rule (the call's setting), not a typing error
+    if "members" in data:
+        # A turnkey programme's member authorities (grants.writes.members).
+        cleaned["members"], member_errors = members.clean(data["members"], call)
+        for field, messages in member_errors.items():
+            for message in messages:
+                errors.add(field, message)
     errors.raise_if_any()
     return cleaned
 
 
 def _apply(application: Application, cleaned: dict[str, Any]) -> None:
-    simple = {k: v for k, v in cleaned.items() if k not in {"countries", "partners", "lines"}}
+    simple = {k: v for k, v in cleaned.items() if k not in {"countries", "partners", "lines", "members"}}
     for name, value in simple.items():
         setattr(application, name, value)
     application.save()
@@ -243,6 +250,8 @@ def _apply(application: Application, cleaned: dict[str, Any]) -> None:
             BudgetLine(application=application, year=y, category=c, label=label, amount=a, country=country)
             for (y, c, label, a, country) in cleaned["lines"]
         )
+    if "members" in cleaned:
+        members.apply(application, cleaned["members"])
 
 
 def application_create(*, user: Any, data: dict[str, Any]) -> Application:
@@ -389,17 +398,34 @@ def _attachment_validate(payload: dict[str, Any], application: Application) -> d
                 _("Les pièces jointes d'un dossier ne dépassent pas %(mb)s Mo au total.")
                 % {"mb": MAX_ATTACHMENTS_TOTAL_BYTES // (1024 * 1024)},
             )
+    member = _member_of(payload.get("member"), kind, application, errors)
     errors.raise_if_any()
     name = str(payload.get("name") or "")
     display_name = name.replace("\x00", "").strip()[:255] or "document"
-    return {"kind": kind, "content": content, "mime": mime, "name": display_name}
+    return {"kind": kind, "content": content, "mime": mime, "name": display_name, "member": member}
+
+
+def _member_of(raw: Any, kind: Any, application: Application, errors: _Errors) -> Any:
+    """A turnkey programme's council resolution names its member authority (by id)."""
+    if raw in (None, ""):
+        return None
+    if kind != AttachmentKind.COUNCIL_RESOLUTION:
+        errors.add("member", _("Seule une délibération se rattache à une collectivité membre."))
+        return None
+    member = (
+        application.members.filter(pk=int(str(raw))).first() if str(raw).isdigit() else None
+    )  # another application's member is unknown here
+    if member is None:
+        errors.add("member", _("Collectivité membre inconnue pour ce dossier."))
+    return member
 
 
 def _attachment_apply(application: Application, cleaned: dict[str, Any], ctx: Context) -> Attachment:
     kind, content = cleaned["kind"], cleaned["content"]
     if kind not in (AttachmentKind.OTHER, AttachmentKind.LETTER_OF_INTENT):
-        # One file per required kind: a new upload replaces the previous one.
-        for old in application.attachments.filter(kind=kind):
+        # One file per required kind (per member for a member's resolution): a new upload
+        # replaces the previous one.
+        for old in application.attachments.filter(kind=kind, member=cleaned.get("member")):
             _delete_file_after_commit(old)
             old.delete()
     attachment = Attachment(
@@ -410,6 +436,7 @@ def _attachment_apply(application: Application, cleaned: dict[str, Any], ctx: Co
         size=len(content),
         sha256=hashlib.sha256(content).hexdigest(),
         uploaded_by=ctx.user,
+        member=cleaned.get("member"),
     )
     save_new_file(attachment.file, "upload", ContentFile(content))
     attachment.save()
@@ -429,9 +456,16 @@ ADD_ATTACHMENT = Spec(
 )
 
 
-def attachment_add(*, application_id: Any, user: Any, kind: str, name: str, content: bytes) -> Attachment:
+def attachment_add(
+    *, application_id: Any, user: Any, kind: str, name: str, content: bytes, member: Any = None
+) -> Attachment:
+    """``member``: a turnkey programme's member authority (its id) whose council
+    resolution this is."""
     result: Attachment = fire(
-        ADD_ATTACHMENT, application_id, user=user, payload={"kind": kind, "name": name, "content": content}
+        ADD_ATTACHMENT,
+        application_id,
+        user=user,
+        payload={"kind": kind, "name": name, "content": content, "member": member},
     )
     return result
 

@@ -10,9 +10,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from grants import demo, policy
-from grants.models import Application, CommitteeSession, Decision
-from workflows import tasks_service
+from grants import demo, demo_variants, policy, services
+from grants.models import Application, Call, CommitteeSession, Decision, OpinionRequest
+from workflows import engine, tasks_service
 from workflows.models import TaskKind
 
 pytestmark = pytest.mark.django_db
@@ -26,6 +26,7 @@ WORK = {
     "reviewer2": TaskKind.REVIEW,
     "signatory": TaskKind.SIGN_DECISION,
     "finance": TaskKind.RECORD_COMMITMENT,
+    "partner-sn": TaskKind.VALIDATE_PROJECT,
 }
 
 
@@ -58,8 +59,36 @@ def test_every_demo_account_finds_work_and_a_second_seed_adds_nothing() -> None:
     assert session.date == timezone.localdate()
     assert Application.objects.filter(session=session, state=Application.State.IN_COMMITTEE).exists()
 
-    for name in ("applicant", "applicant2"):
+    for name in ("applicant", "applicant2", "applicant-assoc"):
         assert Application.objects.filter(created_by=_user(name)).exists(), name
+
+    # The call variants: a joint fund with Senegal and a turnkey programme call, published.
+    joint = Call.objects.get(code=demo_variants.JOINT_FUND_CALL)
+    assert joint.kind == Call.Kind.JOINT_FUND and joint.state == Call.State.PUBLISHED
+    assert list(joint.eligible_countries.values_list("iso2", flat=True)) == ["SN"]
+    partner_requests = OpinionRequest.objects.filter(application__call=joint, authority="partner")
+    assert sorted(partner_requests.values_list("state", "verdict")) == [
+        ("given", "favorable"),
+        ("given", "unfavorable"),
+        ("requested", ""),
+    ]
+    partner = _user("partner-sn")
+    assert partner.email == "partner-sn@example.org" and partner.check_password("demo")
+    assert set(policy.visible_applications(partner)) == {r.application for r in partner_requests}
+    refused = partner_requests.get(verdict="unfavorable").application
+    assert refused.state == Application.State.IN_COMMITTEE
+    assert not engine.available(services.APPROVE, refused, _user("secretary"))
+    turnkey = Call.objects.get(code=demo_variants.TURNKEY_CALL)
+    assert turnkey.kind == Call.Kind.TURNKEY and turnkey.state == Call.State.PUBLISHED
+    programmes = {a.state: a for a in turnkey.applications.all()}
+    assert programmes[Application.State.SUBMITTED].members.count() == 3
+    draft = programmes[Application.State.DRAFT]
+    assert draft.members.count() == 2
+    # Only the variant's rule is unmet, on the applicant's page and on the button alike.
+    short = ["Le programme compte 2 collectivité(s) membre(s) ; l'appel en exige au moins 3."]
+    assert services.submission_unmet(draft, now=timezone.now()) == short
+    _role, unmet = engine.check(services.APPLICATION_TRANSITIONS["submit"], draft, _user("applicant-assoc"))
+    assert unmet == short
 
     count = Application.objects.count()
     again = demo.seed(applications=20)

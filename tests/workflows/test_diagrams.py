@@ -56,3 +56,21 @@ def test_the_diagrams_in_docs_are_up_to_date() -> None:
         path = diagrams.DIAGRAM_DIR / f"{label.replace('.', '_').lower()}.dot"
         assert path.exists(), f"{path} is missing: run `make diagrams`"
         assert path.read_text(encoding="utf-8") == diagrams.dot(label), f"{path} is stale: run `make diagrams`"
+
+
+def test_each_call_variant_has_its_generated_diagram_up_to_date() -> None:
+    variants = {v.name: v for v in registry.diagram_variants() if v.machine == "grants.Application"}
+    assert set(variants) == {"generalist", "thematic", "joint_fund", "turnkey"}
+    for variant in variants.values():
+        path = diagrams.variant_path(variant)
+        assert path.exists(), f"{path} is missing: run `make diagrams`"
+        assert path.read_text(encoding="utf-8") == diagrams.variant_dot(variant), f"{path} is stale"
+    joint = diagrams.variant_dot(variants["joint_fund"])
+    assert "close_opinions\\n[validation du gouvernement partenaire" in joint
+    assert "approve\\n[pas d'avis défavorable du gouvernement partenaire]" in joint
+    assert "request_partner_validation" in joint
+    turnkey = diagrams.variant_dot(variants["turnkey"])
+    assert "submit\\n[porteur : association ou GIP]" in turnkey
+    # Today's machine, unchanged: no condition added, no step.
+    assert "\\n[" not in diagrams.variant_dot(variants["generalist"])
+    assert "dashed" not in diagrams.variant_dot(variants["generalist"])

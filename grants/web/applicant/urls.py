@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 
-from grants.web.applicant import views
+from grants.web.applicant import members, views
 from grants.web.applicant.forms import LoginForm, NewPasswordForm, ResetRequestForm
 
 accounts: list[URLPattern | URLResolver] = [
@@ -72,6 +72,8 @@ portal: list[URLPattern | URLResolver] = [
         name="applicant-attachment-remove",
     ),
     path("mes-dossiers/<uuid:pk>/verification/", views.review, name="applicant-review"),
+    # Turnkey programmes (grants.variants): the member authorities and their resolutions.
+    path("mes-dossiers/<uuid:pk>/membres/", members.members_page, name="applicant-members"),
     path("mes-dossiers/<uuid:pk>/deposer/", views.submit, name="applicant-submit"),
     path("mes-dossiers/<uuid:pk>/confirmation/", views.confirmation, name="applicant-confirmation"),
     path("mes-dossiers/<uuid:pk>/retrait/", views.withdraw, name="applicant-withdraw"),

@@ -22,6 +22,7 @@ from grants import budget, policy, services
 from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
 from grants.scoring import score_summary
 from grants.templatetags.french_format import decimal_fr
+from grants.variants import variant_for
 from grants.web.staff.common import (
     DECISION_BADGES,
     STATE_BADGES,
@@ -105,6 +106,7 @@ class AgendaRow:
     opinions: list[Any]
     scores: Any
     errors: list[str] = field(default_factory=list)
+    joint_fund: bool = False  # the call's variant records the partner government's part
 
     @property
     def pending(self) -> bool:
@@ -152,8 +154,10 @@ def _agenda_rows(user: Any, session: CommitteeSession, data: Any = None) -> list
         countries = list(app.countries.all())
         figures = budget.figures(app, countries=countries)
         form = None
+        joint_fund = variant_for(app.call).partner_validation
         if app.state == Application.State.IN_COMMITTEE:
             form = OutcomeRowForm(data, prefix=str(app.pk), initial={"amount": decimal_fr(app.requested_amount)})
+            form.joint_fund = joint_fund
         decorate(app, badge=STATE_BADGES.get(app.state, ""))
         decision = getattr(app, "decision", None) if hasattr(app, "decision") else None
         if decision is not None:
@@ -168,6 +172,7 @@ def _agenda_rows(user: Any, session: CommitteeSession, data: Any = None) -> list
                 figures=figures,
                 opinions=opinions,
                 scores=score_summary(app.call.scoring_criteria, getattr(app, "submitted_reviews", [])),
+                joint_fund=joint_fund,
             )
         )
     return rows
@@ -319,6 +324,7 @@ def session_outcomes(request: HttpRequest, session_id: int) -> HttpResponse:
     with transaction.atomic():
         for app in pending:
             form = OutcomeRowForm(request.POST, prefix=str(app.pk))
+            form.joint_fund = variant_for(app.call).partner_validation
             if not form.is_valid():
                 row_errors[str(app.pk)] = [str(m) for messages_ in form.errors.values() for m in messages_]
                 statuses.add(400)

@@ -140,6 +140,9 @@ def staff_nav(user: Any) -> list[NavItem]:
     items.append(NavItem("dossiers", _("Dossiers"), reverse("dossiers")))
     if s.roles & {Role.EMBASSY, Role.PREFECTURE}:
         items.append(NavItem("opinions", _("Avis"), reverse("opinions")))
+    elif Role.PARTNER in s.roles:
+        # A joint fund's partner government: the same pages, in its own words.
+        items.append(NavItem("opinions", _("Validations"), reverse("opinions")))
     if Role.REVIEWER in s.roles:
         items.append(NavItem("reviews", _("Évaluations"), reverse("reviews")))
     if s.roles & {Role.SECRETARY, Role.ADMIN}:

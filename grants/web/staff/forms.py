@@ -77,12 +77,14 @@ def action_form(
     initial: dict[str, Any] | None = None,
     sessions: list[CommitteeSession] | None = None,
     reviewers: list[tuple[str, str]] | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> StaffForm:
-    """The form of ``spec``'s payload (prefixed by its name), from its declared fields."""
+    """The form of ``spec``'s payload (prefixed by its name), from its declared fields
+    (``exclude``: those the subject's call variant does not ask for)."""
     fields = {
         f.name: _form_field(f, sessions=sessions or [], reviewers=reviewers or [])
         for f in spec.fields
-        if f.kind in WEB_KINDS
+        if f.kind in WEB_KINDS and f.name not in exclude
     }
     form_class = type(f"{spec.name.title().replace('_', '')}Form", (StaffForm,), fields)
     form: StaffForm = form_class(data, prefix=spec.name, initial=initial)
@@ -112,6 +114,18 @@ class OpinionForm(StaffForm):
         widget=forms.Textarea(attrs={"rows": 5}),
         required=False,
     )
+
+    def __init__(self, *args: Any, partner: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if partner:
+            # A joint fund's partner government validates the project: its own words.
+            self.fields["verdict"].label = _("Validation du projet")
+            self.fields["comment"].help_text = _(
+                "Obligatoire pour une validation réservée ou défavorable. Un avis défavorable empêche le comité "
+                "de retenir le projet. Jamais communiqué au porteur de projet."
+            )
+            # The design system's init has bound the fields already (labels copied): again.
+            self._bound_fields_cache.clear()
 
 
 SCORE_CHOICES = [(str(n), str(n)) for n in range(6)]
@@ -199,6 +213,8 @@ class SessionCreateForm(StaffForm):
 class OutcomeRowForm(forms.Form):
     """One agenda row of the batch outcome screen (prefixed by the application's id)."""
 
+    joint_fund = False  # set per row: the call's variant asks for the partner's part
+
     OUTCOMES = [
         ("", _("— à décider plus tard —")),
         *((spec.name, spec.label) for spec in (APPROVE, REJECT, DEFER)),
@@ -207,6 +223,13 @@ class OutcomeRowForm(forms.Form):
     outcome = forms.ChoiceField(label=_("Décision"), choices=OUTCOMES, required=False)
     amount = forms.CharField(
         label=_("Montant attribué (€)"),
+        required=False,
+        widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "class": "fr-input"}),
+    )
+    # Joint funds only (the template shows it for them): the partner government's part.
+    partner_amount = forms.CharField(
+        label=_("Cofinancement du gouvernement partenaire (€)"),
+        help_text=_("Fonds conjoint : à côté du montant de la délégation, hors enveloppe."),
         required=False,
         widget=forms.TextInput(attrs={"inputmode": "decimal", "autocomplete": "off", "class": "fr-input"}),
     )
@@ -222,7 +245,12 @@ class OutcomeRowForm(forms.Form):
             return None
         text = self.cleaned_data.get("text") or ""
         if outcome == "approve":
-            return outcome, {"amount": self.cleaned_data.get("amount") or "", "comment": text}
+            payload = {"amount": self.cleaned_data.get("amount") or "", "comment": text}
+            if self.cleaned_data.get("partner_amount"):
+                payload["partner_amount"] = self.cleaned_data["partner_amount"]
+            elif self.joint_fund:
+                payload["partner_amount"] = ""  # required: the service says so, on the field
+            return outcome, payload
         if outcome == "reject":
             return outcome, {"reasons": text}
         return outcome, {"comment": text}

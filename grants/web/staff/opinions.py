@@ -38,7 +38,7 @@ from workflows.models import Task, TaskKind
 OPINION_KEYS = (Key("due_at", "datetime"), Key("id", "int"))
 
 
-@staff_view(Role.EMBASSY, Role.PREFECTURE)
+@staff_view(Role.EMBASSY, Role.PREFECTURE, Role.PARTNER)
 def opinion_list(request: HttpRequest) -> HttpResponse:
     """The requests of the user's countries / regions: to give first (by due date, the
     index ``opinion_country_state`` serves it), or all of them."""
@@ -61,7 +61,13 @@ def opinion_list(request: HttpRequest) -> HttpResponse:
             badge=VERDICT_BADGES.get(opinion.verdict, ""),
             can_give=engine.available(services.GIVE_OPINION, opinion, user),
         )
-    return staff_render(request, "grants/staff/opinion_list.html", {"page": page, "show": show}, active="opinions")
+    # A partner government validates projects (a joint fund's): its own wording.
+    partner = Role.PARTNER in policy.scopes(user).roles and not policy.scopes(user).roles & {
+        Role.EMBASSY,
+        Role.PREFECTURE,
+    }
+    context = {"page": page, "show": show, "partner": partner}
+    return staff_render(request, "grants/staff/opinion_list.html", context, active="opinions")
 
 
 def _visible_opinion(user: Any, opinion_id: int) -> OpinionRequest:
@@ -89,12 +95,12 @@ def _application_summary(app: Application, user: Any) -> dict[str, Any]:
 
 
 @require_http_methods(["GET", "POST"])
-@staff_view(Role.EMBASSY, Role.PREFECTURE)
+@staff_view(Role.EMBASSY, Role.PREFECTURE, Role.PARTNER)
 def opinion_page(request: HttpRequest, opinion_id: int) -> HttpResponse:
     user = request.user
     opinion = _visible_opinion(user, opinion_id)
     status = 200
-    form = OpinionForm(request.POST or None)
+    form = OpinionForm(request.POST or None, partner=opinion.authority == OpinionRequest.Authority.PARTNER)
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -111,7 +117,12 @@ def opinion_page(request: HttpRequest, opinion_id: int) -> HttpResponse:
                 report_error(form, error)
                 opinion = _visible_opinion(user, opinion_id)
             else:
-                messages.success(request, _("Votre avis est enregistré. Merci."))
+                messages.success(
+                    request,
+                    _("Votre validation est enregistrée. Merci.")
+                    if opinion.authority == OpinionRequest.Authority.PARTNER
+                    else _("Votre avis est enregistré. Merci."),
+                )
                 return redirect("opinions")
     decorate(
         opinion,
@@ -124,6 +135,7 @@ def opinion_page(request: HttpRequest, opinion_id: int) -> HttpResponse:
         "place": opinion.country.name if opinion.country else (opinion.region.name if opinion.region else ""),
         "form": form,
         "can_give": engine.available(services.GIVE_OPINION, opinion, user),
+        "partner": opinion.authority == OpinionRequest.Authority.PARTNER,
     }
     return staff_render(request, "grants/staff/opinion.html", context, active="opinions", status=status)
 

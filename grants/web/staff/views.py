@@ -37,6 +37,7 @@ from grants.models import (
 from grants.reference_data import collation_key
 from grants.scoring import score_summary
 from grants.templatetags.french_format import decimal_fr
+from grants.variants import variant_for
 from grants.web.staff.common import (
     DECISION_BADGES,
     STATE_BADGES,
@@ -70,7 +71,7 @@ INBOX_KEYS = (Key("due_at", "datetime", nullable=True), Key("id", "int"))
 
 def _task_link(task: Task) -> str:
     """The screen where the task is done."""
-    if task.kind == TaskKind.GIVE_OPINION and task.subject_id:
+    if task.kind in (TaskKind.GIVE_OPINION, TaskKind.VALIDATE_PROJECT) and task.subject_id:
         return reverse("opinion", args=[task.subject_id])
     if task.kind == TaskKind.REVIEW and task.subject_id:
         return reverse("review", args=[task.subject_id])
@@ -261,7 +262,16 @@ def _action_form(spec: engine.Spec, app: Application, data: Any = None) -> Staff
         initial = {"amount": decimal_fr(app.requested_amount)}
     sessions = _sessions(app) if any(f.kind == "session" for f in spec.fields) else None
     reviewers = _reviewer_choices(app) if any(f.kind == "reviewer" for f in spec.fields) else None
-    return action_form(spec, data, initial=initial, sessions=sessions, reviewers=reviewers)
+    # The partner government's part is asked on a joint fund only (grants.variants).
+    exclude = frozenset() if variant_for(app.call).partner_validation else frozenset({"partner_amount"})
+    return action_form(spec, data, initial=initial, sessions=sessions, reviewers=reviewers, exclude=exclude)
+
+
+def _members(app: Application) -> list[Any]:
+    members = list(app.members.select_related("region").prefetch_related("resolutions"))
+    for member in members:
+        decorate(member, resolution=next(iter(member.resolutions.all()), None))
+    return members
 
 
 def application_context(
@@ -304,7 +314,11 @@ def application_context(
 
     # The engine decides which actions are offered and why one is not possible yet.
     actions = []
-    for spec in services.APPLICATION_TRANSITIONS.values():
+    offered_specs = list(services.APPLICATION_TRANSITIONS.values())
+    if variant_for(app.call).partner_validation:
+        # A joint fund: asking (or asking again) the partner government to validate.
+        offered_specs.append(services.REQUEST_PARTNER_VALIDATION)
+    for spec in offered_specs:
         if not engine.offered(spec, app, user):
             continue
         _role, reasons = engine.check(spec, app, user)
@@ -339,6 +353,8 @@ def application_context(
         "countries": countries,
         "partners": partners,
         "co_applicants": list(app.co_applicants.all()),
+        # A turnkey programme's member authorities, each with its resolution (or None).
+        "members": _members(app) if variant_for(app.call).members else None,
         "lines": lines,
         "figures": figures,
         "rules": rules,
@@ -394,7 +410,7 @@ def _fire_from_form(
 @staff_view()
 def application_action(request: HttpRequest, application_id: Any, name: str) -> HttpResponse:
     app = visible_application(request.user, application_id)
-    spec = services.APPLICATION_TRANSITIONS.get(name)
+    spec = services.APPLICATION_TRANSITIONS.get(name) or services.VARIANT_ACTIONS.get(name)
     if spec is None:
         raise Http404(_("Action inconnue."))
     return _fire_from_form(request, app, spec, lambda _result: _("« %(action)s » : fait.") % {"action": spec.label})
