@@ -704,6 +704,25 @@ MATRIX: list[Row] = [
         in_=s(403, instructor=200, admin=200),
         out=s(404, instructor=200, secretary=403, admin=200),
     ),
+    # The call editor's pages: the admin and the instructors (403 to anyone else, whatever the call).
+    row("call-editor-list", "GET", in_=only(200, "instructor", "admin")),
+    row("call-editor-create", "GET", in_=only(200, "instructor", "admin")),
+    row("call-editor-create", "POST", in_=only(400, "instructor", "admin")),  # no code
+    row("call-editor", "GET", CALLS, in_=only(200, "instructor", "admin"), out=only(200, "instructor", "admin")),
+    row("call-editor", "POST", CALLS, in_=only(400, "instructor", "admin"), out=only(400, "instructor", "admin")),
+    row(
+        "call-editor-preview", "GET", CALLS, in_=only(200, "instructor", "admin"), out=only(200, "instructor", "admin")
+    ),
+    row(
+        "call-editor-transition",
+        "POST",
+        {
+            "in": lambda m, role: {"code": m.call.code, "name": "close"},
+            "out": lambda m, role: {"code": m.draft_call.code, "name": "publish"},
+        },
+        in_=only(302, "instructor", "admin"),
+        out=only(302, "instructor", "admin"),
+    ),
     # --- API: applications ------------------------------------------------------------------------------------
     row("api:application-list", "GET", in_=s(200)),
     row(

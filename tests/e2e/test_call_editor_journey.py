@@ -1,0 +1,100 @@
+"""The call editor in a real browser (issue 15): the instructor creates a call, sees why
+it cannot be published yet, sets its envelope and a question, previews it as an
+applicant would, and publishes it; the preview read at 390 px and in English.
+
+Screenshots: with UPDATE_SCREENSHOTS=1 they go to docs/screenshots/calleditor-<screen>.png.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from grants.models import Call
+from tests.e2e.conftest import check_page
+from tests.factories import World
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def shot(page: Any, folder: Path, name: str) -> None:
+    check_page(page, f"calleditor-{name}")
+    page.screenshot(path=str(folder / f"calleditor-{name}.png"), full_page=True)
+
+
+def sign_in(page: Any, base: str, username: str) -> None:
+    from playwright.sync_api import expect
+
+    page.context.clear_cookies()
+    page.goto(f"{base}/accounts/login/")
+    page.get_by_label("Identifiant", exact=True).fill(username)
+    page.get_by_label("Mot de passe", exact=True).fill("pw")
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+
+
+def test_an_instructor_creates_previews_and_publishes_a_call(live_server: Any, browser_page: Any, shots: Path) -> None:
+    from playwright.sync_api import expect
+
+    World()
+    page, base = browser_page, live_server.url
+    sign_in(page, base, "instructor")
+    page.get_by_role("link", name="Appels à projets").first.click()
+    expect(page.get_by_role("heading", level=1, name="Appels à projets")).to_be_visible()
+    shot(page, shots, "list")
+    page.get_by_role("link", name="Créer un appel").click()
+    page.get_by_label("Code").fill("AAP-2027-NAV")
+    page.get_by_label("Titre").fill("Appel 2027 — villes durables")
+    opens = timezone.localtime() + dt.timedelta(days=1)
+    page.get_by_label("Ouverture des dépôts").fill(opens.strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_label("Clôture des dépôts").fill((opens + dt.timedelta(days=60)).strftime("%Y-%m-%dT%H:%M"))
+    page.get_by_role("button", name="Créer l'appel").click()
+
+    # A new call is a draft whose envelope is still zero: publishing says so.
+    expect(page.locator("#call-state")).to_have_text("Brouillon")
+    expect(page.locator("#unmet-publish")).to_contain_text("L'enveloppe doit être supérieure à zéro.")
+    page.get_by_label("Enveloppe (€)").fill("1 200 000")
+    page.get_by_label("Taux maximal, pays les moins avancés (%)").fill("80")
+    page.locator("#q-0-code").fill("secteur")
+    page.locator("#q-0-label").fill("Secteur principal du projet")
+    page.locator("#q-0-label_en").fill("Main sector of the project")
+    page.locator("#q-0-type").select_option("choice")
+    page.locator("#q-0-choices").fill("Eau et assainissement | Water and sanitation\nSanté | Health")
+    page.locator("#q-0-required").check()
+    shot(page, shots, "editor")
+    page.get_by_role("button", name="Enregistrer les réglages").click()
+    expect(page.get_by_text("Les réglages de l'appel sont enregistrés.")).to_be_visible()
+    expect(page.locator("#unmet-publish")).to_have_count(0)
+
+    page.get_by_role("link", name="Aperçu côté porteur").click()
+    expect(page.locator("#preview-rules")).to_contain_text("Pays les moins avancés (PMA) : 80 %")
+    expect(page.locator("#preview-questions")).to_contain_text("Secteur principal du projet *")
+    shot(page, shots, "preview")
+    page.get_by_role("link", name="Retour aux réglages").click()
+
+    page.get_by_role("button", name="Publier l'appel").click()
+    expect(page.locator("#call-state")).to_have_text("Publié")
+    expect(page.locator("#frozen-reason")).to_contain_text("seule la date de clôture peut être reportée")
+    expect(page.get_by_label("Enveloppe (€)")).to_be_disabled()
+    expect(page.get_by_label("Clôture des dépôts")).to_be_enabled()
+    shot(page, shots, "published")
+    call = Call.objects.get(code="AAP-2027-NAV")
+    assert call.state == Call.State.PUBLISHED and str(call.rate_pma) == "0.8000"
+    assert list(call.questions.values_list("label_en", flat=True)) == ["Main sector of the project"]
+
+    # The preview on a phone, then in English.
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{base}/appels/AAP-2027-NAV/apercu/")
+    shot(page, shots, "preview-390")
+    page.goto(f"{base}/appels/AAP-2027-NAV/reglages/")
+    shot(page, shots, "published-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.context.set_extra_http_headers({"Accept-Language": "en"})
+    page.goto(f"{base}/appels/AAP-2027-NAV/apercu/")
+    expect(page.locator("#preview-questions")).to_contain_text("Main sector of the project *")
+    expect(page.locator("#preview-questions")).to_contain_text("Water and sanitation")
+    shot(page, shots, "preview-en")
