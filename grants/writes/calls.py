@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -204,7 +205,7 @@ def _choices(raw: Any, where: str, n: dict[str, Any], errors: _Errors) -> list[d
             errors.add(f"{where}.choices", _("Question n° %(n)s : chaque choix a un libellé.") % n)
             return None
         label = str(item.get("label") or item.get("value")).strip()[:200]
-        value = str(item.get("value") or "").strip()[:60] or re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:60]
+        value = str(item.get("value") or "").strip()[:60] or slugify(label)[:60]
         value = value or str(len(out) + 1)
         if value in seen:
             errors.add(
