@@ -212,7 +212,7 @@ SECTIONS: list[tuple[str, Any, tuple[str, ...]]] = [
 # --- the criteria and questions rows --------------------------------------------------------------
 
 
-def _criteria_rows(call: Call, post: Any = None) -> list[dict[str, Any]]:
+def _criteria_rows(call: Call, post: Any = None, *, blanks: bool = True) -> list[dict[str, Any]]:
     if post is not None:
         return [
             {k: post.get(f"c-{i}-{k}", "").strip() for k in ("code", "label", "label_en", "weight")}
@@ -227,7 +227,9 @@ def _criteria_rows(call: Call, post: Any = None) -> list[dict[str, Any]]:
         }
         for c in call.scoring_criteria or []
     ]
-    return rows + [{"code": "", "label": "", "label_en": "", "weight": ""} for _i in range(BLANK_CRITERIA)]
+    return rows + [
+        {"code": "", "label": "", "label_en": "", "weight": ""} for _i in range(BLANK_CRITERIA if blanks else 0)
+    ]
 
 
 def _criteria_payload(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -242,7 +244,7 @@ def _choices_text(choices: list[dict[str, Any]]) -> str:
     return "\n".join(f"{c.get('label', '')} | {c.get('label_en', '')}".rstrip(" |") for c in choices or [])
 
 
-def _question_rows(call: Call, post: Any = None) -> list[dict[str, Any]]:
+def _question_rows(call: Call, post: Any = None, *, blanks: bool = True) -> list[dict[str, Any]]:
     keys = ("code", "label", "label_en", "help", "help_en", "type", "choices", "min", "max", "position")
     if post is not None:
         rows = []
@@ -262,7 +264,7 @@ def _question_rows(call: Call, post: Any = None) -> list[dict[str, Any]]:
         for q in call.questions.all()
     ]
     blank = {k: "" for k in keys} | {"type": "text", "required": False, "delete": False}
-    return rows + [dict(blank, position=len(rows) + i + 1) for i in range(BLANK_QUESTIONS)]
+    return rows + [dict(blank, position=len(rows) + i + 1) for i in range(BLANK_QUESTIONS if blanks else 0)]
 
 
 def _parse_choices(text: str, previous: dict[str, str]) -> list[dict[str, str]]:
@@ -416,7 +418,7 @@ def call_edit(request: HttpRequest, code: str) -> HttpResponse:
         form = CallSettingsForm(request.POST, initial=CallSettingsForm.initial_for(call))
         criteria, questions = _criteria_rows(call, request.POST), _question_rows(call, request.POST)
         if published:  # only the closing date: the rest is shown, read-only
-            criteria, questions = _criteria_rows(call), _question_rows(call)
+            criteria, questions = _criteria_rows(call, blanks=False), _question_rows(call, blanks=False)
         status = 400
         if form.is_valid():
             if published:
@@ -444,7 +446,7 @@ def call_edit(request: HttpRequest, code: str) -> HttpResponse:
                 return redirect("call-editor", code=call.code)
     else:
         form = CallSettingsForm(initial=CallSettingsForm.initial_for(call))
-        criteria, questions = _criteria_rows(call), _question_rows(call)
+        criteria, questions = _criteria_rows(call, blanks=not frozen), _question_rows(call, blanks=not frozen)
     if frozen:
         for name, field in form.fields.items():
             if not (published and name == "closes_at"):
