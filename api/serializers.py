@@ -322,7 +322,7 @@ class QuestionInputSerializer(serializers.Serializer):
     choices = serializers.JSONField(
         required=False, help_text='`[{"value", "label", "label_en"}]` (or plain labels) for the choice types.'
     )
-    required = serializers.BooleanField(required=False)
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
     min = serializers.CharField(required=False, allow_null=True, allow_blank=True, help_text="A decimal string.")
     max = serializers.CharField(required=False, allow_null=True, allow_blank=True, help_text="A decimal string.")
 
@@ -417,7 +417,7 @@ class QuestionSerializer(serializers.Serializer):
     help_en = serializers.CharField(allow_blank=True)
     type = enum(CallQuestion.Type.choices, "QuestionTypeEnum")
     choices = ChoiceSerializer(many=True, help_text="The offered choices (`choice`, `multiple_choice`).")
-    required = serializers.BooleanField(help_text="Checked at submission, not when a draft is saved.")
+    required = serializers.BooleanField(help_text="Checked at submission, not when a draft is saved.")  # type: ignore[assignment]
     min = serializers.DecimalField(**MONEY, allow_null=True, help_text="`number`: the least accepted value.")
     max = serializers.DecimalField(**MONEY, allow_null=True, help_text="`number`: the greatest accepted value.")
     position = serializers.IntegerField()

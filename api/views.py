@@ -342,7 +342,10 @@ class CallListView(ApiView):
         source = data.pop("duplicate_of", None)
         if source:
             call = services.call_duplicate(
-                source_code=str(source), user=request.user, code=data.get("code"), title=str(data.get("title") or "")
+                source_code=str(source),
+                user=request.user,
+                code=str(data.get("code") or ""),
+                title=str(data.get("title") or ""),
             )
         else:
             call = services.call_create(user=request.user, data=data)

@@ -18,7 +18,7 @@ from grants.questions import CallQuestion
 from workflows.engine import Invalid
 
 Q = CallQuestion.Type
-MAX_TEXT = {Q.TEXT: 500, Q.LONG_TEXT: 10000}
+MAX_TEXT: dict[str, int] = {Q.TEXT: 500, Q.LONG_TEXT: 10000}
 
 
 def field_name(question: CallQuestion) -> str:

@@ -103,12 +103,12 @@ class _Errors:
 
 def parse_moment(value: Any, name: str) -> dt.datetime:
     """An ISO 8601 date-time; without an offset it is Paris time."""
-    if isinstance(value, dt.datetime):
-        moment = value
-    else:
-        moment = parse_datetime(str(value).strip()) if isinstance(value, str) else None
-        if moment is None:
-            raise Invalid(errors={name: [_("Date et heure invalides : format attendu AAAA-MM-JJTHH:MM.")]})
+    parsed = value if isinstance(value, dt.datetime) else None
+    if parsed is None and isinstance(value, str):
+        parsed = parse_datetime(value.strip())
+    if parsed is None:
+        raise Invalid(errors={name: [_("Date et heure invalides : format attendu AAAA-MM-JJTHH:MM.")]})
+    moment: dt.datetime = parsed
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=PARIS)
     return moment
@@ -265,9 +265,10 @@ def clean_questions(raw: Any) -> list[dict[str, Any]]:
                 bounds[key] = None
                 continue
             try:
-                bounds[key] = Decimal(str(value).strip().replace(",", "."))
-                if not bounds[key].is_finite() or abs(bounds[key]) >= Decimal("1e12"):  # type: ignore[union-attr]
+                bound = Decimal(str(value).strip().replace(",", "."))
+                if not bound.is_finite() or abs(bound) >= Decimal("1e12"):
                     raise InvalidOperation
+                bounds[key] = bound
             except InvalidOperation:
                 errors.add(f"{where}.{key}", _("Question n° %(n)s : la borne est un nombre.") % n)
                 bounds[key] = None
