@@ -58,6 +58,12 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _answer(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(_("Oui") if value else _("Non"))
+    return _text(value)
+
+
 def _line(line: dict[str, Any]) -> tuple[Any, ...]:
     return (line.get("year"), line.get("category"), line.get("label"), line.get("country"))
 
@@ -141,5 +147,5 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
         old, new = old_answers.get(code), new_answers.get(code)
         if old != new:
             kind = ADDED if old is None else REMOVED if new is None else CHANGED
-            changes.append(Change("answers", kind, code, _text(old), _text(new)))
+            changes.append(Change("answers", kind, code, _answer(old), _answer(new)))
     return changes

@@ -264,3 +264,25 @@ def test_staff_read_the_answers_the_receipt_prints_them_and_the_export_carries_t
     export = b"".join(client.get("/dossiers/export/csv/").streaming_content).decode()
     assert "Réponses aux questions de l'appel" in export
     assert "jobs = 12; sector = water" in export
+
+
+def test_the_snapshot_diff_lists_changed_answers() -> None:
+    from grants.snapshots_diff import diff
+
+    before = {"answers": {"jobs": "12", "sector": "water"}}
+    after = {"answers": {"jobs": "15", "youth": True}}
+    changes = [(c.section, c.kind, c.label, c.before, c.after) for c in diff(before, after)]
+    assert changes == [
+        ("answers", "changed", "jobs", "12", "15"),
+        ("answers", "removed", "sector", "water", "—"),
+        ("answers", "added", "youth", "—", "Oui"),
+    ]
+
+
+def test_the_deposit_receipt_is_rendered_with_the_answers(world: World) -> None:
+    _questions(world.call)
+    app = world.advance(world.draft(answers={"jobs": "3", "sector": "health"}), Application.State.SUBMITTED)
+    snapshot = app.snapshots.get()
+    assert issuing.issue_receipt(snapshot.pk) == issuing.ISSUED
+    document = snapshot.receipt
+    assert document.template_version == "deposit_receipt/2026.2" and document.pages >= 1
