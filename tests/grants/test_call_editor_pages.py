@@ -244,6 +244,9 @@ def test_the_applicant_answers_in_the_project_section(client: Client, world: Wor
     ok = client.post(section, {**base, "answer_jobs": "12", "answer_sector": "health"})
     assert ok.status_code == 302
     assert Application.objects.get(pk=app.pk).answers == {"jobs": "12", "sector": "health"}
+    review = text(client.get(f"/mes-dossiers/{app.pk}/verification/"))
+    assert "Question obligatoire sans réponse" not in review
+    assert "Secteur principal *" in review and "Santé" in review  # the recap before submitting
 
 
 def test_staff_read_the_answers_the_receipt_prints_them_and_the_export_carries_them(
