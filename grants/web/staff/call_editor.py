@@ -140,9 +140,13 @@ class CallSettingsForm(DsfrFormMixin, forms.Form):
             if not raw:
                 continue
             try:
-                cleaned[name] = str(Decimal(raw) / 100)
+                value = Decimal(raw)
             except InvalidOperation:
+                value = Decimal("NaN")
+            if not value.is_finite() or abs(value) >= 1000:
                 self.add_error(name, _("Indiquez un pourcentage, par ex. 70 ou 12,5."))
+            else:
+                cleaned[name] = str(value / 100)
         return cleaned
 
     def payload(self, only: tuple[str, ...] | None = None) -> dict[str, Any]:
