@@ -14,6 +14,8 @@ from grants.models import Application, Call, CallQuestion, CommitteeSession, Rol
 from notifications.models import Notification
 from tests.api.helpers import body, english, url
 from tests.factories import CallFactory, UserFactory, World, grant
+from workflows import audit
+from workflows.models import TransitionLog
 
 Api = Callable[..., APIClient]
 
@@ -126,6 +128,10 @@ def test_a_call_is_created_fails_to_publish_is_fixed_published_and_an_applicatio
     assert Snapshot.objects.get(application=app).data["answers"]["sector"] == "health"
     staff = body(api(world.instructor).get(url(f"applications/{app.pk}/")), 200)
     assert staff["answers"]["public"] == "Jeunes de 16 à 25 ans"
+    # The call's own history (create, update, publish) is a valid hash chain like any other.
+    entries = TransitionLog.objects.filter(subject_type="grants.call", subject_id=str(world.call.pk))
+    assert list(entries.order_by("pk").values_list("transition", flat=True)) == ["create", "update", "publish"]
+    assert audit.verify().problems == []
 
 
 def _published_call_with_questions(world: World) -> Call:
