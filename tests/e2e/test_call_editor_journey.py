@@ -101,3 +101,51 @@ def test_an_instructor_creates_previews_and_publishes_a_call(live_server: Any, b
     expect(page.locator("#preview-questions")).to_contain_text("Main sector of the project *")
     expect(page.locator("#preview-questions")).to_contain_text("Water and sanitation")
     shot(page, shots, "preview-en")
+
+
+def test_an_applicant_answers_the_calls_questions_and_staff_read_them(
+    live_server: Any, browser_page: Any, shots: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    from grants.models import Application, CallQuestion
+
+    world = World()
+    CallQuestion.objects.create(
+        call=world.call, code="emplois", label="Emplois créés sur place", type="number", max_value=500, position=0
+    )
+    CallQuestion.objects.create(
+        call=world.call,
+        code="public",
+        label="Public bénéficiaire principal",
+        label_en="Main beneficiaries",
+        type="choice",
+        choices=[{"value": "jeunes", "label": "Jeunes"}, {"value": "femmes", "label": "Femmes"}],
+        required=True,
+        position=1,
+    )
+    page, base = browser_page, live_server.url
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, base, "applicant")
+    page.locator(f'a[href="/mes-dossiers/nouveau/{world.call.code}/"]').click()
+    page.locator("#id_title").fill("Jumelage Lyon – Saint-Louis")
+    page.get_by_role("button", name="Créer le brouillon").click()
+    expect(page.locator("#section-answers")).to_contain_text("Public bénéficiaire principal *")
+    page.locator("#id_answer_emplois").fill("900")
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    expect(page.locator("#id_answer_emplois_error")).to_contain_text("Le nombre doit être au plus 500.")
+    expect(page.locator("#error-summary")).to_contain_text("Emplois créés sur place")
+    shot(page, shots, "answers-error-390")
+    page.locator("#id_answer_emplois").fill("12")
+    page.locator("#id_answer_public").select_option("jeunes")
+    page.get_by_role("button", name="Enregistrer le brouillon").click()
+    app = Application.objects.get(title="Jumelage Lyon – Saint-Louis")
+    assert app.answers == {"emplois": "12", "public": "jeunes"}
+
+    submitted = world.advance(world.draft(answers={"emplois": "7", "public": "femmes"}), Application.State.SUBMITTED)
+    page.set_viewport_size({"width": 1280, "height": 900})
+    sign_in(page, base, "instructor")
+    page.goto(f"{base}/dossiers/{submitted.pk}/instruction/")
+    expect(page.locator("#reponses")).to_contain_text("Public bénéficiaire principal")
+    expect(page.locator("#reponses")).to_contain_text("Femmes")
+    shot(page, shots, "staff-answers")

@@ -237,7 +237,8 @@ def test_the_applicant_answers_in_the_project_section(client: Client, world: Wor
     }
     bad = client.post(section, {**base, "answer_jobs": "9000"})
     assert bad.status_code == 400
-    assert "« Emplois créés » : le nombre doit être au plus 500." in text(bad)
+    assert "Le nombre doit être au plus 500." in text(bad)  # on the field "Emplois créés"
+    assert 'id="id_answer_jobs_error"' in text(bad)
     # Submitting without the required answer is refused with the question's label.
     review = text(client.get(f"/mes-dossiers/{app.pk}/verification/"))
     assert "Question obligatoire sans réponse : « Secteur principal »." in review

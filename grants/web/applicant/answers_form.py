@@ -5,6 +5,7 @@ form only carries the browser's input; ``grants.answers`` (through
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -74,10 +75,20 @@ class AnswersForm(DsfrFormMixin, forms.Form):
             name = PREFIX + key.split(".", 1)[1] if key.startswith("answers.") else ""
             for message in messages:
                 if name in self.fields:
-                    self.add_error(name, message)
+                    self.add_error(name, _without_label(message))
                 elif key.startswith("answers"):
                     rest.append(message)
         return rest
+
+
+_LABEL_PREFIX = re.compile(r"^[«“][^»”]*[»”]\s*:\s*")
+
+
+def _without_label(message: str) -> str:
+    """The reason alone: next to its field (and in the summary, which names the field),
+    the question's label would be said twice."""
+    reason = _LABEL_PREFIX.sub("", str(message), count=1)
+    return reason[:1].upper() + reason[1:]
 
 
 def answers_form(application: Application, data: Any = None) -> AnswersForm | None:
