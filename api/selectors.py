@@ -28,7 +28,7 @@ def not_found() -> engine.NotFound:
 
 
 def visible_calls(user: Any) -> QuerySet[Call]:
-    return policy.visible_calls(user).prefetch_related("eligible_countries")
+    return policy.visible_calls(user).prefetch_related("eligible_countries", "questions")
 
 
 # --- applications -----------------------------------------------------------------------------

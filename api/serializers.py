@@ -31,6 +31,7 @@ from grants.models import (
     Review,
 )
 from grants.policy.history import SUBJECT_NAMES
+from grants.questions import CallQuestion
 from workflows.models import Task, TaskKind
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
@@ -195,6 +196,9 @@ class ApplicationUpdateSerializer(serializers.Serializer):
         help_text="Turnkey programmes (call kind `turnkey`): the member French authorities; replaces the list "
         "(a member kept by SIREN keeps its council resolution). 400 on another call.",
     )
+    answers = serializers.DictField(
+        required=False, help_text="Answers to the call's `questions`, `{code: value}`; checked against each question."
+    )
 
 
 class ApplicationCreateSerializer(ApplicationUpdateSerializer):
@@ -341,6 +345,76 @@ class CommitmentSerializer(serializers.Serializer):
     )
 
 
+class QuestionInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40, help_text="Lower-case letters, digits, `-`, `_`; unique in the call.")
+    label = serializers.CharField(max_length=300, allow_blank=True)  # type: ignore[assignment]
+    label_en = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    help = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    help_en = serializers.CharField(max_length=2000, required=False, allow_blank=True)
+    type = enum(CallQuestion.Type.choices, "QuestionTypeEnum")
+    choices = serializers.JSONField(
+        required=False, help_text='`[{"value", "label", "label_en"}]` (or plain labels) for the choice types.'
+    )
+    required = serializers.BooleanField(required=False)  # type: ignore[assignment]
+    min = serializers.CharField(required=False, allow_null=True, allow_blank=True, help_text="A decimal string.")
+    max = serializers.CharField(required=False, allow_null=True, allow_blank=True, help_text="A decimal string.")
+
+
+class CriterionInputSerializer(serializers.Serializer):
+    code = serializers.CharField(max_length=40)
+    label = serializers.CharField(max_length=200, allow_blank=True)  # type: ignore[assignment]
+    label_en = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    weight = serializers.IntegerField(help_text="Positive for a call to be published.")
+
+
+class CallUpdateSerializer(serializers.Serializer):
+    """The settings of a call (PATCH: any subset). Types are checked on saving; whether
+    they make a publishable call is the publication's condition."""
+
+    version = serializers.IntegerField(required=False, help_text="The `version` read; a stale one is a 409.")
+    title = serializers.CharField(max_length=250, required=False, allow_blank=True)
+    description = serializers.CharField(max_length=20000, required=False, allow_blank=True)
+    kind = enum(Call.Kind.choices, "CallKindEnum", required=False)
+    opens_at = serializers.CharField(required=False, help_text="ISO 8601; without an offset: Paris time.")
+    closes_at = serializers.CharField(required=False, help_text="ISO 8601; while published: only later.")
+    envelope = serializers.CharField(required=False, help_text='Euros, a decimal string ("2000000.00").')
+    rate_pma = serializers.CharField(required=False, help_text='A fraction: "0.7" is 70 %.')
+    rate_apd = serializers.CharField(required=False)
+    rate_non_apd = serializers.CharField(required=False)
+    multi_country_rule = enum(Call.MultiCountryRule.choices, "MultiCountryRuleEnum", required=False)
+    rate_multi_country = serializers.CharField(required=False)
+    min_own_contribution = serializers.CharField(required=False)
+    max_in_kind_share = serializers.CharField(required=False)
+    budget_change_threshold = serializers.CharField(required=False)
+    min_duration_months = serializers.IntegerField(required=False)
+    max_duration_months = serializers.IntegerField(required=False)
+    opinion_deadline_days = serializers.IntegerField(required=False)
+    eligibility_deadline_days = serializers.IntegerField(required=False)
+    review_deadline_days = serializers.IntegerField(required=False)
+    min_reviews = serializers.IntegerField(required=False)
+    interim_report_days = serializers.IntegerField(required=False)
+    final_report_months = serializers.IntegerField(required=False)
+    max_extension_months = serializers.IntegerField(required=False)
+    min_members = serializers.IntegerField(required=False)
+    prefecture_opinion_required = serializers.BooleanField(required=False)
+    consensus_required = serializers.BooleanField(required=False)
+    block_overdue_reports = serializers.BooleanField(required=False)
+    required_attachments = serializers.ListField(child=serializers.CharField(max_length=40), required=False)
+    scoring_criteria = CriterionInputSerializer(many=True, required=False)
+    reminder_steps = serializers.ListField(child=serializers.IntegerField(), required=False)
+    eligible_countries = serializers.ListField(
+        child=serializers.CharField(max_length=2), required=False, help_text="ISO2 codes; empty: every country."
+    )
+    questions = QuestionInputSerializer(many=True, required=False, help_text="Replaces the call's questions.")
+
+
+class CallCreateSerializer(CallUpdateSerializer):
+    code = serializers.CharField(max_length=32, help_text="e.g. `AAP-2027-GEN`; unique.")
+    duplicate_of = serializers.CharField(
+        max_length=32, required=False, help_text="Copy every setting, criterion and question of this call."
+    )
+
+
 class SessionCreateSerializer(serializers.Serializer):
     call = serializers.CharField(max_length=32, help_text="The call's code.")
     date = serializers.DateField()
@@ -358,6 +432,28 @@ class CriterionSerializer(serializers.Serializer):
     @extend_schema_field(OpenApiTypes.NUMBER)
     def get_weight(self, criterion: dict[str, Any]) -> Any:
         return criterion.get("weight", 1)
+
+
+class ChoiceSerializer(serializers.Serializer):
+    value = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
+    label_en = serializers.CharField(required=False, allow_blank=True)
+
+
+class QuestionSerializer(serializers.Serializer):
+    """A call's own question (issue 15): the application's ``answers`` are keyed by ``code``."""
+
+    code = serializers.CharField(help_text="Unique within the call; the key of `answers`.")
+    label = serializers.CharField()  # type: ignore[assignment]
+    label_en = serializers.CharField(allow_blank=True)
+    help = serializers.CharField(allow_blank=True)
+    help_en = serializers.CharField(allow_blank=True)
+    type = enum(CallQuestion.Type.choices, "QuestionTypeEnum")
+    choices = ChoiceSerializer(many=True, help_text="The offered choices (`choice`, `multiple_choice`).")
+    required = serializers.BooleanField(help_text="Checked at submission, not when a draft is saved.")  # type: ignore[assignment]
+    min = serializers.DecimalField(**MONEY, allow_null=True, help_text="`number`: the least accepted value.")
+    max = serializers.DecimalField(**MONEY, allow_null=True, help_text="`number`: the greatest accepted value.")
+    position = serializers.IntegerField()
 
 
 class CallSerializer(serializers.Serializer):
@@ -395,9 +491,27 @@ class CallSerializer(serializers.Serializer):
         child=enum(AttachmentKind.choices, "AttachmentKindEnum"), help_text="Attachment kinds required."
     )
     scoring_criteria = CriterionSerializer(many=True)
+    # The call editor (issue 15).
+    consensus_required = serializers.BooleanField()
+    reminder_steps = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Days relative to a task's due date (negative: before)."
+    )
+    interim_report_days = serializers.IntegerField()
+    final_report_months = serializers.IntegerField()
+    max_extension_months = serializers.IntegerField()
+    budget_change_threshold = serializers.DecimalField(**RATE)
+    min_members = serializers.IntegerField()
+    questions = serializers.SerializerMethodField(help_text="The call's own questions, in order.")
+    version = serializers.IntegerField(
+        help_text="Optimistic concurrency token: send it back with a PATCH; a stale one is a 409."
+    )
 
     def get_eligible_countries(self, call: Call) -> list[str]:
         return sorted(c.iso2 for c in call.eligible_countries.all())
+
+    @extend_schema_field(QuestionSerializer(many=True))
+    def get_questions(self, call: Call) -> list[dict[str, Any]]:
+        return [q.as_dict() for q in call.questions.all()]
 
 
 class OrganisationSerializer(serializers.Serializer):
@@ -595,6 +709,7 @@ class ApplicationSerializer(ApplicationSummarySerializer):
     start_date = serializers.DateField(allow_null=True)
     duration_months = serializers.IntegerField(allow_null=True)
     budget = BudgetSerializer(source="*")
+    answers = serializers.DictField(help_text="Answers to the call's `questions`, `{code: value}`.")
     completion = serializers.SerializerMethodField(help_text="The instructor's request, while `incomplete`.")
     session = serializers.SerializerMethodField(help_text="The committee session, once scheduled.")
     updated_at = serializers.DateTimeField()

@@ -14,6 +14,7 @@ v1: list[URLPattern | URLResolver] = [
     path("auth/logoutall/", views.LogoutAllView.as_view(), name="logout-all"),
     path("calls/", views.CallListView.as_view(), name="call-list"),
     path("calls/<str:code>/", views.CallDetailView.as_view(), name="call-detail"),
+    path("calls/<str:code>/transitions/<str:name>/", views.CallTransitionView.as_view(), name="call-transition"),
     path("applications/", views.ApplicationListView.as_view(), name="application-list"),
     path("applications/<uuid:pk>/", views.ApplicationDetailView.as_view(), name="application-detail"),
     path("applications/<uuid:pk>/attachments/", views.AttachmentListView.as_view(), name="attachment-list"),

@@ -295,6 +295,16 @@ class LogoutAllView(ApiView):
 # --- calls -----------------------------------------------------------------------------------
 
 
+CALL_WRITE_DESCRIPTION = """\
+Only in `draft`; while `published`, only `closes_at` may change, and only to a later date
+(the authorities with a draft on the call are told); anything else is a 409 with the
+reason. Rates are fractions (`"0.7"` is 70 %), amounts decimal strings in euros, dates
+ISO 8601 (Paris time without an offset). `questions`, when given, replaces the call's
+questions ({code, label, label_en, help, help_en, type, choices, required, min, max}, in
+order); a code used twice is a 400. Send back the `version` read: if the call changed
+since, the save is refused (409) and nothing is overwritten."""
+
+
 class CallPagination(ApiCursorPagination):
     ordering = ("-opens_at",)
 
@@ -316,6 +326,31 @@ class CallListView(ApiView):
         qs = _filtered(request, qs, Call.State.values)
         return self.paginate(qs, s.CallSerializer)
 
+    @extend_schema(
+        tags=["calls"],
+        operation_id="calls_create",
+        summary="Create a call (admin, instructor for every call)",
+        description=CALL_WRITE_DESCRIPTION
+        + "\n\nCreated in `draft`. `code`, `title`, `opens_at` and `closes_at` are required; every other "
+        "setting defaults to the 2025 generalist call's. With `duplicate_of`, every setting, criterion, "
+        "required attachment and question of that call is copied (then `code` and `title` only are read).",
+        request=s.CallCreateSerializer,
+        responses=responses({201: s.CallSerializer}, 400, 403, 404),
+    )
+    def post(self, request: Request) -> Response:
+        data = _validated(s.CallCreateSerializer, request)
+        source = data.pop("duplicate_of", None)
+        if source:
+            call = services.call_duplicate(
+                source_code=str(source),
+                user=request.user,
+                code=str(data.get("code") or ""),
+                title=str(data.get("title") or ""),
+            )
+        else:
+            call = services.call_create(user=request.user, data=data)
+        return Response(_call_body(request.user, call.code), status=status.HTTP_201_CREATED)
+
 
 class CallDetailView(ApiView):
     @extend_schema(
@@ -329,6 +364,42 @@ class CallDetailView(ApiView):
         if call is None:
             raise selectors.not_found()
         return Response(s.CallSerializer(call).data)
+
+    @extend_schema(
+        tags=["calls"],
+        operation_id="calls_partial_update",
+        summary="Edit a call (admin, instructor of the call)",
+        description=CALL_WRITE_DESCRIPTION,
+        request=s.CallUpdateSerializer,
+        responses=responses({200: s.CallSerializer}, 400, 403, 404, 409),
+    )
+    def patch(self, request: Request, code: str) -> Response:
+        data = _validated(s.CallUpdateSerializer, request, partial=True)
+        services.call_update(code=code, user=request.user, data=data)
+        return Response(_call_body(request.user, code))
+
+
+class CallTransitionView(ApiView):
+    @extend_schema(
+        tags=["calls"],
+        operation_id="calls_transition",
+        summary="Publish, close or archive a call (admin, instructor of the call)",
+        description="`publish` (from `draft`) refuses a call whose settings are incomplete or inconsistent with "
+        "a 409 listing every reason in `unmet`; `close` (from `published`); `archive` (from `closed`, once no "
+        "application is still being processed).",
+        request=None,
+        responses=responses({200: s.CallSerializer}, 403, 404, 409),
+    )
+    def post(self, request: Request, code: str, name: str) -> Response:
+        services.call_transition(code=code, name=name, user=request.user)
+        return Response(_call_body(request.user, code))
+
+
+def _call_body(user: Any, code: str) -> dict[str, Any]:
+    call = selectors.visible_calls(user).filter(code=code).first()
+    if call is None:
+        raise selectors.not_found()
+    return s.CallSerializer(call).data  # type: ignore[return-value]
 
 
 # --- applications ----------------------------------------------------------------------------

@@ -7,8 +7,8 @@ internal comments, payload fields) are read from these Specs through
 
 from __future__ import annotations
 
-from grants.machines import application, consensus, decision, opinion, partner, review, session
-from grants.writes import drafts
+from grants.machines import application, call, consensus, decision, opinion, partner, review, session
+from grants.writes import calls, drafts
 from workflows.engine import Spec
 
 
@@ -22,4 +22,6 @@ def specs() -> tuple[Spec, ...]:
         *session.SPECS,
         *drafts.SPECS,
         *partner.SPECS,
+        *call.SPECS,  # the call editor (issue 15)
+        *calls.SPECS,
     )

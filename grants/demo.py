@@ -14,7 +14,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
-from grants import demo_variants, policy, services
+from grants import demo_calls, demo_variants, policy, services
 from grants.models import (
     Application,
     Call,
@@ -355,6 +355,7 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
     created += demo_variants.seed(users, password=password)  # joint fund, turnkey, partner-sn
     _session_today(session, users)
     _deliver_decisions(call, users)
+    demo_calls.seed()  # the call editor's draft call for 2027, with its own questions
     return {"call": call, "users": users, "created": created}
 
 

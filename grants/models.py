@@ -258,6 +258,8 @@ class Call(ConcurrentTransitionMixin, models.Model):
     # Next gap-free reference number; incremented under the call's row lock at submission.
     last_reference_number = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The call editor's optimistic concurrency token (grants.writes.calls): bumped by each save.
+    version = models.PositiveIntegerField(default=1, editable=False)
 
     class Meta:
         ordering = ["-opens_at"]
@@ -394,6 +396,8 @@ class Application(ConcurrentTransitionMixin, models.Model):
     # The search document (grants.search): texts of the application, its authorities and
     # partners, lower-cased without accents; GIN-indexed on PostgreSQL (migration 0006).
     search_text = models.TextField(default="", db_default="", blank=True, editable=False)
+    # Answers to the call's own questions (grants.questions), {code: value}, checked by grants.answers.
+    answers = models.JSONField(_("réponses aux questions de l'appel"), default=dict, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -868,5 +872,7 @@ class Document(models.Model):
         return f"{self.get_kind_display()} {self.reference}"
 
 
-# The call variants' rows (grants.variants), in their own module.
+# Models kept in their own modules (imported here so that Django sees them): the call's own
+# questions (the call editor) and the call variants' rows (grants.variants).
+from grants.questions import CallQuestion  # noqa: E402, F401
 from grants.variant_models import ApplicationMember  # noqa: E402, F401

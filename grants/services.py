@@ -28,6 +28,7 @@ from grants.machines.payload import parse_amount, parse_date
 from grants.machines.review import ASSIGN_REVIEWER, DECLARE, REVIEW_DECLINE, REVIEW_SUBMIT
 from grants.machines.session import SESSION_CLOSE, SESSION_CREATE, SESSION_OPEN
 from grants.models import Application, Call, CommitteeSession, Decision, OpinionRequest, Review
+from grants.writes.calls import call_create, call_duplicate, call_update
 from workflows.engine import Invalid, NotFound, fire
 
 __all__ = [
@@ -46,6 +47,10 @@ __all__ = [
     "REVIEW_SUBMIT",
     "SESSION_TRANSITIONS",
     "application_transition",
+    "call_create",
+    "call_duplicate",
+    "call_transition",
+    "call_update",
     "consensus_record",
     "decision_deliver",
     "decision_record",
@@ -155,3 +160,18 @@ from grants.machines.partner import REQUEST_PARTNER_VALIDATION  # noqa: E402
 #: Actions on an application beside its machine's transitions, offered by the variants.
 VARIANT_ACTIONS = {REQUEST_PARTNER_VALIDATION.name: REQUEST_PARTNER_VALIDATION}
 __all__ += ["REQUEST_PARTNER_VALIDATION", "VARIANT_ACTIONS"]
+
+
+# --- the call editor (issue 15): grants.writes.calls, grants.machines.call ----------------------
+
+
+def call_transition(*, code: str, name: str, user: Any) -> Call:
+    """Publish, close or archive a call (publish: every unmet setting at once, 409)."""
+    from grants.machines.call import CALL_TRANSITIONS
+
+    spec = CALL_TRANSITIONS.get(name)
+    if spec is None:
+        raise NotFound(_("Action inconnue : %(name)s.") % {"name": name})
+    call_id = Call.objects.filter(code=code).values_list("pk", flat=True).first()
+    result: Call = fire(spec, call_id if call_id is not None else 0, user=user)
+    return result

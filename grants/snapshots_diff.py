@@ -43,7 +43,7 @@ FUNDING: list[tuple[str, Promise]] = [
 
 @dataclass(frozen=True)
 class Change:
-    section: str  # "fields", "budget", "funding", "partners", "attachments"
+    section: str  # "fields", "budget", "funding", "partners", "attachments", "answers"
     kind: str  # ADDED, REMOVED, CHANGED
     label: str
     before: str = ""
@@ -56,6 +56,12 @@ def _text(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value)
     return str(value)
+
+
+def _answer(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(_("Oui") if value else _("Non"))
+    return _text(value)
 
 
 def _line(line: dict[str, Any]) -> tuple[Any, ...]:
@@ -134,4 +140,12 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
             continue
         changes += [Change("attachments", REMOVED, kind_label, before=name) for name in left]
         changes += [Change("attachments", ADDED, kind_label, after=name) for name in came_in]
+
+    # Answers to the call's own questions (grants.answers), by question code.
+    old_answers, new_answers = before.get("answers") or {}, after.get("answers") or {}
+    for code in sorted(set(old_answers) | set(new_answers)):
+        old, new = old_answers.get(code), new_answers.get(code)
+        if old != new:
+            kind = ADDED if old is None else REMOVED if new is None else CHANGED
+            changes.append(Change("answers", kind, code, _answer(old), _answer(new)))
     return changes

@@ -399,6 +399,21 @@ _MESSAGES = [
     ),
 ]
 
+# The call editor (issue 15): a published call's closing date put off.
+_MESSAGES.append(
+    Message(
+        "call_extended",
+        Category.STATUS,
+        _("Appel %(call)s : date de clôture reportée"),
+        (
+            Line(_("La date de clôture de l'appel à projets %(call)s est reportée au %(closes_at)s.")),
+            Line(
+                _("Votre dossier « %(title)s » est encore un brouillon : vous avez jusqu'à cette date pour le déposer.")
+            ),
+        ),
+    )
+)
+
 MESSAGES: dict[str, Message] = {m.code: m for m in _MESSAGES}
 
 # Reminders about a legal deadline (the applicant's completion) cannot be muted either.
@@ -436,6 +451,7 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "decision_recorded": (Route("decision_recorded", SECRETARIES),),
     "withdrawn": (Route("withdrawn", APPLICANTS, True), Route("withdrawn_staff", INSTRUCTORS, when="reference")),
     "reinstated": (Route("reinstated", APPLICANTS, True), Route("reinstated_staff", INSTRUCTORS)),
+    "call_extended": (Route("call_extended", APPLICANTS, True),),
 }
 
 # Noun phrases for a task kind (reminders, escalations).

@@ -153,6 +153,8 @@ def event_params(
     elif event == "scheduled":
         session = application.session
         params["session_date"] = _iso(session.date) if session is not None else ""
+    elif event == "call_extended":
+        params["closes_at"] = _iso(extra.get("closes_at"))
     return params
 
 
@@ -191,7 +193,9 @@ def record_event(event: str, *, application: Any, subject: Any, actor: Any, extr
     )
     # The transition's own log entry (just appended, under the application's lock) makes
     # the key: one event occurrence, whatever replays it.
-    anchor = TransitionLog.objects.filter(application=application).order_by("-pk").values_list("pk", flat=True).first()
+    anchor = extra.get("anchor") or (  # an event of the call (issue 15) brings its own log entry
+        TransitionLog.objects.filter(application=application).order_by("-pk").values_list("pk", flat=True).first()
+    )
     subject_type = subject._meta.label_lower if subject is not None else ""
     subject_id = str(subject.pk) if subject is not None else ""
     actor_id = getattr(actor, "pk", None)

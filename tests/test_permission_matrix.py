@@ -702,6 +702,57 @@ MATRIX: list[Row] = [
     row("api:call-list", "GET", in_=s(200)),
     # A draft call: the delegation staff of the call (instructor, secretary) and the admin.
     row("api:call-detail", "GET", CALLS, in_=s(200), out=s(404, instructor=200, secretary=200, admin=200)),
+    # --- calleditor: the call editor's API (issue 15) ------------------------------------------------------------
+    # Creating: the admin and an instructor for every call (the world's instructor is unscoped).
+    row(
+        "api:call-list",
+        "POST",
+        body=lambda m: {
+            "code": "AAP-MATRIX",
+            "title": "Appel de la matrice",
+            "opens_at": "2030-01-01T09:00",
+            "closes_at": "2030-03-01T12:00",
+        },
+        in_=s(403, instructor=201, admin=201),
+    ),
+    # Editing: a published call's rules are frozen (409); the draft is the delegation's.
+    row(
+        "api:call-detail",
+        "PATCH",
+        CALLS,
+        body=lambda m: {"title": "Titre modifié"},
+        in_=s(403, instructor=409, admin=409),
+        out=s(404, instructor=200, secretary=403, admin=200),
+    ),
+    row(
+        "api:call-transition",
+        "POST",
+        {
+            "in": lambda m, role: {"code": m.call.code, "name": "close"},
+            "out": lambda m, role: {"code": m.draft_call.code, "name": "publish"},
+        },
+        in_=s(403, instructor=200, admin=200),
+        out=s(404, instructor=200, secretary=403, admin=200),
+    ),
+    # The call editor's pages: the admin and the instructors (403 to anyone else, whatever the call).
+    row("call-editor-list", "GET", in_=only(200, "instructor", "admin")),
+    row("call-editor-create", "GET", in_=only(200, "instructor", "admin")),
+    row("call-editor-create", "POST", in_=only(400, "instructor", "admin")),  # no code
+    row("call-editor", "GET", CALLS, in_=only(200, "instructor", "admin"), out=only(200, "instructor", "admin")),
+    row("call-editor", "POST", CALLS, in_=only(400, "instructor", "admin"), out=only(400, "instructor", "admin")),
+    row(
+        "call-editor-preview", "GET", CALLS, in_=only(200, "instructor", "admin"), out=only(200, "instructor", "admin")
+    ),
+    row(
+        "call-editor-transition",
+        "POST",
+        {
+            "in": lambda m, role: {"code": m.call.code, "name": "close"},
+            "out": lambda m, role: {"code": m.draft_call.code, "name": "publish"},
+        },
+        in_=only(302, "instructor", "admin"),
+        out=only(302, "instructor", "admin"),
+    ),
     # --- API: applications ------------------------------------------------------------------------------------
     row("api:application-list", "GET", in_=s(200)),
     row(

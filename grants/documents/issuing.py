@@ -44,6 +44,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from grants import budget, scoring
+from grants.answers import display as answer_display
 from grants.documents.storage import save_new_file
 from grants.machines.decision import DECISION_DELIVER
 from grants.models import (
@@ -309,7 +310,17 @@ def receipt_context(snapshot: Snapshot, *, code: str) -> dict[str, Any]:
                 }
                 for m in data.get("members") or []
             ],
+            # The answers to the call's own questions, as frozen in the snapshot (issue 15).
+            "answers": _receipt_answers(app, data.get("answers") or {}),
         }
+
+
+def _receipt_answers(app: Application, frozen: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"label": q.label, "value": answer_display(q, frozen.get(q.code))}
+        for q in app.call.questions.all()
+        if q.code in frozen
+    ]
 
 
 def ineligibility_context(

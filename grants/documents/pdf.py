@@ -74,7 +74,7 @@ TEMPLATE_VERSION: dict[str, str] = {
     "pdf/approval_letter_en.html": "approval_letter_en/2026.1",
     "pdf/rejection_letter.html": "rejection_letter/2026.1",
     "pdf/ineligibility_notice.html": "ineligibility_notice/2026.1",
-    "pdf/deposit_receipt.html": "deposit_receipt/2026.1",
+    "pdf/deposit_receipt.html": "deposit_receipt/2026.2",  # 2026.2: the answers to the call's questions
     "pdf/committee_booklet.html": "committee_booklet/2026.1",
 }
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from grants import budget
+from grants import answers, budget
 from grants.machines.payload import comment_validate, end_of_day, parse_amount, parse_date, reason_validate, text
 from grants.models import (
     ZERO,
@@ -88,6 +88,7 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
             reasons.append(_("Pièce obligatoire manquante : %(kind)s.") % {"kind": labels.get(kind, kind)})
     # The call's variant (grants.variants): a turnkey programme's lead and members.
     reasons.extend(variant_for(call).unmet("submit" if check_closing else "resubmit", application))
+    reasons.extend(answers.missing(list(call.questions.all()), application.answers))  # the call's own questions
     return reasons
 
 
@@ -150,6 +151,7 @@ def _snapshot_common(application: Application) -> dict[str, Any]:
         "attachments": [
             {"kind": a.kind, "name": a.original_name, "sha256": a.sha256} for a in application.attachments.all()
         ],
+        "answers": dict(application.answers or {}),
     }
 
 

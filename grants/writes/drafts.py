@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from grants import policy
+from grants.answers import clean_answers
 from grants.documents.storage import save_new_file
 from grants.machines.payload import parse_amount, parse_date
 from grants.models import (
@@ -81,10 +82,17 @@ def applicant_organisation(user: Any, organisation_id: int | None = None) -> Org
     return Organisation.objects.get(pk=min(s.organisations))
 
 
-def _clean(data: dict[str, Any], call: Call, *, partial: bool) -> dict[str, Any]:
+def _clean(
+    data: dict[str, Any], call: Call, *, partial: bool, current_answers: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Validate the writable fields present in ``data``; collect every error at once."""
     errors = _Errors()
     cleaned: dict[str, Any] = {}
+    if "answers" in data:  # the call's own questions (grants.answers: the one validator)
+        try:
+            cleaned["answers"] = clean_answers(list(call.questions.all()), data["answers"], current_answers)
+        except Invalid as exc:
+            errors.errors.update(exc.errors)
     for name, max_length in TEXT_FIELDS.items():
         if name in data:
             value = data[name]
@@ -279,7 +287,7 @@ def application_create(*, user: Any, data: dict[str, Any]) -> Application:
 
 
 def _update_validate(payload: dict[str, Any], application: Application) -> dict[str, Any]:
-    return _clean(payload, application.call, partial=True)
+    return _clean(payload, application.call, partial=True, current_answers=application.answers)
 
 
 def _update_apply(application: Application, cleaned: dict[str, Any], ctx: Context) -> Application:

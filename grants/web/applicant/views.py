@@ -43,6 +43,7 @@ from grants.models import (
     Document,
     Role,
 )
+from grants.web.applicant.answers_form import AnswersForm, answers_form
 from grants.web.applicant.forms import (
     AttachmentForm,
     BudgetLineFormSet,
@@ -465,8 +466,10 @@ class _SectionForms:
         self.lines: Any = None
         self.funding: FundingForm | None = None
         self.extra_row = bound and "add_row" in request.POST
+        self.answers: AnswersForm | None = None
         if section == "projet":
             self.project = ProjectForm(data, initial=ProjectForm.initial_for(app), call=app.call)
+            self.answers = answers_form(app, data)  # the call's own questions, when it asks any
         elif section == "partenaires":
             countries = country_choices()
             initial = [{"name": p.name, "country": p.country_id} for p in app.partners.all()]
@@ -513,14 +516,15 @@ class _SectionForms:
 
     def is_valid(self) -> bool:
         valid = True
-        for form in (self.project, self.partners, self.lines, self.funding):
+        for form in (self.project, self.answers, self.partners, self.lines, self.funding):
             if form is not None and not form.is_valid():
                 valid = False
         return valid
 
     def to_data(self) -> dict[str, Any]:
         if self.project is not None:
-            return self.project.to_data()
+            data = self.project.to_data()
+            return {**data, **self.answers.to_data()} if self.answers is not None else data
         if self.partners is not None:
             rows = self.partners.rows()
             partners = [{"name": r["name"].strip(), "country": r["country"]} for r in rows]
@@ -541,6 +545,9 @@ class _SectionForms:
         return {}
 
     def apply_errors(self, errors: dict[str, list[str]]) -> None:
+        if self.answers is not None:
+            self.errors.extend(self.answers.apply_errors(errors))
+            errors = {k: v for k, v in errors.items() if not k.startswith("answers")}
         for key, messages_ in errors.items():
             if self.project is not None and key in self.project.fields:
                 for message in messages_:
@@ -558,6 +565,8 @@ class _SectionForms:
         forms_: list[Any] = []
         if self.project is not None:
             forms_.append(self.project)
+        if self.answers is not None:
+            forms_.append(self.answers)
         if self.funding is not None:
             forms_.append(self.funding)
         for formset in (self.partners, self.lines):

@@ -153,6 +153,8 @@ def staff_nav(user: Any) -> list[NavItem]:
         items.append(NavItem("finance", _("Finances"), reverse("finance")))
     if s.roles & {Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN}:
         items.append(NavItem("dashboards", _("Tableaux de bord"), reverse("dashboards")))
+    if s.roles & {Role.INSTRUCTOR, Role.ADMIN}:  # the call editor (grants.web.staff.call_editor)
+        items.append(NavItem("calls", _("Appels à projets"), reverse("call-editor-list")))
     return items
 
 

@@ -336,6 +336,7 @@ EXPORT_COLUMNS = (
     Column("submitted_at", gettext_lazy("Déposé le"), "datetime"),
     Column("decided_at", gettext_lazy("Décidé le"), "datetime"),
     Column("overdue", gettext_lazy("Tâche en retard")),
+    Column("answers", gettext_lazy("Réponses aux questions de l'appel")),  # issue 15: "code = answer; …"
 )
 
 # Characters XML 1.0 (so XLSX and ODS) cannot hold: dropped from text cells.
@@ -354,6 +355,7 @@ class _Labels:
         self.headers = [str(c.label) for c in EXPORT_COLUMNS]
         self.states = {code: str(label) for code, label in S.choices}
         self.yes = _("oui")
+        self.no = _("non")
         self.sheet = _("Dossiers")
 
 
@@ -376,7 +378,20 @@ def export_rows(queryset: QuerySet[Application], labels: _Labels) -> Iterator[di
             "submitted_at": app.submitted_at,
             "decided_at": app.decided_at,  # type: ignore[attr-defined]
             "overdue": labels.yes if app.has_overdue else "",  # type: ignore[attr-defined]
+            "answers": answers_text(app.answers, labels),
         }
+
+
+def answers_text(given: dict[str, Any] | None, labels: _Labels) -> str:
+    """The answers to the call's own questions in one cell: ``code = answer; …`` by code."""
+    parts = []
+    for code, value in sorted((given or {}).items()):
+        if isinstance(value, bool):
+            value = labels.yes if value else labels.no
+        elif isinstance(value, list):
+            value = ", ".join(str(v) for v in value)
+        parts.append(f"{code} = {value}")
+    return "; ".join(parts)
 
 
 def _local(value: dt.datetime) -> dt.datetime:

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from grants.web.staff import committee, dashboard, decisions, dossiers, evaluation, opinions, views
+from grants.web.staff import call_editor, committee, dashboard, decisions, dossiers, evaluation, opinions, views
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Inbox ("Mes tâches")
@@ -71,4 +71,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     # Dashboards
     path("tableaux-de-bord/", dashboard.dashboards, name="dashboards"),
     path("appels/<str:code>/tableau-de-bord/", dashboard.call_dashboard, name="call-dashboard"),
+    # The call editor (issue 15)
+    path("appels/", call_editor.call_list, name="call-editor-list"),
+    path("appels/nouveau/", call_editor.call_create, name="call-editor-create"),
+    path("appels/<str:code>/reglages/", call_editor.call_edit, name="call-editor"),
+    path("appels/<str:code>/apercu/", call_editor.call_preview, name="call-editor-preview"),
+    path("appels/<str:code>/actions/<slug:name>/", call_editor.call_transition, name="call-editor-transition"),
 ]
