@@ -7,7 +7,7 @@ internal comments, payload fields) are read from these Specs through
 
 from __future__ import annotations
 
-from grants.machines import application, consensus, decision, opinion, review, session
+from grants.machines import application, consensus, decision, opinion, postaward, review, session
 from grants.writes import drafts
 from workflows.engine import Spec
 
@@ -20,5 +20,6 @@ def specs() -> tuple[Spec, ...]:
         *consensus.SPECS,
         *decision.SPECS,
         *session.SPECS,
+        *postaward.SPECS,
         *drafts.SPECS,
     )

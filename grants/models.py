@@ -819,6 +819,15 @@ class Decision(ConcurrentTransitionMixin, models.Model):
         self.commitment_number = commitment_number
         self.recorded_at = timezone.now()
 
+    # The grant's life after the commitment (grants.machines.postaward).
+    @transition(field=state, source=State.RECORDED, target=State.CLOSED)
+    def close(self) -> None:
+        pass
+
+    @transition(field=state, source=State.RECORDED, target=State.RENOUNCED)
+    def renounce(self) -> None:
+        pass
+
 
 def document_path(instance: Document, filename: str) -> str:
     return f"documents/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.pdf"
@@ -862,3 +871,7 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
+
+
+# The grant's life after the commitment: payments, reports, amendments (own module).
+from grants.postaward import Amendment, Payment, Report  # noqa: E402, F401

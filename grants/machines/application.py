@@ -85,6 +85,11 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
     for kind in call.required_attachments:
         if kind not in present:
             reasons.append(_("Pièce obligatoire manquante : %(kind)s.") % {"kind": labels.get(kind, kind)})
+    if call.block_overdue_reports:
+        # An authority late with a final report may not apply again (the call's setting).
+        from grants.machines.postaward import overdue_final_reports
+
+        reasons.extend(overdue_final_reports(application.organisation_id, timezone.localdate(now)))
     return reasons
 
 
