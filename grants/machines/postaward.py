@@ -80,7 +80,9 @@ def interim_due(application: Application, year: int) -> dt.date:
 
 
 def final_due(application: Application, decision: Decision) -> dt.date:
-    return add_months(project_end(application, decision), application.call.final_report_months)
+    # Months counted from the day after the end: ends 30 June, six months → due 31 December.
+    after = project_end(application, decision) + dt.timedelta(days=1)
+    return add_months(after, application.call.final_report_months) - dt.timedelta(days=1)
 
 
 # --- the schedule, created with the commitment --------------------------------------------------
@@ -935,3 +937,34 @@ SPECS = (
     AMENDMENT_ACCEPT,
     AMENDMENT_REFUSE,
 )
+
+
+# --- the financial statement: actual spending beside the budget ---------------------------------
+
+
+def statement(decision: Decision, expenses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per category (the budget in force, the actual spending, the gap and its
+    share of the budget), then the total: what the applicant sees while filing and the
+    instructor while checking. ``expenses`` are cleaned lines (``clean_expenses``)."""
+    planned, actual = by_category(current_budget(decision)), by_category(expenses)
+    rows = []
+    for code, label in BudgetLine.Category.choices:
+        if code not in planned and code not in actual:
+            continue
+        rows.append(_row(code, str(label), planned.get(code, ZERO), actual.get(code, ZERO)))
+    rows.append(_row("total", str(_("Total")), sum(planned.values(), ZERO), sum(actual.values(), ZERO)))
+    return rows
+
+
+def _row(code: str, label: str, planned: Decimal, actual: Decimal) -> dict[str, Any]:
+    gap = actual - planned
+    share = (gap / planned) if planned > 0 else None
+    return {
+        "category": code,
+        "label": label,
+        "budget": planned,
+        "actual": actual,
+        "gap": gap,
+        "gap_share": share.quantize(Decimal("0.0001")) if share is not None else None,
+        "gap_label": budget.fmt_percent(share) if share is not None else "",
+    }
