@@ -212,6 +212,22 @@ def build() -> Matrix:
     o["decision_l"] = Decision.objects.get(pk=decision.pk, state=Decision.State.DELIVERED)
     o["decision_r"] = Decision.objects.get(application_id=m.app("R", S.APPROVED), state=Decision.State.DRAFT)
     o["letter_l"] = Document.objects.get(decision=o["decision_l"])
+    # The grant's life after the commitment (api/postaward.py): Lyon's and Rennes's
+    # recorded grants, each with its first tranche payable, its reports due and an
+    # amendment requested.
+    for who, owner, country, rest in (("L", w.applicant, "SN", lyon), ("R", w.applicant2, "MA", rennes)):
+        grant_app = _advance(w, w.draft(owner, country=country), S.APPROVED, **rest)
+        m.apps[who, "recorded"] = grant_app
+        grant_decision = Decision.objects.get(application_id=grant_app.pk)
+        services.decision_sign(decision_id=grant_decision.pk, user=w.signatory)
+        services.decision_deliver(decision_id=grant_decision.pk)
+        services.decision_record(decision_id=grant_decision.pk, user=w.finance, commitment_number=f"EJ-{who}")
+        o[f"grant_{who}"] = grant_decision
+        o[f"payment_{who}"] = grant_decision.payments.get(number=1)
+        o[f"report_{who}"] = grant_decision.reports.get(kind="interim")
+        o[f"amendment_{who}"] = services.amendment_request(
+            decision_id=grant_decision.pk, user=owner, payload={"kind": "other", "text": "Partenaire.", "reason": "x"}
+        )
     # Deposit receipts (issued after commit in the product: rendered here directly).
     for name, key in (("receipt_l", ("L", S.APPROVED)), ("receipt_r", ("R", S.APPROVED)), ("receipt_co", ("L", "co"))):
         snapshot = m.apps[key].snapshots.order_by("pk").first()
@@ -375,6 +391,10 @@ CONSENSUS = objects(
     in_=lambda m: m.app("L", "reviewed"),  # under review, both reviews in
     out=lambda m: m.app("R", S.SUBMITTED),
 )
+GRANTS = objects("decision_id", in_=lambda m: m.grant_L.pk, out=lambda m: m.grant_R.pk)
+PAYMENTS = objects("payment_id", in_=lambda m: m.payment_L.pk, out=lambda m: m.payment_R.pk)
+REPORTS = objects("report_id", in_=lambda m: m.report_L.pk, out=lambda m: m.report_R.pk)
+AMENDMENTS = objects("amendment_id", in_=lambda m: m.amendment_L.pk, out=lambda m: m.amendment_R.pk)
 CALLS = objects("code", in_=lambda m: m.call.code, out=lambda m: m.draft_call.code)
 CODES = objects("code", in_=lambda m: m.letter_l.verification_code, out=lambda m: "ZZZZ-ZZZZ-ZZZZ")
 FORMATS = objects("fmt", in_=lambda m: "csv", out=lambda m: "pdf")  # out: no such format
@@ -887,6 +907,91 @@ MATRIX: list[Row] = [
         body=lambda m: {"commitment_number": "EJ-2025-0001"},
         in_=s(403, applicant2=404, posts=404, reviewer1=404, finance=200),
         out=s(404, instructor=403, secretary=403, signatory=403, admin=403),
+    ),
+    # --- API: the grant's life after the commitment (api/postaward.py) ---------------------------------------
+    # Read by whoever reads the decision; finance pays, the instructor checks and decides,
+    # the lead applicant files, asks and renounces (Rennes's grant is applicant2's).
+    row("api:payment-list", "GET", in_=s(200)),
+    row(
+        "api:payment-pay",
+        "POST",
+        PAYMENTS,
+        body=lambda m: {"paid_on": timezone.localdate().isoformat(), "payment_reference": "DP-1"},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, finance=200),
+        out=s(403, applicant=404, posts=404, reviewer1=404, finance=200),
+    ),
+    row("api:report-list", "GET", in_=s(200)),
+    row(
+        "api:report-detail",
+        "GET",
+        REPORTS,
+        in_=s(200, applicant2=404, posts=404, reviewer1=404),
+        out=s(200, applicant=404, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:report-submit",
+        "POST",
+        REPORTS,
+        multipart=True,
+        body=lambda m: {"expenses": "[]"},
+        in_=s(403, applicant=400, applicant2=404, posts=404, reviewer1=404),  # no narrative, no expenses
+        out=s(403, applicant=404, applicant2=400, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:report-resubmit",
+        "POST",
+        REPORTS,
+        multipart=True,
+        body=lambda m: {"expenses": "[]"},
+        in_=s(403, applicant=409, applicant2=404, posts=404, reviewer1=404),  # due, not returned
+        out=s(403, applicant=404, applicant2=409, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:report-accept",
+        "POST",
+        REPORTS,
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=409),  # not filed yet
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=409),
+    ),
+    row(
+        "api:report-return",
+        "POST",
+        REPORTS,
+        body=lambda m: {"message": "Compléter.", "due_date": "2099-01-01"},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=409),
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=409),
+    ),
+    row(
+        "api:decision-amendments",
+        "POST",
+        GRANTS,
+        body=lambda m: {"kind": "other", "text": "Nouveau partenaire.", "reason": "Élections."},
+        in_=s(403, applicant=201, applicant2=404, posts=404, reviewer1=404),
+        out=s(403, applicant=404, applicant2=201, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:amendment-accept",
+        "POST",
+        AMENDMENTS,
+        body=lambda m: {},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=200),
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=200),
+    ),
+    row(
+        "api:amendment-refuse",
+        "POST",
+        AMENDMENTS,
+        body=lambda m: {"reason": "Non justifié."},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=200),
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=200),
+    ),
+    row(
+        "api:decision-renounce",
+        "POST",
+        GRANTS,
+        body=lambda m: {"reason": "Le partenaire s'est retiré."},
+        in_=s(403, applicant=200, applicant2=404, posts=404, reviewer1=404),
+        out=s(403, applicant=404, applicant2=200, posts=404, reviewer1=404),
     ),
     # --- API: schema, docs, anything else -------------------------------------------------------------------
     row("api:schema", "GET", anonymous=200, in_=s(200)),
