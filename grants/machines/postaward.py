@@ -646,7 +646,13 @@ def _renounce_effects(decision: Decision, cleaned: dict[str, Any], ctx: Context)
     ).values_list("pk", flat=True):
         fire(REPORT_CANCEL, report_id, user=None)
     tasks_service.cancel_tasks(ctx.application, TaskKind.DECIDE_AMENDMENT)
-    publish("decision_renounced", application=ctx.application, subject=decision, actor=ctx.user)
+    publish(
+        "decision_renounced",
+        application=ctx.application,
+        subject=decision,
+        actor=ctx.user,
+        extra={"reason": cleaned["reason"]},
+    )
     if paid > 0:
         figures = {"renounced": True, "paid": f"{paid:f}", "balance": f"{-paid:f}"}
         _issue_recovery(decision, ctx.application, -paid, figures)
