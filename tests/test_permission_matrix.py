@@ -396,6 +396,24 @@ PAYMENTS = objects("payment_id", in_=lambda m: m.payment_L.pk, out=lambda m: m.p
 REPORTS = objects("report_id", in_=lambda m: m.report_L.pk, out=lambda m: m.report_R.pk)
 AMENDMENTS = objects("amendment_id", in_=lambda m: m.amendment_L.pk, out=lambda m: m.amendment_R.pk)
 CALLS = objects("code", in_=lambda m: m.call.code, out=lambda m: m.draft_call.code)
+
+
+def _grant_kwargs(kw: str, obj: str, extra: str) -> dict[str, Kwargs]:
+    """Lyon's (in) and Rennes's (out) recorded grant: the application as ``kw``, and its
+    report or amendment ``obj`` as ``extra``."""
+    return {
+        "in": lambda m, role: {kw: m.app("L", "recorded"), extra: m.objects[f"{obj}_L"].pk},
+        "out": lambda m, role: {kw: m.app("R", "recorded"), extra: m.objects[f"{obj}_R"].pk},
+    }
+
+
+def with_name(variants: dict[str, Kwargs], name: str) -> dict[str, Kwargs]:
+    return {key: (lambda m, role, make=make: {**make(m, role), "name": name}) for key, make in variants.items()}
+
+
+GRANT_REPORTS = _grant_kwargs("pk", "report", "report_id")
+STAFF_REPORTS = _grant_kwargs("application_id", "report", "report_id")
+STAFF_AMENDMENTS = _grant_kwargs("application_id", "amendment", "amendment_id")
 CODES = objects("code", in_=lambda m: m.letter_l.verification_code, out=lambda m: "ZZZZ-ZZZZ-ZZZZ")
 FORMATS = objects("fmt", in_=lambda m: "csv", out=lambda m: "pdf")  # out: no such format
 
@@ -638,6 +656,36 @@ MATRIX: list[Row] = [
         in_=only(200, "instructor", "secretary", "admin"),
         out=only(404, "instructor", "secretary", "admin"),  # a draft call has no dashboard
     ),
+    # --- web: the grant's life after the commitment (grants/web/*/postaward.py) -------------------------------
+    # The portal's pages are the lead authority's (404 to anyone else); the staff's are the
+    # delegation's (403 to the posts and reviewers), who read both recorded grants.
+    row("applicant-report", "GET", GRANT_REPORTS, **portal(200)),
+    row("applicant-report", "POST", GRANT_REPORTS, **portal(400)),  # no narrative, no expense
+    row("applicant-amendment-new", "GET", apps("recorded"), **portal(200)),
+    row("applicant-amendment-new", "POST", apps("recorded"), **portal(400)),  # no kind
+    row("applicant-renounce", "GET", apps("recorded"), **portal(200)),
+    row("applicant-renounce", "POST", apps("recorded"), **portal(400)),  # not confirmed
+    row("staff-report", "GET", STAFF_REPORTS, in_=s(403, delegation=200), out=s(403, delegation=200)),
+    # No narrative filed yet on the reports of the world: the delegation gets 404, the others 403.
+    row("staff-report-narrative", "GET", STAFF_REPORTS, in_=s(403, delegation=404), out=s(403, delegation=404)),
+    row(
+        "staff-report-action",
+        "POST",
+        with_name(STAFF_REPORTS, "accept"),
+        in_=only(409, "instructor"),  # not filed yet
+        out=only(409, "instructor"),
+    ),
+    row("staff-amendment", "GET", STAFF_AMENDMENTS, in_=s(403, delegation=200), out=s(403, delegation=200)),
+    row(
+        "staff-amendment-action",
+        "POST",
+        with_name(STAFF_AMENDMENTS, "accept"),
+        in_=only(302, "instructor"),
+        out=only(302, "instructor"),
+    ),
+    row("payments", "GET", in_=only(200, "finance", "admin")),
+    row("payments-pay", "POST", in_=only(400, "finance")),  # none ticked
+    row("payments-export", "GET", FORMATS, in_=only(200, "finance", "admin"), out=only(404, "finance", "admin")),
     # --- the applicant portal ---------------------------------------------------------------------------------
     row("applicant-start", "GET", CALLS, in_=s(PORTAL, applicants=200), out=s(PORTAL)),  # out: a draft call
     row("applicant-start", "POST", CALLS, in_=s(PORTAL, applicants=400), out=s(PORTAL)),
