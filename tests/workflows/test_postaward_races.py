@@ -62,11 +62,10 @@ def test_two_extensions_accepted_at_once_are_both_counted_never_lost() -> None:
         )
         for r in ("Pluies.", "Élections.")
     )
-    accept: Callable[[Amendment], Callable[[], Any]] = lambda a: (
-        lambda: services.amendment_decide(
-            amendment_id=a.pk, name="accept", user=world.instructor
-        )
-    )
+
+    def accept(amendment: Amendment) -> Callable[[], Any]:
+        return lambda: services.amendment_decide(amendment_id=amendment.pk, name="accept", user=world.instructor)
+
     results = race([accept(first), accept(second)])
     assert all(isinstance(r, Amendment) for r in results), results
     assert extension_months(decision) == 12
