@@ -14,7 +14,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
-from grants import policy, services
+from grants import demo_postaward, policy, services
 from grants.models import (
     Application,
     Call,
@@ -354,6 +354,7 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
     created += _prefecture_call(users)
     _session_today(session, users)
     _deliver_decisions(call, users)
+    created += demo_postaward.seed(call=call, users=users, session=session)  # grants after the decision
     return {"call": call, "users": users, "created": created}
 
 
