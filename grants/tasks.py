@@ -181,6 +181,22 @@ def enqueue_english_copy(decision_id: int) -> None:
     _send(render_english_copy, decision_id)
 
 
+@shared_task(name="grants.tasks.render_amendment", **PDF_TASK_OPTIONS)
+def render_amendment(self: Task, amendment_id: int) -> str:
+    """The avenant of one accepted amendment (idempotent)."""
+    from grants.documents.amendments import issue_amendment
+
+    try:
+        return issue_amendment(int(amendment_id))
+    except Exception as exc:
+        _retry_or_raise(self, exc)
+        raise
+
+
+def enqueue_amendment(amendment_id: int) -> None:
+    _send(render_amendment, amendment_id)
+
+
 def enqueue_committee_booklet(session_id: int) -> None:
     _send(build_committee_booklet, session_id)
 
@@ -190,3 +206,4 @@ registry.register_job("deposit_receipt", enqueue_receipt)
 registry.register_job("ineligibility_notice", enqueue_ineligibility_notice)
 registry.register_job("decision_letter", enqueue_decision_render)
 registry.register_job("english_copy", enqueue_english_copy)
+registry.register_job("amendment_document", enqueue_amendment)

@@ -854,6 +854,8 @@ def _amendment_accept_effects(amendment: Amendment, cleaned: dict[str, Any], ctx
             report.due_on = due
             _open_report_task(report, ctx.application)
     publish("amendment_accepted", application=ctx.application, subject=amendment, actor=ctx.user)
+    # The avenant: rendered, stored and verifiable like the letters (grants.documents.amendments).
+    ctx.enqueue("amendment_document", amendment.pk)
 
 
 def _amendment_refuse_effects(amendment: Amendment, cleaned: dict[str, Any], ctx: Context) -> None:
