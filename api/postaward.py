@@ -125,7 +125,7 @@ class ReportRefSerializer(serializers.Serializer):
     due_on = serializers.DateField()
 
 
-class BudgetLineSerializer(serializers.Serializer):
+class BudgetVersionLineSerializer(serializers.Serializer):
     year = serializers.IntegerField()
     category = serializers.CharField()
     label = serializers.CharField()
@@ -141,7 +141,7 @@ class AmendmentSerializer(serializers.Serializer):
     state = enum(Amendment.State.choices, "AmendmentStateEnum")
     state_label = serializers.CharField(source="get_state_display")
     months = serializers.IntegerField()
-    lines = BudgetLineSerializer(many=True)
+    lines = BudgetVersionLineSerializer(many=True)
     moved_share = serializers.DecimalField(max_digits=7, decimal_places=4)
     text = serializers.CharField()
     reason = serializers.CharField()
@@ -172,9 +172,9 @@ class GrantDecisionSerializer(DecisionSerializer):
     def get_amendments(self, decision: Decision) -> Any:
         return AmendmentSerializer(decision.amendments.order_by("number"), many=True).data
 
-    @extend_schema_field(BudgetLineSerializer(many=True))
+    @extend_schema_field(BudgetVersionLineSerializer(many=True))
     def get_budget(self, decision: Decision) -> Any:
-        return BudgetLineSerializer(current_budget(decision), many=True).data
+        return BudgetVersionLineSerializer(current_budget(decision), many=True).data
 
     @extend_schema_field(serializers.DecimalField(**MONEY))
     def get_paid_total(self, decision: Decision) -> str:
@@ -211,12 +211,12 @@ class ReportUploadSerializer(serializers.Serializer):
 class AmendmentRequestSerializer(serializers.Serializer):
     kind = enum(Amendment.Kind.choices, "AmendmentKindEnum")
     months = serializers.IntegerField(required=False, help_text="`extension`: months added to the end date.")
-    lines = BudgetLineSerializer(many=True, required=False, help_text="`budget_change`: the new budget's lines.")
+    lines = BudgetVersionLineSerializer(many=True, required=False, help_text="`budget_change`: the new budget's lines.")
     text = serializers.CharField(required=False, help_text="`other`: the change asked for.")
     reason = serializers.CharField()
 
 
-class ReasonSerializer(serializers.Serializer):
+class GrantReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False)
 
 
@@ -493,7 +493,7 @@ class AmendmentAcceptView(_AmendmentDecideView):
         description="requested → accepted (`reason` optional). An extension moves the end date and the final "
         "report's due date; a budget change becomes the budget in force (the signed one is kept). Two "
         "acceptances on one grant are serialised by its lock: an extension beyond the call's maximum is a 409.",
-        request=ReasonSerializer,
+        request=GrantReasonSerializer,
         responses=responses({200: AmendmentSerializer}, 400, 403, 404, 409),
     )
     def post(self, request: Request, amendment_id: int) -> Response:
@@ -508,7 +508,7 @@ class AmendmentRefuseView(_AmendmentDecideView):
         operation_id="amendments_refuse",
         summary="Refuse the amendment (instructor)",
         description="requested → refused; `reason` required.",
-        request=ReasonSerializer,
+        request=GrantReasonSerializer,
         responses=responses({200: AmendmentSerializer}, 400, 403, 404, 409),
     )
     def post(self, request: Request, amendment_id: int) -> Response:
@@ -522,7 +522,7 @@ class DecisionRenounceView(ApiView):
         summary="Renounce the project (applicant)",
         description="recorded → renounced with `reason`: the unpaid tranches are cancelled, the reports are no "
         "longer due, and what was paid is to be reimbursed (a recovery, payable).",
-        request=ReasonSerializer,
+        request=GrantReasonSerializer,
         responses=responses({200: GrantDecisionSerializer}, 400, 403, 404, 409),
     )
     def post(self, request: Request, decision_id: int) -> Response:
