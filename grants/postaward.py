@@ -173,10 +173,13 @@ class Report(ConcurrentTransitionMixin, models.Model):
         self.submitted_at = timezone.now()
         self.submitted_by = user
 
-    @transition(field=state, source=State.SUBMITTED, target=State.RETURNED)
-    def return_(self, *, message: str, due_date: Any) -> None:
+    def _return(self, *, message: str, due_date: Any) -> None:
         self.return_message = message
         self.due_on = due_date
+
+    # The transition is named ``return`` (the contract's name), a keyword in Python.
+    _return.__name__ = "return"
+    return_ = transition(field=state, source=State.SUBMITTED, target=State.RETURNED)(_return)
 
     @transition(field=state, source=State.SUBMITTED, target=State.ACCEPTED)
     def accept(self) -> None:
