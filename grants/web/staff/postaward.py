@@ -316,7 +316,8 @@ def totals(user: Any) -> dict[str, Any]:
         line = per_call[code]
         if state == Payment.State.PAID:
             line["paid"] += amount
-            per_year[paid_on.year]["paid"] += amount
+            if paid_on is not None:  # a paid payment always has its date (Payment.pay)
+                per_year[paid_on.year]["paid"] += amount
         else:
             line["remaining"] += amount
             if state == Payment.State.PAYABLE:
