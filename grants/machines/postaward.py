@@ -442,6 +442,13 @@ def _accept_effects(report: Report, cleaned: dict[str, Any], ctx: Context) -> No
         for payment_id in waiting.values_list("pk", flat=True):
             fire(PAYMENT_MAKE_PAYABLE, payment_id, user=None)
         return
+    # The final report covers the whole project: an interim report still open is moot.
+    for interim_id in Report.objects.filter(
+        decision_id=report.decision_id,
+        kind=Report.Kind.INTERIM,
+        state__in=[Report.State.DUE, Report.State.RETURNED, Report.State.SUBMITTED],
+    ).values_list("pk", flat=True):
+        fire(REPORT_CANCEL, interim_id, user=None)
     recompute_balance(report)
     close_if_done(report.decision_id)
 

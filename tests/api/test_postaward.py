@@ -265,6 +265,8 @@ def test_a_final_report_below_what_was_paid_issues_a_recovery_then_closes(world:
     final = next(r for r in body(applicant.get(url("reports/")), 200)["results"] if r["kind"] == "final")
     body(file_report(applicant, final["id"], [{"category": "staff", "year": 1, "amount": "15000.00"}]), 200)
     body(instructor.post(url(f"reports/{final['id']}/accept/")), 200)
+    # The interim report, never filed, is moot once the final one is accepted.
+    assert Report.objects.get(decision_id=decision_id, kind="interim").state == "cancelled"
     # 15 000 × 70 % = 10 500 due, 12 500 paid: the unpaid tranche folds into the balance, 2 000 come back.
     rows = payments(finance, decision_id)
     assert [(p["kind"], p["amount"], p["state"]) for p in rows] == [

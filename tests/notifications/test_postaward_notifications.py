@@ -95,3 +95,29 @@ def test_a_renunciation_tells_the_delegation_and_asks_the_applicant_to_reimburse
     recovery = Notification.objects.get(recipient=world.applicant, message="recovery_issued")
     assert "reverser 12 500,00 €" in text(recovery, "fr")
     assert "reimburse €12,500.00" in text(recovery, "en")
+
+
+def test_a_due_report_is_reminded_to_the_applicant_then_its_delay_is_escalated(world: World) -> None:
+    from notifications.reminders import step_instant, sweep
+    from workflows.models import Task, TaskKind
+
+    supervisor = world.applicant2  # another authority: never told
+    decision = recorded(world)
+    final = Report.objects.get(decision=decision, kind="final")
+    task = Task.objects.get(kind=TaskKind.SUBMIT_REPORT, subject_id=str(final.pk), state="open")
+    assert sweep(at=step_instant(task.due_at, -7)) >= 1
+    reminder = Notification.objects.filter(recipient=world.applicant, message="task_reminder").latest("pk")
+    assert "Rapport à déposer" in text(reminder, "fr")
+    assert "Report to file" in text(reminder, "en")
+    assert reminder.category == "legal"  # a legal obligation: cannot be muted
+    assert sweep(at=step_instant(task.due_at, 3)) >= 1
+    assert Notification.objects.filter(recipient=world.applicant, message="task_overdue").exists()
+    assert not Notification.objects.filter(recipient=supervisor).exists()
+    # Filed, its task is done: no more reminders.
+    services.report_transition(
+        report_id=final.pk,
+        name="submit",
+        user=world.applicant,
+        payload={"narrative": PDF_BYTES, "expenses": [{"category": "staff", "year": 1, "amount": "1000"}]},
+    )
+    assert not Task.objects.filter(kind=TaskKind.SUBMIT_REPORT, subject_id=str(final.pk), state="open").exists()
