@@ -90,8 +90,10 @@ def test_the_applicant_sees_the_schedule_the_reports_and_what_is_due_next(world:
     assert "À payer" in page and "Prévu" in page  # the first tranche payable, the others scheduled
     assert "Rapport intermédiaire n° 1 attendu le 29/02/2028" in page
     assert reverse("applicant-amendment-new", args=[decision.application_id]) in page
+    assert "Prochaine étape : Rapport à déposer avant le 29/02/2028" in page
     home = plain(client.get(reverse("home")).content.decode())
     assert "Rapports à déposer" in home and "attendu le 29/02/2028" in home
+    assert "Rapport à déposer avant le 29/02/2028" in home  # the table's next step too
 
 
 def test_recalculating_shows_the_gaps_computed_on_the_server_and_files_nothing(world: World) -> None:
@@ -342,7 +344,7 @@ def test_a_renunciation_states_its_consequences_and_finance_records_the_reimburs
     assert decision.state == Decision.State.RENOUNCED
     # Read-only from now on.
     app_page = applicant.get(reverse("applicant-application", args=[decision.application_id])).content.decode()
-    assert "Vous avez renoncé à ce projet" in app_page
+    assert "Vous avez renoncé à ce projet" in app_page and "Projet abandonné" in app_page
     assert reverse("applicant-amendment-new", args=[decision.application_id]) not in app_page
     assert 'name="reason"' not in applicant.get(url).content.decode()
     # Finance sees the recovery and records it as reimbursed.
