@@ -82,7 +82,7 @@ class ExpenseSerializer(serializers.Serializer):
 
 class StatementRowSerializer(serializers.Serializer):
     category = serializers.CharField(help_text="A budget category, or `total`.")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     budget = serializers.DecimalField(**MONEY, help_text="The budget in force (the last accepted change).")
     actual = serializers.DecimalField(**MONEY)
     gap = serializers.DecimalField(**MONEY, help_text="actual − budget.")
@@ -95,7 +95,7 @@ class ReportSerializer(serializers.Serializer):
     application = serializers.UUIDField(source="application_id")
     reference = serializers.CharField(source="application.reference", allow_null=True)
     kind = enum(Report.Kind.choices, "ReportKindEnum")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     number = serializers.IntegerField(help_text="The project year an interim report closes; 0 for the final one.")
     state = enum(Report.State.choices, "ReportStateEnum")
     state_label = serializers.CharField(source="get_state_display")
@@ -128,7 +128,7 @@ class ReportRefSerializer(serializers.Serializer):
 class BudgetVersionLineSerializer(serializers.Serializer):
     year = serializers.IntegerField()
     category = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]
     amount = serializers.DecimalField(**MONEY)
 
 

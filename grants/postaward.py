@@ -11,6 +11,7 @@ row first, then the subject's) serialises every write on one grant.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -157,8 +158,6 @@ class Report(ConcurrentTransitionMixin, models.Model):
 
     @property
     def expenses_total(self) -> Any:
-        from decimal import Decimal
-
         return sum((Decimal(e["amount"]) for e in self.expenses), ZERO)
 
     @transition(field=state, source=State.DUE, target=State.SUBMITTED)
@@ -217,7 +216,7 @@ class Amendment(ConcurrentTransitionMixin, models.Model):
     # A budget change: the new lines [{"year", "category", "label", "amount"}].
     lines = models.JSONField(_("nouveau budget"), default=list, blank=True)
     # The share of the budget moved between categories (a fraction, 0.25 = 25 %).
-    moved_share = models.DecimalField(max_digits=7, decimal_places=4, default=ZERO)
+    moved_share = models.DecimalField(max_digits=7, decimal_places=4, default=Decimal("0"))
     text = models.TextField(_("modification demandée"), blank=True)
     reason = models.TextField(_("motif de la demande"))
     decision_reason = models.TextField(_("motif de la réponse"), blank=True)

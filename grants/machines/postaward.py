@@ -378,12 +378,7 @@ def _report_kwargs(cleaned: dict[str, Any], ctx: Context) -> dict[str, Any]:
 
 
 def _report_submit_effects(report: Report, cleaned: dict[str, Any], ctx: Context) -> None:
-    if report.narrative:
-        old = report.narrative
-        storage, name = old.storage, old.name
-        from django.db import transaction
-
-        transaction.on_commit(lambda: storage.delete(name))
+    # A resubmission stores a new file; the returned one is kept (its fingerprint is logged).
     save_new_file(report.narrative, "narrative", ContentFile(cleaned["narrative"]))
     report.narrative_name = cleaned["narrative_name"]
     report.narrative_type = cleaned["narrative_type"]
@@ -511,14 +506,18 @@ REPORT_ACCEPT = Spec(
     public=True,
     confirm=gettext_lazy("Accepter ce rapport rend payable la tranche qui l'attend. Confirmer ?"),
 )
+
+
+def _report_cancel_effects(report: Report, cleaned: dict[str, Any], ctx: Context) -> None:
+    tasks_service.cancel_tasks(ctx.application, TaskKind.SUBMIT_REPORT, TaskKind.CHECK_REPORT, subject=report)
+
+
 REPORT_CANCEL = Spec(
     Report,
     "cancel",
     (SYSTEM,),
     gettext_lazy("Annuler le rapport"),
-    effects=lambda r, c, ctx: tasks_service.cancel_tasks(
-        ctx.application, TaskKind.SUBMIT_REPORT, TaskKind.CHECK_REPORT, subject=r
-    ),
+    effects=_report_cancel_effects,
     history_label=gettext_lazy("Rapport sans objet"),
 )
 
