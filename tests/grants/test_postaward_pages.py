@@ -365,3 +365,78 @@ def test_the_call_dashboard_and_the_inbox_follow_the_payments(world: World) -> N
     task = Task.objects.get(kind=TaskKind.PAY_TRANCHE, state=Task.State.OPEN, application=other.application)
     inbox = client_for(world.finance).get(reverse("tasks")).content.decode()
     assert reverse("payments") + f"?etat=payable#payment-{task.subject_id}" in inbox
+
+
+def _close(world: World, decision: Decision, final_total: str) -> None:
+    """Interim filed and accepted, second tranche paid, final report accepted, balance paid."""
+    pdf_payload = {"narrative": PDF_BYTES, "narrative_name": "cr.pdf"}
+    interim = report_of(decision)
+    expenses = [{"category": "staff", "year": 1, "amount": "50000.00"}]
+    services.report_transition(
+        report_id=interim.pk, name="submit", user=world.applicant, payload={**pdf_payload, "expenses": expenses}
+    )
+    services.report_transition(report_id=interim.pk, name="accept", user=world.instructor)
+    for number in (1, 2):
+        services.payment_pay(
+            payment_id=payment(decision, number).pk,
+            user=world.finance,
+            paid_on=timezone.localdate(),
+            payment_reference=f"DP-{number}",
+        )
+    final = report_of(decision, Report.Kind.FINAL)
+    expenses = [
+        {"category": "staff", "year": 1, "amount": final_total},
+        {"category": "equipment", "year": 2, "amount": "0"},
+    ]
+    services.report_transition(
+        report_id=final.pk, name="submit", user=world.applicant, payload={**pdf_payload, "expenses": expenses}
+    )
+    services.report_transition(report_id=final.pk, name="accept", user=world.instructor)
+
+
+def test_a_closed_grant_is_read_only_and_shows_its_balance_in_words(world: World) -> None:
+    decision = recorded(world)
+    _close(world, decision, "100000.00")
+    balance = Payment.objects.get(decision=decision, kind=Payment.Kind.BALANCE)
+    assert balance.state == Payment.State.PAYABLE
+    finance_page = plain(client_for(world.finance).get(reverse("payments")).content.decode())
+    assert "Dépenses réalisées 100 000,00 €" in finance_page  # the computation, in words
+    pay(world, balance)
+    decision.refresh_from_db()
+    assert decision.state == Decision.State.CLOSED
+    applicant = client_for(world.applicant)
+    page = plain(applicant.get(reverse("applicant-application", args=[decision.application_id])).content.decode())
+    assert "Subvention soldée" in page and "Demander un avenant" not in page
+    final = report_of(decision, Report.Kind.FINAL)
+    report_page = applicant.get(report_url(decision, final)).content.decode()
+    assert 'name="action"' not in report_page
+    url = reverse("applicant-amendment-new", args=[decision.application_id])
+    assert applicant.post(url, {"kind": "other", "text": "x", "reason": "y"}).status_code == 409
+    assert not Amendment.objects.filter(decision=decision).exists()
+    assert applicant.post(reverse("applicant-renounce", args=[decision.application_id]), {}).status_code == 409
+    staff = plain(
+        client_for(world.instructor).get(reverse("staff-application", args=[decision.application_id])).content.decode()
+    )
+    assert "Calcul du solde : Dépenses réalisées 100 000,00 €" in staff
+
+
+def test_a_budget_change_shows_the_budget_in_force_beside_the_new_one(world: World) -> None:
+    decision = recorded(world)
+    applicant = client_for(world.applicant)
+    url = reverse("applicant-amendment-new", args=[decision.application_id])
+    # Moving 10 % is below the call's 20 % threshold: refused with the reason, what was typed kept.
+    small = applicant.post(url, {"kind": "budget_change", "line-0": "40 000", "line-1": "60 000", "reason": "Prix."})
+    assert small.status_code == 400
+    assert "ne demande pas d&#x27;avenant" in small.content.decode() and 'value="40 000"' in small.content.decode()
+    bad = applicant.post(url, {"kind": "budget_change", "line-0": "-1", "line-1": "60 000", "reason": "Prix."})
+    assert bad.status_code == 400 and "ne peut pas être négatif" in bad.content.decode()
+    done = applicant.post(url, {"kind": "budget_change", "line-0": "20 000", "line-1": "80 000", "reason": "Prix."})
+    assert done.status_code == 302
+    amendment = Amendment.objects.get(decision=decision)
+    page = plain(
+        client_for(world.instructor)
+        .get(reverse("staff-amendment", args=[decision.application_id, amendment.pk]))
+        .content.decode()
+    )
+    assert "Part du budget déplacée entre catégories : 30 %" in page
+    assert "50 000,00 €" in page and "80 000,00 €" in page and "+30 000,00 €" in page

@@ -282,7 +282,9 @@ def amendment_new(request: HttpRequest, pk: Any) -> HttpResponse:
     app, decision = _grant(request, pk)
     template = "grants/postaward/applicant_amendment.html"
     if request.method == "GET" or decision.state not in pages.LIVE:
-        return render(request, template, _amendment_context(app, decision))
+        # A closed or renounced grant is read-only: a POST changes nothing (409).
+        status = 200 if request.method == "GET" else 409
+        return render(request, template, _amendment_context(app, decision), status=status)
     payload, errors = _amendment_payload(decision, request.POST)
     if errors:
         return render(request, template, _amendment_context(app, decision, request.POST, errors), status=400)
@@ -335,7 +337,8 @@ def renounce(request: HttpRequest, pk: Any) -> HttpResponse:
     app, decision = _grant(request, pk)
     template = "grants/postaward/applicant_renounce.html"
     if request.method == "GET" or decision.state not in pages.LIVE:
-        return render(request, template, _renounce_context(app, decision))
+        status = 200 if request.method == "GET" else 409
+        return render(request, template, _renounce_context(app, decision), status=status)
     errors: dict[str, str] = {}
     if request.POST.get("confirm") != "yes":
         errors["confirm"] = _("Cochez la case pour confirmer que le projet ne sera pas réalisé.")
