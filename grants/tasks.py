@@ -150,7 +150,17 @@ def sweep_documents() -> dict[str, int]:
     copies = list(issuing.decisions_awaiting_english_copy(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
     for decision_id in copies:
         enqueue_english_copy(decision_id)
-    return {"decisions": len(decisions), "receipts": len(snapshots), "english_copies": len(copies)}
+    from grants.documents.amendments import amendments_awaiting_document
+
+    amendments = amendments_awaiting_document(older_than=SWEEP_AFTER, within=SWEEP_RECEIPTS_WITHIN)
+    for amendment_id in amendments:
+        enqueue_amendment(amendment_id)
+    return {
+        "decisions": len(decisions),
+        "receipts": len(snapshots),
+        "english_copies": len(copies),
+        "amendments": len(amendments),
+    }
 
 
 # --- enqueueing (called after commit) -----------------------------------------------------

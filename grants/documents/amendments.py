@@ -3,10 +3,11 @@ storage and public verification (``grants.documents.issuing``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from django.utils import translation
+from django.utils import timezone, translation
 
 from grants.documents.issuing import (
     ALREADY_ISSUED,
@@ -128,3 +129,23 @@ def issue_amendment(amendment_id: int) -> str:
     if not _store_once(document, application_id=amendment.application_id, existing=existing):
         return ALREADY_ISSUED
     return ISSUED
+
+
+def amendments_awaiting_document(*, older_than: dt.timedelta, within: dt.timedelta) -> list[int]:
+    """Accepted amendments (decided between ``within`` and ``older_than`` ago) whose
+    avenant is not stored: their render was never enqueued (broker down) or was lost."""
+    now = timezone.now()
+    candidates = (
+        Amendment.objects.filter(
+            state=Amendment.State.ACCEPTED, decided_at__lt=now - older_than, decided_at__gte=now - within
+        )
+        .select_related("application")
+        .order_by("decided_at", "pk")[:500]
+    )
+    wanted = {amendment_reference(a): a.pk for a in candidates}
+    issued = set(
+        Document.objects.filter(kind=Document.Kind.AMENDMENT, reference__in=list(wanted)).values_list(
+            "reference", flat=True
+        )
+    )
+    return [pk for reference, pk in wanted.items() if reference not in issued]

@@ -428,3 +428,20 @@ def test_an_overdue_final_report_blocks_a_new_submission_when_the_call_says_so(w
     assert body(api(world.applicant).post(url(f"applications/{draft.pk}/transitions/submit/")), 200)["state"] == (
         "submitted"
     )
+
+
+@pytest.mark.django_db
+def test_a_page_of_reports_costs_the_same_queries_whatever_its_size(
+    world: World, api: Api, django_assert_max_num_queries: Any
+) -> None:
+    recorded(world, api)
+    client = api(world.instructor)
+    client.get(url("reports/"))  # warm the caller's scopes
+    with django_assert_max_num_queries(12):
+        one = body(client.get(url("reports/")), 200)["results"]
+    recorded(world, api)
+    recorded(world, api)
+    with django_assert_max_num_queries(12):
+        three = body(client.get(url("reports/")), 200)["results"]
+    assert (len(one), len(three)) == (2, 6)
+    assert "statement" not in three[0]

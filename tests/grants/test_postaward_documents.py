@@ -60,3 +60,28 @@ def test_a_refused_amendment_issues_nothing_and_a_budget_change_shows_both_budge
     services.amendment_decide(amendment_id=change.pk, name="accept", user=world.instructor)
     assert issue_amendment(change.pk) == issuing.ISSUED
     assert Document.objects.filter(kind=Document.Kind.AMENDMENT).count() == 1
+
+
+def test_the_documents_sweep_enqueues_an_avenant_whose_render_was_lost(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from grants import tasks
+    from grants.postaward import Amendment
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue_amendment", sent.append)
+    decision = recorded(world)
+    amendment = services.amendment_request(
+        decision_id=decision.pk, user=world.applicant, payload={"kind": "extension", "months": 2, "reason": "x"}
+    )
+    services.amendment_decide(amendment_id=amendment.pk, name="accept", user=world.instructor)
+    assert tasks.sweep_documents()["amendments"] == 0  # just decided: its own render is on its way
+    Amendment.objects.filter(pk=amendment.pk).update(decided_at=timezone.now() - dt.timedelta(hours=1))
+    assert tasks.sweep_documents()["amendments"] == 1
+    assert sent == [amendment.pk]
+    assert issue_amendment(amendment.pk) == issuing.ISSUED
+    assert tasks.sweep_documents()["amendments"] == 0
