@@ -125,6 +125,9 @@ def test_the_applicant_files_its_interim_report(
         page.get_by_role("link", name="Télécharger le compte rendu").click()
     assert Path(download_info.value.path()).read_bytes().startswith(b"%PDF")
     shot(page, shots, "instructor-report")
+    page.get_by_role("link", name="Retour au dossier").click()
+    expect(page.locator("#suivi")).to_contain_text("Rapport intermédiaire n° 1")
+    shot(page, shots, "instructor-followup")
 
 
 def test_finance_pays_a_tranche(live_server: Any, browser_page: Any, shots: Path) -> None:
