@@ -683,6 +683,8 @@ MATRIX: list[Row] = [
         in_=only(302, "instructor"),
         out=only(302, "instructor"),
     ),
+    # The world's amendments are requested, not accepted: no avenant issued (404 to the delegation).
+    row("staff-amendment-pdf", "GET", STAFF_AMENDMENTS, in_=s(403, delegation=404), out=s(403, delegation=404)),
     row("payments", "GET", in_=only(200, "finance", "admin")),
     row("payments-pay", "POST", in_=only(400, "finance")),  # none ticked
     row("payments-export", "GET", FORMATS, in_=only(200, "finance", "admin"), out=only(404, "finance", "admin")),

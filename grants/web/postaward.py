@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from grants.machines import postaward as machine
 from grants.machines.payload import parse_amount
-from grants.models import ZERO, BudgetLine, Decision
+from grants.models import ZERO, BudgetLine, Decision, Document
 from grants.policy.postaward import visible_amendments, visible_payments, visible_reports
 from grants.postaward import Amendment, Payment, Report
 from workflows.engine import Invalid
@@ -90,8 +90,12 @@ def followup(user: Any, decision: Decision, *, today: dt.date | None = None) -> 
         payment.shown_amount = -payment.amount if payment.kind == Payment.Kind.RECOVERY else payment.amount  # type: ignore[attr-defined]
     for report in reports:
         decorate_report(report, today)
+    avenants = (
+        amendment_documents(user, decision) if any(a.state == Amendment.State.ACCEPTED for a in amendments) else {}
+    )
     for amendment in amendments:
         amendment.badge = AMENDMENT_BADGES.get(amendment.state, "")  # type: ignore[attr-defined]
+        amendment.document = avenants.get(amendment.number)  # type: ignore[attr-defined]
     paid = sum((p.amount for p in payments if p.state == Payment.State.PAID and p.kind != Payment.Kind.RECOVERY), ZERO)
     recovered = sum(
         (-p.amount for p in payments if p.state == Payment.State.PAID and p.kind == Payment.Kind.RECOVERY), ZERO
@@ -117,6 +121,20 @@ def followup(user: Any, decision: Decision, *, today: dt.date | None = None) -> 
         live=decision.state in LIVE,
         explanations=[p.explained for p in payments if p.explained],  # type: ignore[attr-defined]
     )
+
+
+def amendment_documents(user: Any, decision: Decision) -> dict[int, Any]:
+    """The issued avenants ``user`` may download, by amendment number (the document
+    policy decides; the reference ends with "-AV<number>")."""
+    from grants.policy import application_documents
+
+    found: dict[int, Any] = {}
+    for document in application_documents(user, decision.application, decision):
+        if document.kind == Document.Kind.AMENDMENT and "-AV" in document.reference:
+            number = document.reference.rsplit("-AV", 1)[1]
+            if number.isdigit():
+                found[int(number)] = document
+    return found
 
 
 def decorate_report(report: Report, today: dt.date | None = None) -> Report:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from grants import services
-from grants.models import Application, Decision
+from grants.models import Application, Decision, Document
 from grants.postaward import Amendment, Payment, Report
 from tests.factories import PDF_BYTES, World
 from workflows.models import Task, TaskKind
@@ -440,3 +440,32 @@ def test_a_budget_change_shows_the_budget_in_force_beside_the_new_one(world: Wor
     )
     assert "Part du budget déplacée entre catégories : 30 %" in page
     assert "50 000,00 €" in page and "80 000,00 €" in page and "+30 000,00 €" in page
+
+
+def test_an_accepted_amendment_is_downloadable_as_its_avenant(world: World) -> None:
+    from grants.documents.amendments import issue_amendment
+
+    decision = recorded(world)
+    amendment = services.amendment_request(
+        decision_id=decision.pk, user=world.applicant, payload={"kind": "extension", "months": 2, "reason": "Pluies."}
+    )
+    services.amendment_decide(amendment_id=amendment.pk, name="accept", user=world.instructor)
+    pdf_url = reverse("staff-amendment-pdf", args=[decision.application_id, amendment.pk])
+    assert client_for(world.instructor).get(pdf_url).status_code == 404  # not rendered yet
+    issue_amendment(amendment.pk)  # the pdf worker's step
+    response = client_for(world.instructor).get(pdf_url)
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert b"".join(response.streaming_content).startswith(b"%PDF")
+    page = client_for(world.instructor).get(reverse("staff-amendment", args=[decision.application_id, amendment.pk]))
+    assert pdf_url in page.content.decode()
+    applicant_page = client_for(world.applicant).get(reverse("applicant-application", args=[decision.application_id]))
+    text = applicant_page.content.decode()
+    avenant = Document.objects.get(application_id=decision.application_id, kind=Document.Kind.AMENDMENT)
+    assert reverse("applicant-document", args=[decision.application_id, avenant.pk]) in text
+    assert (
+        client_for(world.applicant)
+        .get(reverse("applicant-document", args=[decision.application_id, avenant.pk]))
+        .status_code
+        == 200
+    )
+    assert client_for(world.embassy_sn).get(pdf_url).status_code == 403

@@ -215,7 +215,25 @@ def _amendment_context(
         "can_refuse": engine.available(machine.AMENDMENT_REFUSE, amendment, user),
         "refuse_form": refuse_form or action_form(machine.AMENDMENT_REFUSE),
         "unmet": unmet or [],
+        "document": pages.amendment_documents(user, decision).get(amendment.number),
     }
+
+
+@require_GET
+@staff_view(*DELEGATION)
+def amendment_pdf(request: HttpRequest, application_id: Any, amendment_id: int) -> FileResponse:
+    """The avenant once issued (the document policy decides); the file name is built from
+    the reference, never from user text."""
+    amendment = _amendment(request, application_id, amendment_id)
+    document = pages.amendment_documents(request.user, amendment.decision).get(amendment.number)
+    if document is None or not document.file:
+        raise Http404(_("Introuvable."))
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=f"{safe_stem(document.reference, f'avenant-{amendment.pk}')}.pdf",
+        content_type="application/pdf",
+    )
 
 
 @require_GET

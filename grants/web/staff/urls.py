@@ -94,6 +94,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         postaward.amendment_action,
         name="staff-amendment-action",
     ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/avenants/<int:amendment_id>/avenant.pdf",
+        postaward.amendment_pdf,
+        name="staff-amendment-pdf",
+    ),
     path("finances/versements/", postaward.payments, name="payments"),
     path("finances/versements/payer/", postaward.payments_pay, name="payments-pay"),
     path("finances/versements/export/<str:fmt>/", postaward.payments_export, name="payments-export"),
