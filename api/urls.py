@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, URLResolver, include, path, re_path
 
-from . import docs, views
+from . import docs, postaward, views
 from .schema import SchemaView
 
 app_name = "api"
@@ -56,10 +56,25 @@ v1: list[URLPattern | URLResolver] = [
     path("sessions/<int:session_id>/open/", views.SessionOpenView.as_view(), name="session-open"),
     path("sessions/<int:session_id>/close/", views.SessionCloseView.as_view(), name="session-close"),
     path("decisions/", views.DecisionListView.as_view(), name="decision-list"),
-    path("decisions/<int:decision_id>/", views.DecisionDetailView.as_view(), name="decision-detail"),
+    path("decisions/<int:decision_id>/", postaward.GrantDecisionDetailView.as_view(), name="decision-detail"),
     path("decisions/<int:decision_id>/sign/", views.DecisionSignView.as_view(), name="decision-sign"),
     path("decisions/<int:decision_id>/pdf/", views.DecisionPdfView.as_view(), name="decision-pdf"),
     path("decisions/<int:decision_id>/record/", views.DecisionRecordView.as_view(), name="decision-record"),
+    # The grant's life after the commitment (api/postaward.py).
+    path("payments/", postaward.PaymentListView.as_view(), name="payment-list"),
+    path("payments/<int:payment_id>/pay/", postaward.PaymentPayView.as_view(), name="payment-pay"),
+    path("reports/", postaward.ReportListView.as_view(), name="report-list"),
+    path("reports/<int:report_id>/", postaward.ReportDetailView.as_view(), name="report-detail"),
+    path("reports/<int:report_id>/submit/", postaward.ReportSubmitView.as_view(), name="report-submit"),
+    path("reports/<int:report_id>/resubmit/", postaward.ReportResubmitView.as_view(), name="report-resubmit"),
+    path("reports/<int:report_id>/accept/", postaward.ReportAcceptView.as_view(), name="report-accept"),
+    path("reports/<int:report_id>/return/", postaward.ReportReturnView.as_view(), name="report-return"),
+    path(
+        "decisions/<int:decision_id>/amendments/", postaward.AmendmentCreateView.as_view(), name="decision-amendments"
+    ),
+    path("amendments/<int:amendment_id>/accept/", postaward.AmendmentAcceptView.as_view(), name="amendment-accept"),
+    path("amendments/<int:amendment_id>/refuse/", postaward.AmendmentRefuseView.as_view(), name="amendment-refuse"),
+    path("decisions/<int:decision_id>/renounce/", postaward.DecisionRenounceView.as_view(), name="decision-renounce"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -7,7 +7,7 @@ internal comments, payload fields) are read from these Specs through
 
 from __future__ import annotations
 
-from grants.machines import application, call, consensus, decision, opinion, partner, review, session
+from grants.machines import application, call, consensus, decision, opinion, partner, postaward, review, session
 from grants.writes import calls, drafts
 from workflows.engine import Spec
 
@@ -20,6 +20,7 @@ def specs() -> tuple[Spec, ...]:
         *consensus.SPECS,
         *decision.SPECS,
         *session.SPECS,
+        *postaward.SPECS,
         *drafts.SPECS,
         *partner.SPECS,
         *call.SPECS,  # the call editor (issue 15)

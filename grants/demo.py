@@ -14,7 +14,7 @@ from django.contrib.auth.hashers import check_password, make_password
 from django.db import transaction
 from django.utils import timezone
 
-from grants import demo_calls, demo_variants, policy, services
+from grants import demo_calls, demo_postaward, demo_variants, policy, services
 from grants.models import (
     Application,
     Call,
@@ -356,6 +356,7 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
     _session_today(session, users)
     _deliver_decisions(call, users)
     demo_calls.seed()  # the call editor's draft call for 2027, with its own questions
+    created += demo_postaward.seed(call=call, users=users, session=session)  # grants after the decision
     return {"call": call, "users": users, "created": created}
 
 

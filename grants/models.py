@@ -827,6 +827,15 @@ class Decision(ConcurrentTransitionMixin, models.Model):
         self.commitment_number = commitment_number
         self.recorded_at = timezone.now()
 
+    # The grant's life after the commitment (grants.machines.postaward).
+    @transition(field=state, source=State.RECORDED, target=State.CLOSED)
+    def close(self) -> None:
+        pass
+
+    @transition(field=state, source=State.RECORDED, target=State.RENOUNCED)
+    def renounce(self) -> None:
+        pass
+
 
 def document_path(instance: Document, filename: str) -> str:
     return f"documents/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.pdf"
@@ -872,7 +881,9 @@ class Document(models.Model):
         return f"{self.get_kind_display()} {self.reference}"
 
 
-# Models kept in their own modules (imported here so that Django sees them): the call's own
-# questions (the call editor) and the call variants' rows (grants.variants).
+# Models kept in their own modules (imported here so that Django sees them): the grant's life
+# after the commitment (payments, reports, amendments), the call's own questions (the call
+# editor) and the call variants' rows (grants.variants).
+from grants.postaward import Amendment, Payment, Report  # noqa: E402, F401
 from grants.questions import CallQuestion  # noqa: E402, F401
 from grants.variant_models import ApplicationMember  # noqa: E402, F401

@@ -175,3 +175,55 @@ def call_transition(*, code: str, name: str, user: Any) -> Call:
     call_id = Call.objects.filter(code=code).values_list("pk", flat=True).first()
     result: Call = fire(spec, call_id if call_id is not None else 0, user=user)
     return result
+
+
+# --- the grant's life after the commitment (grants.machines.postaward) ------------------------
+
+from grants.machines import postaward as _postaward  # noqa: E402
+
+
+def payment_pay(*, payment_id: int, user: Any, paid_on: Any, payment_reference: str, amount: Any = None) -> Any:
+    """Finance records a tranche's payment (or a recovery's reimbursement)."""
+    payload = {"paid_on": paid_on, "payment_reference": payment_reference, "amount": amount}
+    return fire(_postaward.PAYMENT_PAY, payment_id, user=user, payload=payload)
+
+
+def payment_pay_many(*, payment_ids: list[int], user: Any, paid_on: Any, payment_reference: str) -> list[Any]:
+    """Several payments at once (one transaction each: one grant's lock at a time)."""
+    return [
+        payment_pay(payment_id=pk, user=user, paid_on=paid_on, payment_reference=payment_reference)
+        for pk in payment_ids
+    ]
+
+
+REPORT_TRANSITIONS = {
+    "submit": _postaward.REPORT_SUBMIT,
+    "resubmit": _postaward.REPORT_RESUBMIT,
+    "accept": _postaward.REPORT_ACCEPT,
+    "return": _postaward.REPORT_RETURN,
+}
+
+
+def report_transition(*, report_id: int, name: str, user: Any, payload: dict[str, Any] | None = None) -> Any:
+    """submit / resubmit (applicant: ``narrative`` bytes, ``narrative_name``, ``expenses``),
+    accept / return (instructor: ``message``, ``due_date``)."""
+    spec = REPORT_TRANSITIONS.get(name)
+    if spec is None:
+        raise NotFound(_("Action inconnue : %(name)s.") % {"name": name})
+    return fire(spec, report_id, user=user, payload=payload)
+
+
+def amendment_request(*, decision_id: int, user: Any, payload: dict[str, Any]) -> Any:
+    return fire(_postaward.AMENDMENT_REQUEST, decision_id, user=user, payload=payload)
+
+
+def amendment_decide(*, amendment_id: int, name: str, user: Any, reason: str = "") -> Any:
+    spec = {"accept": _postaward.AMENDMENT_ACCEPT, "refuse": _postaward.AMENDMENT_REFUSE}.get(name)
+    if spec is None:
+        raise NotFound(_("Action inconnue : %(name)s.") % {"name": name})
+    return fire(spec, amendment_id, user=user, payload={"reason": reason})
+
+
+def decision_renounce(*, decision_id: int, user: Any, reason: str) -> Decision:
+    result: Decision = fire(_postaward.DECISION_RENOUNCE, decision_id, user=user, payload={"reason": reason})
+    return result

@@ -150,7 +150,17 @@ def sweep_documents() -> dict[str, int]:
     copies = list(issuing.decisions_awaiting_english_copy(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
     for decision_id in copies:
         enqueue_english_copy(decision_id)
-    return {"decisions": len(decisions), "receipts": len(snapshots), "english_copies": len(copies)}
+    from grants.documents.amendments import amendments_awaiting_document
+
+    amendments = amendments_awaiting_document(older_than=SWEEP_AFTER, within=SWEEP_RECEIPTS_WITHIN)
+    for amendment_id in amendments:
+        enqueue_amendment(amendment_id)
+    return {
+        "decisions": len(decisions),
+        "receipts": len(snapshots),
+        "english_copies": len(copies),
+        "amendments": len(amendments),
+    }
 
 
 # --- enqueueing (called after commit) -----------------------------------------------------
@@ -181,6 +191,22 @@ def enqueue_english_copy(decision_id: int) -> None:
     _send(render_english_copy, decision_id)
 
 
+@shared_task(name="grants.tasks.render_amendment", **PDF_TASK_OPTIONS)
+def render_amendment(self: Task, amendment_id: int) -> str:
+    """The avenant of one accepted amendment (idempotent)."""
+    from grants.documents.amendments import issue_amendment
+
+    try:
+        return issue_amendment(int(amendment_id))
+    except Exception as exc:
+        _retry_or_raise(self, exc)
+        raise
+
+
+def enqueue_amendment(amendment_id: int) -> None:
+    _send(render_amendment, amendment_id)
+
+
 def enqueue_committee_booklet(session_id: int) -> None:
     _send(build_committee_booklet, session_id)
 
@@ -190,3 +216,4 @@ registry.register_job("deposit_receipt", enqueue_receipt)
 registry.register_job("ineligibility_notice", enqueue_ineligibility_notice)
 registry.register_job("decision_letter", enqueue_decision_render)
 registry.register_job("english_copy", enqueue_english_copy)
+registry.register_job("amendment_document", enqueue_amendment)

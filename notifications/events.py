@@ -413,11 +413,122 @@ _MESSAGES.append(
         ),
     )
 )
+# --- the grant's life after the commitment (grants.machines.postaward) ----------------
+_MESSAGES += [
+    Message(
+        "payment_payable",
+        Category.COMMITTEE,
+        _("Versement à payer : dossier %(reference)s"),
+        (
+            Line(_("Le versement n° %(number)s (%(amount)s) du dossier « %(title)s » est à payer."), when="tranche"),
+            Line(
+                _("Un reversement de %(amount)s est à recouvrer sur le dossier « %(title)s » (titre de recettes)."),
+                when="recovery",
+            ),
+            Line(quote="explanation"),
+        ),
+    ),
+    Message(
+        "recovery_issued",
+        Category.LEGAL,
+        _("Reversement demandé : dossier %(reference)s"),
+        (
+            Line(
+                _("La délégation vous demande de reverser %(amount)s au titre du dossier « %(title)s »."),
+            ),
+            Line(quote="explanation"),
+            Line(_("Un titre de recettes vous sera adressé par le service financier.")),
+        ),
+    ),
+    Message(
+        "payment_paid",
+        Category.STATUS,
+        _("Versement effectué : dossier %(reference)s"),
+        (
+            Line(
+                _("Un versement de %(amount)s a été effectué le %(paid_on)s pour le dossier « %(title)s »."),
+                when="tranche",
+            ),
+            Line(
+                _("Votre reversement de %(amount)s pour le dossier « %(title)s » a été enregistré le %(paid_on)s."),
+                when="recovery",
+            ),
+        ),
+    ),
+    Message(
+        "report_submitted",
+        Category.INSTRUCTION,
+        _("Rapport à vérifier : dossier %(reference)s"),
+        (
+            Line(_("Le rapport intermédiaire n° %(number)s du dossier « %(title)s » a été déposé."), when="interim"),
+            Line(_("Le rapport final du dossier « %(title)s » a été déposé."), when="final"),
+        ),
+    ),
+    Message(
+        "report_returned",
+        Category.LEGAL,
+        _("Rapport à reprendre : dossier %(reference)s"),
+        (
+            Line(
+                _("La délégation vous renvoie le rapport intermédiaire n° %(number)s du dossier « %(title)s » :"),
+                when="interim",
+            ),
+            Line(_("La délégation vous renvoie le rapport final du dossier « %(title)s » :"), when="final"),
+            Line(quote="message"),
+            Line(_("Déposez-le de nouveau avant le %(due_date)s.")),
+        ),
+    ),
+    Message(
+        "report_accepted",
+        Category.STATUS,
+        _("Rapport accepté : dossier %(reference)s"),
+        (
+            Line(_("Le rapport intermédiaire n° %(number)s du dossier « %(title)s » a été accepté."), when="interim"),
+            Line(_("Le rapport final du dossier « %(title)s » a été accepté."), when="final"),
+        ),
+    ),
+    Message(
+        "amendment_requested",
+        Category.INSTRUCTION,
+        _("Avenant demandé : dossier %(reference)s"),
+        (Line(_("%(organisation)s demande l'avenant n° %(number)s au dossier « %(title)s ».")), Line(quote="reason")),
+    ),
+    Message(
+        "amendment_accepted",
+        Category.LEGAL,
+        _("Avenant accepté : dossier %(reference)s"),
+        (Line(_("Votre demande d'avenant n° %(number)s au dossier « %(title)s » est acceptée.")),),
+    ),
+    Message(
+        "amendment_refused",
+        Category.LEGAL,
+        _("Avenant refusé : dossier %(reference)s"),
+        (
+            Line(_("Votre demande d'avenant n° %(number)s au dossier « %(title)s » est refusée :")),
+            Line(quote="reason"),
+        ),
+    ),
+    Message(
+        "decision_renounced",
+        Category.COMMITTEE,
+        _("Renonciation : dossier %(reference)s"),
+        (
+            Line(_("%(organisation)s renonce au projet « %(title)s » : les versements non effectués sont annulés.")),
+            Line(quote="reason"),
+        ),
+    ),
+    Message(
+        "decision_closed",
+        Category.STATUS,
+        _("Subvention soldée : dossier %(reference)s"),
+        (Line(_("La subvention du dossier « %(title)s » est soldée : son suivi est terminé.")),),
+    ),
+]
 
 MESSAGES: dict[str, Message] = {m.code: m for m in _MESSAGES}
 
 # Reminders about a legal deadline (the applicant's completion) cannot be muted either.
-LEGAL_TASK_KINDS = frozenset({"complete_application"})
+LEGAL_TASK_KINDS = frozenset({"complete_application", "submit_report"})
 
 ROUTES: dict[str, tuple[Route, ...]] = {
     "submitted": (Route("receipt", APPLICANTS, True), Route("submitted_staff", INSTRUCTORS)),
@@ -452,6 +563,20 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     "withdrawn": (Route("withdrawn", APPLICANTS, True), Route("withdrawn_staff", INSTRUCTORS, when="reference")),
     "reinstated": (Route("reinstated", APPLICANTS, True), Route("reinstated_staff", INSTRUCTORS)),
     "call_extended": (Route("call_extended", APPLICANTS, True),),
+    # The grant's life after the commitment.
+    "payment_payable": (
+        Route("payment_payable", FINANCE, True),
+        Route("recovery_issued", APPLICANTS, True, when="recovery"),
+    ),
+    "payment_paid": (Route("payment_paid", APPLICANTS, True),),
+    "report_submitted": (Route("report_submitted", INSTRUCTORS),),
+    "report_returned": (Route("report_returned", APPLICANTS, True),),
+    "report_accepted": (Route("report_accepted", APPLICANTS, True),),
+    "amendment_requested": (Route("amendment_requested", INSTRUCTORS),),
+    "amendment_accepted": (Route("amendment_accepted", APPLICANTS, True),),
+    "amendment_refused": (Route("amendment_refused", APPLICANTS, True),),
+    "decision_renounced": (Route("decision_renounced", INSTRUCTORS), Route("decision_renounced", FINANCE)),
+    "decision_closed": (Route("decision_closed", APPLICANTS, True), Route("decision_closed", FINANCE, True)),
 }
 
 # Noun phrases for a task kind (reminders, escalations).
@@ -464,6 +589,10 @@ TASK_PHRASES: dict[str, Promise] = {
     "sign_decision": _("signature de la décision"),
     "record_commitment": _("enregistrement de l'engagement"),
     "validate_project": _("validation du projet par le gouvernement partenaire"),
+    "pay_tranche": _("versement à payer"),
+    "submit_report": _("rapport à déposer"),
+    "check_report": _("rapport à vérifier"),
+    "decide_amendment": _("avenant à examiner"),
 }
 
 ROLE_PHRASES: dict[str, Promise] = {

@@ -125,6 +125,35 @@ def subject_params(subject: Any) -> dict[str, Any]:
             params["document_id"] = document["pk"]
             params["verification_code"] = document["verification_code"]
         return params
+    return postaward_params(subject)
+
+
+def postaward_params(subject: Any) -> dict[str, Any]:
+    """A payment's, a report's or an amendment's facts (grants.postaward)."""
+    from grants.machines.postaward import explain
+    from grants.postaward import Amendment, Payment, Report
+
+    if isinstance(subject, Payment):
+        recovery = subject.kind == Payment.Kind.RECOVERY
+        return {
+            "number": subject.number,
+            "amount": f"{abs(subject.amount):f}",
+            "paid_on": _iso(subject.paid_on),
+            "explanation": explain(subject),
+            "recovery": "1" if recovery else "",
+            "tranche": "" if recovery else "1",
+        }
+    if isinstance(subject, Report):
+        final = subject.kind == Report.Kind.FINAL
+        return {
+            "number": subject.number,
+            "final": "1" if final else "",
+            "interim": "" if final else "1",
+            "due_date": _iso(subject.due_on),
+            "message": subject.return_message,
+        }
+    if isinstance(subject, Amendment):
+        return {"number": subject.number, "reason": subject.decision_reason or subject.reason}
     return {}
 
 
@@ -150,6 +179,8 @@ def event_params(
         )
         params["given"] = counts.get(OpinionRequest.State.GIVEN, 0)
         params["expired"] = counts.get(OpinionRequest.State.EXPIRED, 0)
+    elif event == "decision_renounced":
+        params["reason"] = str(extra.get("reason", ""))
     elif event == "scheduled":
         session = application.session
         params["session_date"] = _iso(session.date) if session is not None else ""

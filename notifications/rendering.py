@@ -28,7 +28,7 @@ from notifications.events import MESSAGES, OUTCOME_PHRASES, ROLE_PHRASES, TASK_P
 
 PARIS = ZoneInfo("Europe/Paris")
 DATETIME_KEYS = ("submitted_at", "due_at", "closes_at")
-DATE_KEYS = ("due_date", "session_date")
+DATE_KEYS = ("due_date", "session_date", "paid_on")
 SUBJECT_MAX = 180
 
 

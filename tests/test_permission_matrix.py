@@ -231,6 +231,22 @@ def build() -> Matrix:
     o["decision_l"] = Decision.objects.get(pk=decision.pk, state=Decision.State.DELIVERED)
     o["decision_r"] = Decision.objects.get(application_id=m.app("R", S.APPROVED), state=Decision.State.DRAFT)
     o["letter_l"] = Document.objects.get(decision=o["decision_l"])
+    # The grant's life after the commitment (api/postaward.py): Lyon's and Rennes's
+    # recorded grants, each with its first tranche payable, its reports due and an
+    # amendment requested.
+    for who, owner, country, rest in (("L", w.applicant, "SN", lyon), ("R", w.applicant2, "MA", rennes)):
+        grant_app = _advance(w, w.draft(owner, country=country), S.APPROVED, **rest)
+        m.apps[who, "recorded"] = grant_app
+        grant_decision = Decision.objects.get(application_id=grant_app.pk)
+        services.decision_sign(decision_id=grant_decision.pk, user=w.signatory)
+        services.decision_deliver(decision_id=grant_decision.pk)
+        services.decision_record(decision_id=grant_decision.pk, user=w.finance, commitment_number=f"EJ-{who}")
+        o[f"grant_{who}"] = grant_decision
+        o[f"payment_{who}"] = grant_decision.payments.get(number=1)
+        o[f"report_{who}"] = grant_decision.reports.get(kind="interim")
+        o[f"amendment_{who}"] = services.amendment_request(
+            decision_id=grant_decision.pk, user=owner, payload={"kind": "other", "text": "Partenaire.", "reason": "x"}
+        )
     # Deposit receipts (issued after commit in the product: rendered here directly).
     for name, key in (("receipt_l", ("L", S.APPROVED)), ("receipt_r", ("R", S.APPROVED)), ("receipt_co", ("L", "co"))):
         snapshot = m.apps[key].snapshots.order_by("pk").first()
@@ -394,7 +410,29 @@ CONSENSUS = objects(
     in_=lambda m: m.app("L", "reviewed"),  # under review, both reviews in
     out=lambda m: m.app("R", S.SUBMITTED),
 )
+GRANTS = objects("decision_id", in_=lambda m: m.grant_L.pk, out=lambda m: m.grant_R.pk)
+PAYMENTS = objects("payment_id", in_=lambda m: m.payment_L.pk, out=lambda m: m.payment_R.pk)
+REPORTS = objects("report_id", in_=lambda m: m.report_L.pk, out=lambda m: m.report_R.pk)
+AMENDMENTS = objects("amendment_id", in_=lambda m: m.amendment_L.pk, out=lambda m: m.amendment_R.pk)
 CALLS = objects("code", in_=lambda m: m.call.code, out=lambda m: m.draft_call.code)
+
+
+def _grant_kwargs(kw: str, obj: str, extra: str) -> dict[str, Kwargs]:
+    """Lyon's (in) and Rennes's (out) recorded grant: the application as ``kw``, and its
+    report or amendment ``obj`` as ``extra``."""
+    return {
+        "in": lambda m, role: {kw: m.app("L", "recorded"), extra: m.objects[f"{obj}_L"].pk},
+        "out": lambda m, role: {kw: m.app("R", "recorded"), extra: m.objects[f"{obj}_R"].pk},
+    }
+
+
+def with_name(variants: dict[str, Kwargs], name: str) -> dict[str, Kwargs]:
+    return {key: (lambda m, role, make=make: {**make(m, role), "name": name}) for key, make in variants.items()}
+
+
+GRANT_REPORTS = _grant_kwargs("pk", "report", "report_id")
+STAFF_REPORTS = _grant_kwargs("application_id", "report", "report_id")
+STAFF_AMENDMENTS = _grant_kwargs("application_id", "amendment", "amendment_id")
 CODES = objects("code", in_=lambda m: m.letter_l.verification_code, out=lambda m: "ZZZZ-ZZZZ-ZZZZ")
 FORMATS = objects("fmt", in_=lambda m: "csv", out=lambda m: "pdf")  # out: no such format
 
@@ -638,6 +676,38 @@ MATRIX: list[Row] = [
         in_=only(200, "instructor", "secretary", "admin"),
         out=only(404, "instructor", "secretary", "admin"),  # a draft call has no dashboard
     ),
+    # --- web: the grant's life after the commitment (grants/web/*/postaward.py) -------------------------------
+    # The portal's pages are the lead authority's (404 to anyone else); the staff's are the
+    # delegation's (403 to the posts and reviewers), who read both recorded grants.
+    row("applicant-report", "GET", GRANT_REPORTS, **portal(200)),
+    row("applicant-report", "POST", GRANT_REPORTS, **portal(400)),  # no narrative, no expense
+    row("applicant-amendment-new", "GET", apps("recorded"), **portal(200)),
+    row("applicant-amendment-new", "POST", apps("recorded"), **portal(400)),  # no kind
+    row("applicant-renounce", "GET", apps("recorded"), **portal(200)),
+    row("applicant-renounce", "POST", apps("recorded"), **portal(400)),  # not confirmed
+    row("staff-report", "GET", STAFF_REPORTS, in_=s(403, delegation=200), out=s(403, delegation=200)),
+    # No narrative filed yet on the reports of the world: the delegation gets 404, the others 403.
+    row("staff-report-narrative", "GET", STAFF_REPORTS, in_=s(403, delegation=404), out=s(403, delegation=404)),
+    row(
+        "staff-report-action",
+        "POST",
+        with_name(STAFF_REPORTS, "accept"),
+        in_=only(409, "instructor"),  # not filed yet
+        out=only(409, "instructor"),
+    ),
+    row("staff-amendment", "GET", STAFF_AMENDMENTS, in_=s(403, delegation=200), out=s(403, delegation=200)),
+    row(
+        "staff-amendment-action",
+        "POST",
+        with_name(STAFF_AMENDMENTS, "accept"),
+        in_=only(302, "instructor"),
+        out=only(302, "instructor"),
+    ),
+    # The world's amendments are requested, not accepted: no avenant issued (404 to the delegation).
+    row("staff-amendment-pdf", "GET", STAFF_AMENDMENTS, in_=s(403, delegation=404), out=s(403, delegation=404)),
+    row("payments", "GET", in_=only(200, "finance", "admin")),
+    row("payments-pay", "POST", in_=only(400, "finance")),  # none ticked
+    row("payments-export", "GET", FORMATS, in_=only(200, "finance", "admin"), out=only(404, "finance", "admin")),
     # --- the applicant portal ---------------------------------------------------------------------------------
     row("applicant-start", "GET", CALLS, in_=s(PORTAL, applicants=200), out=s(PORTAL)),  # out: a draft call
     row("applicant-start", "POST", CALLS, in_=s(PORTAL, applicants=400), out=s(PORTAL)),
@@ -968,6 +1038,91 @@ MATRIX: list[Row] = [
         body=lambda m: {"commitment_number": "EJ-2025-0001"},
         in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, finance=200),
         out=s(404, instructor=403, secretary=403, signatory=403, admin=403),
+    ),
+    # --- API: the grant's life after the commitment (api/postaward.py) ---------------------------------------
+    # Read by whoever reads the decision; finance pays, the instructor checks and decides,
+    # the lead applicant files, asks and renounces (Rennes's grant is applicant2's).
+    row("api:payment-list", "GET", in_=s(200)),
+    row(
+        "api:payment-pay",
+        "POST",
+        PAYMENTS,
+        body=lambda m: {"paid_on": timezone.localdate().isoformat(), "payment_reference": "DP-1"},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, finance=200),
+        out=s(403, applicant=404, posts=404, reviewer1=404, finance=200),
+    ),
+    row("api:report-list", "GET", in_=s(200)),
+    row(
+        "api:report-detail",
+        "GET",
+        REPORTS,
+        in_=s(200, applicant2=404, posts=404, reviewer1=404),
+        out=s(200, applicant=404, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:report-submit",
+        "POST",
+        REPORTS,
+        multipart=True,
+        body=lambda m: {"expenses": "[]"},
+        in_=s(403, applicant=400, applicant2=404, posts=404, reviewer1=404),  # no narrative, no expenses
+        out=s(403, applicant=404, applicant2=400, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:report-resubmit",
+        "POST",
+        REPORTS,
+        multipart=True,
+        body=lambda m: {"expenses": "[]"},
+        in_=s(403, applicant=409, applicant2=404, posts=404, reviewer1=404),  # due, not returned
+        out=s(403, applicant=404, applicant2=409, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:report-accept",
+        "POST",
+        REPORTS,
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=409),  # not filed yet
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=409),
+    ),
+    row(
+        "api:report-return",
+        "POST",
+        REPORTS,
+        body=lambda m: {"message": "Compléter.", "due_date": "2099-01-01"},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=409),
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=409),
+    ),
+    row(
+        "api:decision-amendments",
+        "POST",
+        GRANTS,
+        body=lambda m: {"kind": "other", "text": "Nouveau partenaire.", "reason": "Élections."},
+        in_=s(403, applicant=201, applicant2=404, posts=404, reviewer1=404),
+        out=s(403, applicant=404, applicant2=201, posts=404, reviewer1=404),
+    ),
+    row(
+        "api:amendment-accept",
+        "POST",
+        AMENDMENTS,
+        body=lambda m: {},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=200),
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=200),
+    ),
+    row(
+        "api:amendment-refuse",
+        "POST",
+        AMENDMENTS,
+        body=lambda m: {"reason": "Non justifié."},
+        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=200),
+        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=200),
+    ),
+    row(
+        "api:decision-renounce",
+        "POST",
+        GRANTS,
+        body=lambda m: {"reason": "Le partenaire s'est retiré."},
+        in_=s(403, applicant=200, applicant2=404, posts=404, reviewer1=404),
+        out=s(403, applicant=404, applicant2=200, posts=404, reviewer1=404),
     ),
     # --- API: schema, docs, anything else -------------------------------------------------------------------
     row("api:schema", "GET", anonymous=200, in_=s(200)),

@@ -11,6 +11,7 @@ transition, save, append the hash-chained log entry, then the transition's effec
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -159,6 +160,9 @@ def lock_root(model: type[Any], pk: Any) -> tuple[Any, Any]:
 def json_safe(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:f}"
+    if isinstance(value, bytes):
+        # A file's content (a report's narrative): the log keeps its fingerprint.
+        return f"sha256:{hashlib.sha256(value).hexdigest()}"
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

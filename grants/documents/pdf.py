@@ -73,6 +73,7 @@ TEMPLATE_VERSION: dict[str, str] = {
     "pdf/approval_letter.html": "approval_letter/2026.1",
     "pdf/approval_letter_en.html": "approval_letter_en/2026.1",
     "pdf/rejection_letter.html": "rejection_letter/2026.1",
+    "pdf/amendment.html": "amendment/2026.1",
     "pdf/ineligibility_notice.html": "ineligibility_notice/2026.1",
     "pdf/deposit_receipt.html": "deposit_receipt/2026.2",  # 2026.2: the answers to the call's questions
     "pdf/committee_booklet.html": "committee_booklet/2026.1",
@@ -107,6 +108,7 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
     ),
     "pdf/rejection_letter.html": (*_LETTER_KEYS, "reasons", "signatory"),
     "pdf/ineligibility_notice.html": (*_LETTER_KEYS, "reason", "signatory"),
+    "pdf/amendment.html": (*_LETTER_KEYS, "number", "kind", "kind_label", "reason", "signatory"),
     "pdf/deposit_receipt.html": (*_LETTER_KEYS, "submitted_at", "snapshot_sha256"),
     "pdf/committee_booklet.html": (*_COMMON_KEYS, "session", "call", "applications", "issued_at"),
 }

@@ -10,4 +10,7 @@ MACHINES = (
     "grants.Decision",
     "grants.CommitteeSession",
     "grants.Call",
+    "grants.Payment",
+    "grants.Report",
+    "grants.Amendment",
 )

@@ -89,6 +89,11 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
     # The call's variant (grants.variants): a turnkey programme's lead and members.
     reasons.extend(variant_for(call).unmet("submit" if check_closing else "resubmit", application))
     reasons.extend(answers.missing(list(call.questions.all()), application.answers))  # the call's own questions
+    if call.block_overdue_reports:
+        # An authority late with a final report may not apply again (the call's setting).
+        from grants.machines.postaward import overdue_final_reports
+
+        reasons.extend(overdue_final_reports(application.organisation_id, timezone.localdate(now)))
     return reasons
 
 

@@ -60,6 +60,10 @@ def _record_guard(decision: Decision, cleaned: dict[str, Any], ctx: Context) -> 
 def _record_effects(decision: Decision, cleaned: dict[str, Any], ctx: Context) -> None:
     tasks_service.close_tasks(ctx.application, TaskKind.RECORD_COMMITMENT, subject=decision)
     publish("decision_recorded", application=ctx.application, subject=decision, actor=ctx.user)
+    # The grant's life begins: its payments and reports (grants.machines.postaward).
+    from grants.machines.postaward import on_commitment
+
+    on_commitment(decision, ctx)
 
 
 DECISION_SIGN = Spec(

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('grants', '0010_second_wave_settings'),
+        ('grants', '0011_postaward'),
     ]
 
     operations = [

@@ -13,7 +13,12 @@ from grants.models import Application, Decision, OpinionRequest, Review, Role
 from grants.policy.scopes import SYSTEM, scopes
 
 #: A decision is known outside the delegation once its letter is delivered.
-DELIVERED = (Decision.State.DELIVERED, Decision.State.RECORDED)
+DELIVERED = (
+    Decision.State.DELIVERED,
+    Decision.State.RECORDED,
+    Decision.State.CLOSED,
+    Decision.State.RENOUNCED,
+)
 
 POST_ELIGIBILITY = [
     Application.State.AWAITING_OPINIONS,

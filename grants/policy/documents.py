@@ -18,6 +18,7 @@ APPLICANT_KINDS = frozenset(
         Document.Kind.APPROVAL_LETTER,
         Document.Kind.REJECTION_LETTER,
         Document.Kind.APPROVAL_LETTER_EN,
+        Document.Kind.AMENDMENT,  # the avenants of its grant
     }
 )
 DECISION_KINDS = frozenset(

@@ -37,6 +37,7 @@ from grants.policy.applications import (
 )
 from grants.policy.documents import is_delegation
 from grants.policy.scopes import SYSTEM, scopes
+from grants.postaward import Amendment, Payment, Report
 from workflows.models import TransitionLog
 from workflows.registry import spec as entry_spec_of
 
@@ -47,12 +48,20 @@ SUBJECT_NAMES = {
     "grants.review": "review",
     "grants.decision": "decision",
     "grants.committeesession": "session",
+    # The grant's life after the commitment: the delegation and the applicant read them.
+    "grants.payment": "payment",
+    "grants.report": "report",
+    "grants.amendment": "amendment",
 }
+POSTAWARD = frozenset({"payment", "report", "amendment"})
 SUBJECT_MODELS: dict[str, type[Model]] = {
     "application": Application,
     "opinion": OpinionRequest,
     "review": Review,
     "decision": Decision,
+    "payment": Payment,
+    "report": Report,
+    "amendment": Amendment,
 }
 OUTCOMES = frozenset({"approve", "reject"})
 ROLE_LABELS: dict[str, Any] = {**dict(Role.choices), SYSTEM: gettext_lazy("Système")}
@@ -164,6 +173,8 @@ def history(user: Any, application: Application) -> list[Entry]:
             if subject == "review" and entry.subject_id not in reviews:
                 continue
             if subject == "decision" and (entry.subject_id not in decisions or not public):
+                continue
+            if subject in POSTAWARD and (kind != APPLICANT or not public or not decisions):
                 continue
             if kind in (POST, APPLICANT) and subject == "application" and not public:
                 continue

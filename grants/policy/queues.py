@@ -16,15 +16,15 @@ from workflows.models import TaskKind
 
 #: The task kinds each role's queue can hold (the inbox offers only these as filters).
 QUEUE_KINDS: dict[str, tuple[str, ...]] = {
-    Role.APPLICANT: (TaskKind.COMPLETE_APPLICATION,),
-    Role.INSTRUCTOR: (TaskKind.CHECK_ELIGIBILITY,),
+    Role.APPLICANT: (TaskKind.COMPLETE_APPLICATION, TaskKind.SUBMIT_REPORT),
+    Role.INSTRUCTOR: (TaskKind.CHECK_ELIGIBILITY, TaskKind.CHECK_REPORT, TaskKind.DECIDE_AMENDMENT),
     Role.EMBASSY: (TaskKind.GIVE_OPINION,),
     Role.PREFECTURE: (TaskKind.GIVE_OPINION,),
     Role.PARTNER: (TaskKind.VALIDATE_PROJECT,),
     Role.REVIEWER: (TaskKind.REVIEW,),
     Role.SECRETARY: (TaskKind.SCHEDULE_COMMITTEE,),
     Role.SIGNATORY: (TaskKind.SIGN_DECISION,),
-    Role.FINANCE: (TaskKind.RECORD_COMMITMENT,),
+    Role.FINANCE: (TaskKind.RECORD_COMMITMENT, TaskKind.PAY_TRANCHE),
 }
 
 

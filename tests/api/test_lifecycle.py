@@ -162,5 +162,7 @@ def drive_lifecycle(world: World, client_class: type[APIClient] = APIClient) -> 
         ("application", "schedule"),
         ("application", "approve"),
         ("decision", "deliver"),
+        # The commitment itself stays internal; its effect, the first tranche released, is not.
+        ("payment", "make_payable"),
     ]
     assert _ok(applicant.get("/api/v1/decisions/"))["results"][0]["id"] == decision["id"]

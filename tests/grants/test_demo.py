@@ -5,6 +5,7 @@ One seed (about half a minute) serves every check, so they sit in one test."""
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -12,6 +13,7 @@ from django.utils import timezone
 
 from grants import demo, demo_variants, policy, services
 from grants.models import Application, Call, CommitteeSession, Decision, OpinionRequest
+from grants.postaward import Payment, Report
 from workflows import engine, tasks_service
 from workflows.models import TaskKind
 
@@ -89,6 +91,20 @@ def test_every_demo_account_finds_work_and_a_second_seed_adds_nothing() -> None:
     assert services.submission_unmet(draft, now=timezone.now()) == short
     _role, unmet = engine.check(services.APPLICATION_TRANSITIONS["submit"], draft, _user("applicant-assoc"))
     assert unmet == short
+    # After the decision (grants/demo_postaward.py): grants at every stage, work for each role.
+    assert TaskKind.PAY_TRANCHE in found["finance"]
+    instructor_kinds = set(tasks_service.inbox(_user("instructor")).values_list("kind", flat=True))
+    assert {TaskKind.CHECK_REPORT, TaskKind.DECIDE_AMENDMENT} <= instructor_kinds
+    assert TaskKind.SUBMIT_REPORT in set(tasks_service.inbox(_user("applicant")).values_list("kind", flat=True))
+    states = set(Decision.objects.values_list("state", flat=True))
+    assert {Decision.State.RECORDED, Decision.State.CLOSED, Decision.State.RENOUNCED} <= states
+    assert Report.objects.filter(state=Report.State.RETURNED, application__created_by=_user("applicant")).exists()
+    assert Report.objects.filter(kind=Report.Kind.FINAL, state=Report.State.ACCEPTED).count() >= 3
+    balance = Payment.objects.get(kind=Payment.Kind.BALANCE, state=Payment.State.PAYABLE)
+    assert balance.amount == Decimal("1300.00") < balance.planned_amount  # reduced from 2 500
+    recoveries = Payment.objects.filter(kind=Payment.Kind.RECOVERY, state=Payment.State.PAYABLE)
+    assert sorted(p.amount for p in recoveries) == [Decimal("-12500.00"), Decimal("-2500.00")]
+    assert Payment.objects.filter(state=Payment.State.PAID).exists()
 
     count = Application.objects.count()
     again = demo.seed(applications=20)

@@ -218,7 +218,26 @@ def booklet_context() -> dict[str, Any]:
     }
 
 
+def amendment_context() -> dict[str, Any]:
+    context = common("AAP-2026-GEN-00012")
+    context.update(
+        number=2,
+        kind="budget_change",
+        kind_label="Modification du budget",
+        commitment_number="EJ-2026-0042",
+        reason="Les formations remplacent une partie des missions.",
+        lines=[
+            {"year": 1, "category_label": "Personnel", "label": "Expertise", "amount": Decimal("20000.00")},
+            {"year": 1, "category_label": "Formation", "label": "Ateliers", "amount": Decimal("30000.00")},
+        ],
+        total=Decimal("50000.00"),
+        signed_total=Decimal("50000.00"),
+    )
+    return context
+
+
 CONTEXTS = {
+    "pdf/amendment.html": amendment_context,
     "pdf/approval_letter.html": approval_context,
     "pdf/rejection_letter.html": rejection_context,
     "pdf/ineligibility_notice.html": ineligibility_context,

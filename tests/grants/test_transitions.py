@@ -398,7 +398,8 @@ def test_the_decision_is_signed_delivered_then_recorded(world: World) -> None:
     services.decision_record(decision_id=decision.pk, user=world.finance, commitment_number="EJ-2026-0042")
     decision = Decision.objects.get(pk=decision.pk)
     assert (decision.state, decision.commitment_number) == ("recorded", "EJ-2026-0042")
-    assert open_tasks(app) == []
+    # The grant's life begins: finance pays the first tranche, the applicant owes its reports.
+    assert sorted(open_tasks(app)) == [TaskKind.PAY_TRANCHE, TaskKind.SUBMIT_REPORT, TaskKind.SUBMIT_REPORT]
 
 
 def test_only_the_system_delivers(world: World) -> None:

@@ -44,6 +44,12 @@ SAMPLE: dict[str, Any] = {
     "queue_role": "embassy",
     "step": -2,
     "escalated": "1",
+    # The grant's life after the commitment: a payment, a report, an amendment.
+    "number": 2,
+    "paid_on": "2026-05-04",
+    "tranche": "1",
+    "interim": "1",
+    "explanation": "Dépenses réalisées 33 000,00 € × 70 % = 23 100,00 € ; déjà versé 22 500,00 € ; solde 600,00 €.",
 }
 
 
@@ -120,3 +126,10 @@ def test_the_digest_lists_every_item_in_the_reader_s_language() -> None:
         assert f"https://example.org/notifications/{i}/" in fr.text
     assert "<script>" not in fr.html
     assert fr.subject != en.subject
+
+
+def test_a_payment_notice_formats_its_amount_and_date_for_the_reader() -> None:
+    fr = rendering.render("payment_paid", SAMPLE, language="fr")
+    en = rendering.render("payment_paid", SAMPLE, language="en")
+    assert "Un versement de 25\u202f000,00\u00a0€ a été effectué le 4 mai 2026" in fr.text
+    assert "A payment of €25,000.00 was made on May 4, 2026" in en.text

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path, reverse_lazy
 
-from grants.web.applicant import members, views
+from grants.web.applicant import members, postaward, views
 from grants.web.applicant.forms import LoginForm, NewPasswordForm, ResetRequestForm
 
 accounts: list[URLPattern | URLResolver] = [
@@ -82,6 +82,10 @@ portal: list[URLPattern | URLResolver] = [
         views.document_download,
         name="applicant-document",
     ),
+    # The grant's life after the commitment (grants.web.applicant.postaward)
+    path("mes-dossiers/<uuid:pk>/rapports/<int:report_id>/", postaward.report_page, name="applicant-report"),
+    path("mes-dossiers/<uuid:pk>/avenants/nouveau/", postaward.amendment_new, name="applicant-amendment-new"),
+    path("mes-dossiers/<uuid:pk>/renoncer/", postaward.renounce, name="applicant-renounce"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = accounts + portal

@@ -262,6 +262,8 @@ def next_step(app: Application, open_tasks: list[Task], now: datetime | None = N
         return NextStep(_("Examen en comité"), _("Le comité de sélection examinera votre dossier."))
     if state in (S.APPROVED, S.REJECTED):
         decision = _decision(app)
+        if decision is not None and decision.state in POSTAWARD_STATES:
+            return postaward_next_step(decision, open_tasks)
         if decision is not None and decision.state in DELIVERED:
             return NextStep(
                 _("Décision notifiée le %(date)s") % {"date": _short(decision.delivered_at)},
@@ -281,6 +283,31 @@ def next_step(app: Application, open_tasks: list[Task], now: datetime | None = N
             _("Vous avez retiré ce dossier ; il ne sera pas examiné."),
         )
     return NextStep("")  # pragma: no cover - every state is handled above
+
+
+POSTAWARD_STATES = (Decision.State.RECORDED, Decision.State.CLOSED, Decision.State.RENOUNCED)
+
+
+def postaward_next_step(decision: Decision, open_tasks: list[Task]) -> NextStep:
+    """An engaged grant's next step: the nearest report to file (its open task), else
+    the payments under way; a closed or renounced grant says so. No query."""
+    if decision.state == Decision.State.CLOSED:
+        return NextStep(
+            _("Subvention soldée"), _("Le rapport final est accepté et le solde réglé : le suivi est terminé.")
+        )
+    if decision.state == Decision.State.RENOUNCED:
+        return NextStep(_("Projet abandonné"), _("Vous avez renoncé à ce projet ; ce qui a été versé est à reverser."))
+    dates = [t.due_at for t in open_tasks if t.kind == TaskKind.SUBMIT_REPORT and t.due_at is not None]
+    if dates:
+        when = min(dates)
+        return NextStep(
+            _("Rapport à déposer avant le %(date)s") % {"date": _short(when)},
+            _("Déposez-le dans la section « Suivi de la subvention » ci-dessous."),
+            _local_date(when) < timezone.localdate(),  # type: ignore[operator]
+        )
+    return NextStep(
+        _("Subvention engagée"), _("Les versements suivent l'échéancier ci-dessous, au fil des rapports acceptés.")
+    )
 
 
 def _open_tasks_prefetch() -> Prefetch:

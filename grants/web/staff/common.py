@@ -151,6 +151,7 @@ def staff_nav(user: Any) -> list[NavItem]:
         items.append(NavItem("signatory", _("Signature"), reverse("signatory")))
     if s.roles & {Role.FINANCE, Role.ADMIN}:
         items.append(NavItem("finance", _("Finances"), reverse("finance")))
+        items.append(NavItem("payments", _("Versements"), reverse("payments")))
     if s.roles & {Role.INSTRUCTOR, Role.SECRETARY, Role.ADMIN}:
         items.append(NavItem("dashboards", _("Tableaux de bord"), reverse("dashboards")))
     if s.roles & {Role.INSTRUCTOR, Role.ADMIN}:  # the call editor (grants.web.staff.call_editor)

@@ -2,7 +2,17 @@
 
 from django.urls import URLPattern, URLResolver, path
 
-from grants.web.staff import call_editor, committee, dashboard, decisions, dossiers, evaluation, opinions, views
+from grants.web.staff import (
+    call_editor,
+    committee,
+    dashboard,
+    decisions,
+    dossiers,
+    evaluation,
+    opinions,
+    postaward,
+    views,
+)
 
 urlpatterns: list[URLPattern | URLResolver] = [
     # Inbox ("Mes tâches")
@@ -68,6 +78,40 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("finances/<int:decision_id>/engagement/", decisions.finance_record, name="finance-record"),
     path("finances/export/<str:fmt>/", decisions.finance_export, name="finance-export"),
     path("decisions/<int:decision_id>/lettre.pdf", decisions.decision_pdf, name="staff-decision-pdf"),
+    # The grant's life after the commitment (grants.web.staff.postaward)
+    path(
+        "dossiers/<uuid:application_id>/instruction/rapports/<int:report_id>/",
+        postaward.report_page,
+        name="staff-report",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/rapports/<int:report_id>/compte-rendu/",
+        postaward.report_narrative,
+        name="staff-report-narrative",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/rapports/<int:report_id>/<slug:name>/",
+        postaward.report_action,
+        name="staff-report-action",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/avenants/<int:amendment_id>/",
+        postaward.amendment_page,
+        name="staff-amendment",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/avenants/<int:amendment_id>/<slug:name>/",
+        postaward.amendment_action,
+        name="staff-amendment-action",
+    ),
+    path(
+        "dossiers/<uuid:application_id>/instruction/avenants/<int:amendment_id>/avenant.pdf",
+        postaward.amendment_pdf,
+        name="staff-amendment-pdf",
+    ),
+    path("finances/versements/", postaward.payments, name="payments"),
+    path("finances/versements/payer/", postaward.payments_pay, name="payments-pay"),
+    path("finances/versements/export/<str:fmt>/", postaward.payments_export, name="payments-export"),
     # Dashboards
     path("tableaux-de-bord/", dashboard.dashboards, name="dashboards"),
     path("appels/<str:code>/tableau-de-bord/", dashboard.call_dashboard, name="call-dashboard"),

@@ -79,6 +79,10 @@ def _task_link(task: Task) -> str:
         return reverse("signatory") + f"#decision-{task.subject_id}"
     if task.kind == TaskKind.RECORD_COMMITMENT:
         return reverse("finance") + f"#decision-{task.subject_id}"
+    from grants.web.postaward import task_link  # the grant's life after the commitment
+
+    if link := task_link(task):
+        return link
     return reverse("staff-application", args=[task.application_id])
 
 
