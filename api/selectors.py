@@ -13,7 +13,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
-from grants import budget, policy, search
+from grants import evaluation, policy, search
 from grants.models import Application, Call, CommitteeSession, Decision, Document, OpinionRequest, Review
 from grants.scoring import spreads, weighted_score
 from grants.services import APPLICATION_TRANSITIONS
@@ -159,16 +159,17 @@ def consensus_body(consensus: Any) -> Any:
 
 
 def session_ranking(user: Any, session: CommitteeSession) -> list[dict[str, Any]]:
-    """The session's applications best first with the envelope line (grants.budget.ranking)."""
+    """The session's applications best first with the envelope line (grants.budget.ranking);
+    once the session is closed, the ranking frozen at the close (grants.evaluation)."""
     apps = policy.visible_applications(user, Application.objects.filter(session=session))
     return [
         {
-            "application": row.application.pk,
-            "reference": row.application.reference,
+            "application": row.application,
+            "reference": row.reference,
             "weighted_score": row.weighted_score,
             "requested": row.requested,
             "cumulative_requested": row.cumulative_requested,
             "within_envelope": row.within_envelope,
         }
-        for row in budget.ranking(session.call, session.pk, apps)
+        for row in evaluation.session_ranking(session, apps).rows
     ]

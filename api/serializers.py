@@ -685,5 +685,8 @@ class SessionDetailSerializer(SessionSerializer):
     ranking = RankingRowSerializer(
         many=True,
         help_text="Best first: higher consensus weighted score (none: last), then lower requested amount, then "
-        "earlier submission, then reference.",
+        "earlier submission, then reference. Once the session is closed: the ranking frozen at the close.",
+    )
+    ranking_frozen_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the ranking was frozen (the session's close); null while it is live."
     )

@@ -75,7 +75,8 @@ TEMPLATE_VERSION: dict[str, str] = {
     "pdf/rejection_letter.html": "rejection_letter/2026.1",
     "pdf/ineligibility_notice.html": "ineligibility_notice/2026.1",
     "pdf/deposit_receipt.html": "deposit_receipt/2026.1",
-    "pdf/committee_booklet.html": "committee_booklet/2026.1",
+    "pdf/committee_booklet.html": "committee_booklet/2026.2",
+    "pdf/evaluation_summary.html": "evaluation_summary/2026.1",
 }
 
 _COMMON_KEYS = ("verification_code", "verification_url")
@@ -109,6 +110,7 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
     "pdf/ineligibility_notice.html": (*_LETTER_KEYS, "reason", "signatory"),
     "pdf/deposit_receipt.html": (*_LETTER_KEYS, "submitted_at", "snapshot_sha256"),
     "pdf/committee_booklet.html": (*_COMMON_KEYS, "session", "call", "applications", "issued_at"),
+    "pdf/evaluation_summary.html": (*_LETTER_KEYS, "outcome", "criteria", "score_source"),
 }
 
 

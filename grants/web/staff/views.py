@@ -353,6 +353,8 @@ def application_context(
         "assign_unmet": unmet.get(services.ASSIGN_REVIEWER.name),
         "decision": decision,
         "decision_actions": decision_actions,
+        # Issued documents the policy lets this reader download (letters, evaluation summary…).
+        "documents": policy.application_documents(user, app, decision),
     }
 
 
