@@ -14,7 +14,7 @@ from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from grants import evaluation, policy, search
-from grants.models import Application, Call, CommitteeSession, Decision, Document, OpinionRequest, Review
+from grants.models import Application, Call, CommitteeSession, Decision, Document, OpinionRequest, Review, Role
 from grants.scoring import spreads, weighted_score
 from grants.services import APPLICATION_TRANSITIONS
 from workflows import engine
@@ -173,3 +173,13 @@ def session_ranking(user: Any, session: CommitteeSession) -> list[dict[str, Any]
         }
         for row in evaluation.session_ranking(session, apps).rows
     ]
+
+
+def reviewer_candidates(user: Any, pk: Any) -> Any:
+    """The reviewers an instructor may assign to the application, with their load and
+    known conflicts (grants.evaluation.reviewer_candidates): 404 when the application is
+    not visible, 403 unless the caller instructs its call (or is an admin)."""
+    app = visible_application(user, pk)
+    if policy.role_for(user, (Role.INSTRUCTOR, Role.ADMIN), app) is None:
+        raise engine.Forbidden(_("Seul le chargé de mission de l'appel voit les évaluateurs à assigner."))
+    return evaluation.reviewer_candidates(app)

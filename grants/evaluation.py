@@ -69,7 +69,7 @@ def reviewer_candidates(application: Application, *, now: dt.datetime | None = N
     """Every active reviewer of the application's call not yet assigned to it (a declined
     review counts as assigned: it cannot be assigned twice), by username, with its load
     and its known conflicts; and the application's submitted reviews against the call's
-    minimum. Seven queries, whatever the number of reviewers."""
+    minimum. Eight queries, whatever the number of reviewers."""
     now = now or timezone.now()
     app = application
     counts = dict(

@@ -534,6 +534,14 @@ MATRIX: list[Row] = [
         out=STAFF_PAGE_R,  # Rennes's deposit receipt: whoever reads Rennes's application
     ),
     row(
+        "api:application-reviewers",
+        "GET",
+        apps(S.SUBMITTED),
+        # The reviewers to assign: the call's instructor (and an admin); others seeing the application: 403.
+        in_=s(404, applicant=403, instructor=200, secretary=403, admin=200),
+        out=s(404, applicant2=403, instructor=200, secretary=403, admin=200),
+    ),
+    row(
         "staff-consensus",
         "GET",
         CONSENSUS,
