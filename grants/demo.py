@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from grants import policy, services
+from grants.demo_evaluation import seed_evaluation
 from grants.models import (
     Application,
     Call,
@@ -354,6 +355,7 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
     created += _prefecture_call(users)
     _session_today(session, users)
     _deliver_decisions(call, users)
+    created += seed_evaluation(users)  # a closed session: frozen ranking, evaluation summaries (grants.demo_evaluation)
     return {"call": call, "users": users, "created": created}
 
 
