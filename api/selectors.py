@@ -161,7 +161,7 @@ def consensus_body(consensus: Any) -> Any:
 def session_ranking(user: Any, session: CommitteeSession) -> list[dict[str, Any]]:
     """The session's applications best first with the envelope line (grants.budget.ranking);
     once the session is closed, the ranking frozen at the close (grants.evaluation)."""
-    apps = policy.visible_applications(user, Application.objects.filter(session=session))
+    apps = policy.visible_applications(user, Application.objects.filter(session=session)).select_related("organisation")
     return [
         {
             "application": row.application,

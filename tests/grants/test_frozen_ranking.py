@@ -123,3 +123,31 @@ def test_the_frozen_ranking_keeps_its_envelope_line_when_later_sessions_commit_t
     session = CommitteeSession.objects.select_related("call").get(pk=session.pk)
     assert not any(r.within_envelope for r in evaluation._live(session, [a, b]).rows)
     assert all(r.within_envelope for r in evaluation.session_ranking(session).rows)
+
+
+def _session_queries(client: Any, api: APIClient, session_id: int) -> tuple[int, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as web:
+        assert client.get(reverse("session", kwargs={"session_id": session_id})).status_code == 200
+    with CaptureQueriesContext(connection) as rest:
+        assert api.get(f"/api/v1/sessions/{session_id}/").status_code == 200
+    return len(web.captured_queries), len(rest.captured_queries)
+
+
+def test_the_ranking_costs_the_same_queries_for_2_and_5_applications_live_and_frozen(world: World, client: Any) -> None:
+    client.force_login(world.secretary)
+    api = APIClient()
+    api.force_authenticate(world.secretary)
+    apps = [world.advance(world.draft(title=f"Projet {i}"), S.IN_COMMITTEE) for i in range(2)]
+    live_2 = _session_queries(client, api, world.session.pk)
+    apps += [world.advance(world.draft(title=f"Projet {i}"), S.IN_COMMITTEE) for i in range(2, 5)]
+    live_5 = _session_queries(client, api, world.session.pk)
+    assert live_2 == live_5
+    world.open_session()
+    for app in apps:
+        world.fire(app, "reject", world.secretary, reasons="Hors priorités.")
+    services.session_transition(session_id=world.session.pk, name="close", user=world.secretary)
+    frozen = _session_queries(client, api, world.session.pk)
+    assert frozen[1] <= live_5[1]  # the API reads the frozen rows instead of computing them
