@@ -163,7 +163,7 @@ def sweep_documents() -> dict[str, int]:
         enqueue_english_copy(decision_id)
     summaries = list(issuing.decisions_awaiting_summary(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
     for decision_id in summaries:
-        _send(render_evaluation_summary, decision_id)
+        enqueue_evaluation_summary(decision_id)
     return {
         "decisions": len(decisions),
         "receipts": len(snapshots),
@@ -198,6 +198,10 @@ def enqueue_decision_render(decision_id: int) -> None:
 
 def enqueue_english_copy(decision_id: int) -> None:
     _send(render_english_copy, decision_id)
+
+
+def enqueue_evaluation_summary(decision_id: int) -> None:
+    _send(render_evaluation_summary, decision_id)
 
 
 def enqueue_committee_booklet(session_id: int) -> None:

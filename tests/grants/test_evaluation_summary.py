@@ -193,3 +193,27 @@ def test_recording_the_consensus_tells_the_instructors_and_the_secretaries(world
     )
     assert "secretary" in received and "applicant" not in received
     assert TransitionLog.objects.filter(application=app, transition="consensus").exists()
+
+
+def test_the_sweep_enqueues_the_summary_of_a_decision_delivered_without_one(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from grants import tasks
+
+    decision = _decided(world, "rejected")
+    issuing.issue_decision_letter(decision.pk)
+    Decision.objects.filter(pk=decision.pk).update(delivered_at=timezone.now() - dt.timedelta(hours=1))
+    sent: list[int] = []
+    monkeypatch.setattr(tasks, "enqueue_evaluation_summary", sent.append)
+    for name in ("enqueue_english_copy", "enqueue_decision_render", "enqueue_receipt"):
+        monkeypatch.setattr(tasks, name, lambda *a: None)
+    assert tasks.sweep_documents()["evaluation_summaries"] == 0  # stored with the letter
+    _summary(decision).delete()
+    assert tasks.sweep_documents()["evaluation_summaries"] == 1 and sent == [decision.pk]
+    assert tasks.render_evaluation_summary.apply(args=[decision.pk]).get() == issuing.ISSUED
+    sent.clear()
+    assert tasks.sweep_documents()["evaluation_summaries"] == 0 and sent == []
