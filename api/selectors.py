@@ -13,8 +13,8 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
-from grants import budget, policy, search
-from grants.models import Application, Call, CommitteeSession, Decision, Document, OpinionRequest, Review
+from grants import evaluation, policy, search
+from grants.models import Application, Call, CommitteeSession, Decision, Document, OpinionRequest, Review, Role
 from grants.scoring import spreads, weighted_score
 from grants.services import APPLICATION_TRANSITIONS
 from workflows import engine
@@ -160,16 +160,27 @@ def consensus_body(consensus: Any) -> Any:
 
 
 def session_ranking(user: Any, session: CommitteeSession) -> list[dict[str, Any]]:
-    """The session's applications best first with the envelope line (grants.budget.ranking)."""
-    apps = policy.visible_applications(user, Application.objects.filter(session=session))
+    """The session's applications best first with the envelope line (grants.budget.ranking);
+    once the session is closed, the ranking frozen at the close (grants.evaluation)."""
+    apps = policy.visible_applications(user, Application.objects.filter(session=session)).select_related("organisation")
     return [
         {
-            "application": row.application.pk,
-            "reference": row.application.reference,
+            "application": row.application,
+            "reference": row.reference,
             "weighted_score": row.weighted_score,
             "requested": row.requested,
             "cumulative_requested": row.cumulative_requested,
             "within_envelope": row.within_envelope,
         }
-        for row in budget.ranking(session.call, session.pk, apps)
+        for row in evaluation.session_ranking(session, apps).rows
     ]
+
+
+def reviewer_candidates(user: Any, pk: Any) -> Any:
+    """The reviewers an instructor may assign to the application, with their load and
+    known conflicts (grants.evaluation.reviewer_candidates): 404 when the application is
+    not visible, 403 unless the caller instructs its call (or is an admin)."""
+    app = visible_application(user, pk)
+    if policy.role_for(user, (Role.INSTRUCTOR, Role.ADMIN), app) is None:
+        raise engine.Forbidden(_("Seul le chargé de mission de l'appel voit les évaluateurs à assigner."))
+    return evaluation.reviewer_candidates(app)

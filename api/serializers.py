@@ -283,6 +283,31 @@ class ReviewerAssignSerializer(serializers.Serializer):
     reviewer = serializers.CharField(max_length=150, allow_blank=True, help_text="Username of a reviewer of the call.")
 
 
+class ReviewerCandidateSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    name = serializers.CharField()
+    open_reviews = serializers.IntegerField(help_text="Reviews assigned to it and not yet submitted (every call).")
+    next_due_at = serializers.DateTimeField(allow_null=True, help_text="Its nearest review due date not yet past.")
+    overdue = serializers.IntegerField(help_text="Its open reviews past their due date.")
+    conflicts = serializers.ListField(
+        child=serializers.ChoiceField(choices=["declared", "organisation", "region"]),
+        help_text="Known conflicts: `declared` (a conflict it declared on another application of the same lead "
+        "authority), `organisation` (it belongs to the lead or a co-applicant authority), `region` (same region as "
+        "the applicant, when the call's `conflict_same_region` is on).",
+    )
+    conflict_labels = serializers.ListField(child=serializers.CharField(), help_text="The same, in words.")
+
+
+class ReviewerCandidatesSerializer(serializers.Serializer):
+    min_reviews = serializers.IntegerField(help_text="The call's minimum of submitted reviews.")
+    submitted = serializers.IntegerField(help_text="The application's submitted reviews.")
+    met = serializers.BooleanField(help_text="submitted ≥ min_reviews.")
+    in_progress = serializers.IntegerField(help_text="The application's reviews assigned and not yet submitted.")
+    candidates = ReviewerCandidateSerializer(
+        many=True, source="reviewers", help_text="Reviewers of the call not yet assigned to it, by username."
+    )
+
+
 class OpinionGiveSerializer(serializers.Serializer):
     verdict = enum(OpinionRequest.Verdict.choices, "VerdictEnum")
     comment = serializers.CharField(
@@ -861,5 +886,8 @@ class SessionDetailSerializer(SessionSerializer):
     ranking = RankingRowSerializer(
         many=True,
         help_text="Best first: higher consensus weighted score (none: last), then lower requested amount, then "
-        "earlier submission, then reference.",
+        "earlier submission, then reference. Once the session is closed: the ranking frozen at the close.",
+    )
+    ranking_frozen_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the ranking was frozen (the session's close); null while it is live."
     )

@@ -703,6 +703,18 @@ class TransitionView(ApiView):
 class ReviewerAssignView(ApiView):
     @extend_schema(
         tags=["applications"],
+        operation_id="applications_reviewers_list",
+        summary="Reviewers to assign, with their load and known conflicts (instructor)",
+        description="Every reviewer of the call not yet assigned to the application, with its open reviews, "
+        "next due date, overdue reviews and known conflicts; and the application's submitted reviews against the "
+        "call's `min_reviews`. 403 unless the caller instructs the call.",
+        responses=responses({200: s.ReviewerCandidatesSerializer}, 403, 404),
+    )
+    def get(self, request: Request, pk: uuid.UUID) -> Response:
+        return Response(s.ReviewerCandidatesSerializer(selectors.reviewer_candidates(request.user, pk)).data)
+
+    @extend_schema(
+        tags=["applications"],
         operation_id="applications_reviewers_create",
         summary="Assign a reviewer (instructor)",
         description="From `submitted` to `under_review`. The review starts `assigned`; its task opens when the "

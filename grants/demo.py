@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from grants import demo_calls, demo_postaward, demo_variants, policy, services
+from grants.demo_evaluation import seed_evaluation
 from grants.models import (
     Application,
     Call,
@@ -357,6 +358,7 @@ def seed(*, password: str = "demo", applications: int = 40) -> dict[str, Any]:
     _deliver_decisions(call, users)
     demo_calls.seed()  # the call editor's draft call for 2027, with its own questions
     created += demo_postaward.seed(call=call, users=users, session=session)  # grants after the decision
+    created += seed_evaluation(users)  # a closed session: frozen ranking, evaluation summaries (grants.demo_evaluation)
     return {"call": call, "users": users, "created": created}
 
 

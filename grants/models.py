@@ -238,6 +238,8 @@ class Call(ConcurrentTransitionMixin, models.Model):
     min_reviews = models.PositiveSmallIntegerField(_("évaluations minimales avant comité"), default=2)
     # The committee's consensus (grants.machines.consensus) is recorded before scheduling.
     consensus_required = models.BooleanField(_("consensus requis avant comité"), default=True)
+    # Reviewer assignment (grants.policy.reviewers): a reviewer from the applicant's region is a known conflict.
+    conflict_same_region = models.BooleanField(_("conflit si l'évaluateur est de la région du porteur"), default=False)
     scoring_criteria = models.JSONField(_("grille d'évaluation"), default=default_scoring_criteria)
     reminder_steps = models.JSONField(_("relances (jours par rapport à l'échéance)"), default=default_reminder_steps)
     block_overdue_reports = models.BooleanField(_("bloquer les porteurs en retard de rapport final"), default=False)
@@ -307,6 +309,10 @@ class CommitteeSession(ConcurrentTransitionMixin, models.Model):
     title = models.CharField(_("intitulé"), max_length=200, blank=True)
     state = FSMField(_("état"), default=State.PLANNED, choices=State.choices, protected=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The ranking as it stood when the session was closed (grants.ranking.freeze): the
+    # minutes, the booklet and the API show it, never recomputed afterwards.
+    frozen_ranking = models.JSONField(_("classement figé à la clôture"), null=True, blank=True, editable=False)
+    ranking_frozen_at = models.DateTimeField(_("classement figé le"), null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["-date", "-pk"]

@@ -97,6 +97,17 @@ def render_english_copy(self: Task, decision_id: int) -> str | None:
         raise
 
 
+@shared_task(name="grants.tasks.render_evaluation_summary", **PDF_TASK_OPTIONS)
+def render_evaluation_summary(self: Task, decision_id: int) -> str:
+    """The evaluation summary of a decision delivered without one (idempotent); a letter
+    issued by `render_decision` carries its summary already."""
+    try:
+        return issuing.issue_evaluation_summary(int(decision_id))
+    except Exception as exc:
+        _retry_or_raise(self, exc)
+        raise
+
+
 @shared_task(name="grants.tasks.render_receipt", **PDF_TASK_OPTIONS)
 def render_receipt(self: Task, snapshot_id: int) -> str:
     """The deposit receipt of one submission (idempotent)."""
@@ -155,11 +166,15 @@ def sweep_documents() -> dict[str, int]:
     amendments = amendments_awaiting_document(older_than=SWEEP_AFTER, within=SWEEP_RECEIPTS_WITHIN)
     for amendment_id in amendments:
         enqueue_amendment(amendment_id)
+    summaries = list(issuing.decisions_awaiting_summary(older_than=SWEEP_AFTER).values_list("pk", flat=True)[:500])
+    for decision_id in summaries:
+        enqueue_evaluation_summary(decision_id)
     return {
         "decisions": len(decisions),
         "receipts": len(snapshots),
         "english_copies": len(copies),
         "amendments": len(amendments),
+        "evaluation_summaries": len(summaries),
     }
 
 
@@ -205,6 +220,10 @@ def render_amendment(self: Task, amendment_id: int) -> str:
 
 def enqueue_amendment(amendment_id: int) -> None:
     _send(render_amendment, amendment_id)
+
+
+def enqueue_evaluation_summary(decision_id: int) -> None:
+    _send(render_evaluation_summary, decision_id)
 
 
 def enqueue_committee_booklet(session_id: int) -> None:

@@ -65,6 +65,14 @@ class Route:
     when: str | None = None  # only if this param is set (e.g. a reference)
 
 
+#: The evaluation summary delivered with the decision letter (its own verification code).
+SUMMARY = Line(
+    _(
+        "La synthèse de l'évaluation (notes du comité par critère et son appréciation) l'accompagne, "
+        "code de vérification : %(summary_code)s."
+    ),
+    when="summary_code",
+)
 APPEAL = Line(
     _(
         "Cette décision peut faire l'objet d'un recours gracieux auprès de la délégation ou d'un recours "
@@ -150,6 +158,7 @@ _MESSAGES = [
             Line(_("Montant attribué : %(amount)s.")),
             Line(_("La lettre de notification signée est disponible dans votre espace.")),
             Line(_("Code de vérification du document : %(verification_code)s."), when="verification_code"),
+            SUMMARY,
             APPEAL,
         ),
         _("Télécharger la lettre de notification"),
@@ -162,6 +171,7 @@ _MESSAGES = [
             Line(_("Le comité de sélection n'a pas retenu votre projet « %(title)s ».")),
             Line(_("La lettre de notification signée, qui en expose les motifs, est disponible dans votre espace.")),
             Line(_("Code de vérification du document : %(verification_code)s."), when="verification_code"),
+            SUMMARY,
             APPEAL,
         ),
         _("Télécharger la lettre de notification"),
@@ -321,6 +331,15 @@ _MESSAGES = [
         Category.COMMITTEE,
         _("Dossier %(reference)s inscrit en comité du %(session_date)s"),
         (Line(_("Le dossier « %(title)s » est inscrit au comité de sélection du %(session_date)s.")),),
+    ),
+    Message(
+        "consensus_recorded",
+        Category.COMMITTEE,
+        _("Consensus enregistré : dossier %(reference)s"),
+        (
+            Line(_("Le consensus des évaluations du dossier « %(title)s » est enregistré.")),
+            Line(_("Le dossier peut être inscrit en comité ; le consensus reste modifiable jusqu'à la décision.")),
+        ),
     ),
     Message(
         "deferred",
@@ -552,6 +571,7 @@ ROUTES: dict[str, tuple[Route, ...]] = {
     # The applicant sees its public status only: no message on scheduling or deferral.
     "scheduled": (Route("scheduled", INSTRUCTORS), Route("scheduled", SECRETARIES)),
     "deferred": (Route("deferred", INSTRUCTORS), Route("deferred", SECRETARIES)),
+    "consensus_recorded": (Route("consensus_recorded", INSTRUCTORS), Route("consensus_recorded", SECRETARIES)),
     "decision_to_sign": (Route("decision_to_sign", SIGNATORIES),),
     # Signed is internal: the applicant hears of the decision at delivery only.
     "decision_signed": (Route("decision_signed", SECRETARIES),),

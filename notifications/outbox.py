@@ -124,6 +124,14 @@ def subject_params(subject: Any) -> dict[str, Any]:
         if document:
             params["document_id"] = document["pk"]
             params["verification_code"] = document["verification_code"]
+        # The evaluation summary delivered with the letter (grants.documents.issuing).
+        summary = (
+            Document.objects.filter(application_id=subject.application_id, kind=Document.Kind.EVALUATION_SUMMARY)
+            .values_list("verification_code", flat=True)
+            .first()
+        )
+        if summary:
+            params["summary_code"] = summary
         return params
     return postaward_params(subject)
 

@@ -247,6 +247,7 @@ def build() -> Matrix:
         o[f"amendment_{who}"] = services.amendment_request(
             decision_id=grant_decision.pk, user=owner, payload={"kind": "other", "text": "Partenaire.", "reason": "x"}
         )
+    o["summary_l"] = Document.objects.get(application_id=m.app("L", S.APPROVED), kind="evaluation_summary")
     # Deposit receipts (issued after commit in the product: rendered here directly).
     for name, key in (("receipt_l", ("L", S.APPROVED)), ("receipt_r", ("R", S.APPROVED)), ("receipt_co", ("L", "co"))):
         snapshot = m.apps[key].snapshots.order_by("pk").first()
@@ -577,6 +578,26 @@ MATRIX: list[Row] = [
         with_attachment(apps(S.APPROVED, "application_id"), "application_id"),
         in_=STAFF_PAGE_L,
         out=STAFF_PAGE_R,
+    ),
+    # --- evaluation: issued documents for staff, the reviewer candidates (API) ----------------------------
+    row(
+        "staff-document",
+        "GET",
+        {
+            "in": lambda m, role: {"application_id": m.app("L", S.APPROVED), "document_id": m.objects["summary_l"].pk},
+            "out": lambda m, role: {"application_id": m.app("R", S.APPROVED), "document_id": m.objects["receipt_r"].pk},
+        },
+        # Lyon's evaluation summary: the delegation; a post or a reviewer reads only receipts and notices.
+        in_=s(200, applicants=403, posts=404, reviewer1=404),
+        out=STAFF_PAGE_R,  # Rennes's deposit receipt: whoever reads Rennes's application
+    ),
+    row(
+        "api:application-reviewers",
+        "GET",
+        apps(S.SUBMITTED),
+        # The reviewers to assign: the call's instructor (and an admin); others seeing the application: 403.
+        in_=s(404, applicant=403, instructor=200, secretary=403, admin=200),
+        out=s(404, applicant2=403, instructor=200, secretary=403, admin=200),
     ),
     row(
         "staff-consensus",

@@ -43,7 +43,7 @@ from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from grants import budget, scoring
+from grants import budget, evaluation, scoring
 from grants.answers import display as answer_display
 from grants.documents.storage import save_new_file
 from grants.machines.decision import DECISION_DELIVER
@@ -51,6 +51,7 @@ from grants.models import (
     Application,
     AttachmentKind,
     CommitteeSession,
+    Consensus,
     Decision,
     Document,
     OpinionRequest,
@@ -75,6 +76,7 @@ REJECTION_TEMPLATE = "pdf/rejection_letter.html"
 INELIGIBILITY_TEMPLATE = "pdf/ineligibility_notice.html"
 RECEIPT_TEMPLATE = "pdf/deposit_receipt.html"
 BOOKLET_TEMPLATE = "pdf/committee_booklet.html"
+SUMMARY_TEMPLATE = "pdf/evaluation_summary.html"
 
 #: What ``issue_*`` report (the tasks return it; the worker logs show it).
 ISSUED = "issued"
@@ -261,6 +263,52 @@ def decision_letter_context(decision: Decision, *, code: str, issued_at: dt.date
     return APPROVAL_TEMPLATE, context
 
 
+def evaluation_summary_context(
+    decision: Decision, *, code: str, issued_at: dt.datetime, letter_code: str = ""
+) -> dict[str, Any]:
+    """The evaluation summary sent with a decision letter: the committee's score per
+    criterion (the consensus; without one, the reviewers' means rounded to the point),
+    the comment meant for the applicant and the decision's reasons. Never a reviewer's
+    name, an individual review or an internal comment."""
+    app = decision.application
+    criteria = list(app.call.scoring_criteria or [])
+    consensus = Consensus.objects.filter(application=app).first()
+    if consensus is not None:
+        scores, source, comment = dict(consensus.scores), "consensus", consensus.comment_for_applicant
+    else:
+        submitted = list(app.reviews.filter(state=Review.State.SUBMITTED))
+        scores, comment = scoring.criterion_means(criteria, submitted), ""
+        source = "reviews" if scores else "none"
+    with translation.override("fr"):
+        return {
+            "verification_code": code,
+            "verification_url": verification_url(code),
+            "reference": app.reference,
+            "project_title": app.title,
+            "lead_authority": _lead_authority(app),
+            "call": _call(app),
+            "issued_at": issued_at,
+            "place": PLACE,
+            "outcome": decision.outcome,
+            "granted_amount": decision.amount if decision.outcome == Decision.Outcome.APPROVED else None,
+            "committee_date": decision.session.date if decision.session_id and decision.session else None,
+            "criteria": [
+                {
+                    "label": str(c.get("label") or c["code"]),
+                    "label_en": str(c.get("label_en") or ""),
+                    "weight": Decimal(str(c.get("weight", 1))),
+                    "score": int(scores[c["code"]]) if scores.get(c["code"]) is not None else None,
+                }
+                for c in criteria
+            ],
+            "weighted_score": scoring.weighted_score(scores, criteria) if scores else None,
+            "score_source": source,
+            "comment": comment,
+            "reasons": decision.reasons,
+            "letter_code": letter_code,
+        }
+
+
 def _submitter(snapshot: Snapshot) -> str:
     entry = (
         TransitionLog.objects.filter(
@@ -436,6 +484,7 @@ def booklet_context(session: CommitteeSession, *, code: str, issued_at: dt.datet
                     "average_score": scoring.application_score(submitted, criteria),
                 }
             )
+        ranked = evaluation.session_ranking(session)
         return {
             "verification_code": code,
             "verification_url": verification_url(code),
@@ -443,6 +492,13 @@ def booklet_context(session: CommitteeSession, *, code: str, issued_at: dt.datet
             "session": {"date": session.date, "name": session.title},
             "call": {"code": call.code, "title": call.title},
             "applications": applications,
+            # Closed: the ranking frozen at the close, never recomputed (grants.evaluation).
+            "ranking": {
+                "rows": [row.__dict__ for row in ranked.rows],
+                "available": ranked.available,
+                "frozen_at": ranked.frozen_at,
+                "rule": str(evaluation.RANKING_RULE_TEXT),
+            },
         }
 
 
@@ -574,14 +630,23 @@ def issue_decision_letter(decision_id: int) -> str:
         verification_code=code,
         issued_at=issued_at,
     )
+    summary: Document | None = None
     try:
+        # The evaluation summary goes with the letter: rendered now, stored in the same
+        # transaction, so the delivery's notifications can name it.
+        summary = _written_summary(decision, issued_at=issued_at, letter_code=code)
         with transaction.atomic():
             _lock_application(decision.application_id)
             locked = Decision.objects.select_for_update(of=("self",)).get(pk=decision_id)
             if locked.state != Decision.State.SIGNED or Document.objects.filter(decision_id=decision_id).exists():
                 _discard(document)
+                _discard(summary)
                 return ALREADY_ISSUED
             document.save(force_insert=True)
+            if _summaries(decision.application_id).exists():
+                _discard(summary)
+            else:
+                summary.save(force_insert=True)
             Decision.objects.filter(pk=decision_id).update(render_error="")
             # The system transition signed → delivered, in the same transaction as the
             # Document row: delivered only once the letter is stored and the
@@ -592,9 +657,66 @@ def issue_decision_letter(decision_id: int) -> str:
                 _enqueue_english_copy_after_commit(decision_id)
     except BaseException:
         _discard_unless_stored(document)
+        if summary is not None:
+            _discard_unless_stored(summary)
         raise
     logger.info("decision %s: %s %s stored (%s pages)", decision_id, kind, document.reference, document.pages)
     return ISSUED
+
+
+# --- evaluation summaries -----------------------------------------------------------------
+
+
+def _summaries(application_id: Any) -> QuerySet[Document]:
+    return Document.objects.filter(application_id=application_id, kind=Document.Kind.EVALUATION_SUMMARY)
+
+
+def _written_summary(decision: Decision, *, issued_at: dt.datetime, letter_code: str) -> Document:
+    code = new_verification_code()
+    context = evaluation_summary_context(decision, code=code, issued_at=issued_at, letter_code=letter_code)
+    return _written(
+        render_pdf(SUMMARY_TEMPLATE, context),
+        kind=Document.Kind.EVALUATION_SUMMARY,
+        application_id=decision.application_id,
+        reference=decision.application.reference or "",
+        verification_code=code,
+        issued_at=issued_at,
+    )
+
+
+def issue_evaluation_summary(decision_id: int) -> str:
+    """The evaluation summary of a decision delivered without one (a decision delivered
+    before summaries were issued); idempotent. A letter issued now carries its summary
+    already (`issue_decision_letter`). One per application (`application` set,
+    `decision` left empty: `Document.decision` is the letter's)."""
+    decision = (
+        Decision.objects.select_related("application__call", "application__organisation", "session", "document")
+        .filter(pk=decision_id)
+        .first()
+    )
+    if decision is None:
+        return MISSING
+    letter = getattr(decision, "document", None)
+    if letter is None or decision.state == Decision.State.DRAFT or decision.state == Decision.State.SIGNED:
+        return NOT_APPLICABLE
+    existing = _summaries(decision.application_id)
+    if existing.exists():
+        return ALREADY_ISSUED
+    summary = _written_summary(decision, issued_at=timezone.now(), letter_code=letter.verification_code)
+    if not _store_once(summary, application_id=decision.application_id, existing=existing):
+        return ALREADY_ISSUED
+    logger.info("decision %s: evaluation summary %s stored", decision_id, summary.reference)
+    return ISSUED
+
+
+def decisions_awaiting_summary(*, older_than: dt.timedelta) -> QuerySet[Decision]:
+    """Decisions delivered before now − older_than whose evaluation summary is missing."""
+    return (
+        Decision.objects.filter(delivered_at__lt=timezone.now() - older_than, document__isnull=False)
+        .exclude(state__in=[Decision.State.DRAFT, Decision.State.SIGNED])
+        .exclude(application__documents__kind=Document.Kind.EVALUATION_SUMMARY)
+        .order_by("delivered_at", "pk")
+    )
 
 
 # --- English courtesy copy of the approval letter ----------------------------------------

@@ -76,7 +76,8 @@ TEMPLATE_VERSION: dict[str, str] = {
     "pdf/amendment.html": "amendment/2026.1",
     "pdf/ineligibility_notice.html": "ineligibility_notice/2026.1",
     "pdf/deposit_receipt.html": "deposit_receipt/2026.2",  # 2026.2: the answers to the call's questions
-    "pdf/committee_booklet.html": "committee_booklet/2026.1",
+    "pdf/committee_booklet.html": "committee_booklet/2026.2",
+    "pdf/evaluation_summary.html": "evaluation_summary/2026.1",
 }
 
 _COMMON_KEYS = ("verification_code", "verification_url")
@@ -111,6 +112,7 @@ REQUIRED_CONTEXT: dict[str, tuple[str, ...]] = {
     "pdf/amendment.html": (*_LETTER_KEYS, "number", "kind", "kind_label", "reason", "signatory"),
     "pdf/deposit_receipt.html": (*_LETTER_KEYS, "submitted_at", "snapshot_sha256"),
     "pdf/committee_booklet.html": (*_COMMON_KEYS, "session", "call", "applications", "issued_at"),
+    "pdf/evaluation_summary.html": (*_LETTER_KEYS, "outcome", "criteria", "score_source"),
 }
 
 

@@ -15,6 +15,7 @@ from grants.machines.payload import text
 from grants.models import Application, Consensus, Review, Role
 from grants.scoring import criterion_means
 from workflows.engine import Context, Field, Invalid, Spec, append_log
+from workflows.registry import publish
 
 A = Application.State
 #: Recorded while the application is evaluated, corrected until the committee decides.
@@ -96,6 +97,8 @@ def _apply(app: Application, cleaned: dict[str, Any], ctx: Context) -> Consensus
         payload={"scores": cleaned["scores"]},
         at=ctx.now,
     )
+    # The instructors and the secretaries hear of it (notifications.events), not the applicant.
+    publish("consensus_recorded", application=app, actor=ctx.user)
     return consensus
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from grants.evaluation import freeze_ranking
 from grants.machines.payload import parse_date, text
 from grants.models import Application, Call, CommitteeSession, Role
 from workflows.engine import Context, Field, Invalid, Spec, append_log
@@ -51,6 +52,11 @@ def _close_guard(session: CommitteeSession, cleaned: dict[str, Any], ctx: Contex
     return []
 
 
+def _close_effects(session: CommitteeSession, cleaned: dict[str, Any], ctx: Context) -> None:
+    # The ranking goes into the minutes as it stands at the close (grants.evaluation).
+    freeze_ranking(session, at=ctx.now)
+
+
 SESSION_CREATE = Spec(
     Call,
     "create_session",
@@ -81,6 +87,7 @@ SESSION_CLOSE = Spec(
     (Role.SECRETARY,),
     gettext_lazy("Clore la séance"),
     guard=_close_guard,
+    effects=_close_effects,
     history_label=gettext_lazy("Séance close"),
     confirm=gettext_lazy("Une séance close ne peut plus recevoir de décision. Clore ?"),
 )

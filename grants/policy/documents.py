@@ -19,10 +19,17 @@ APPLICANT_KINDS = frozenset(
         Document.Kind.REJECTION_LETTER,
         Document.Kind.APPROVAL_LETTER_EN,
         Document.Kind.AMENDMENT,  # the avenants of its grant
+        Document.Kind.EVALUATION_SUMMARY,
     }
 )
+#: Read by the applicant once the decision is delivered (the summary goes with the letter).
 DECISION_KINDS = frozenset(
-    {Document.Kind.APPROVAL_LETTER, Document.Kind.REJECTION_LETTER, Document.Kind.APPROVAL_LETTER_EN}
+    {
+        Document.Kind.APPROVAL_LETTER,
+        Document.Kind.REJECTION_LETTER,
+        Document.Kind.APPROVAL_LETTER_EN,
+        Document.Kind.EVALUATION_SUMMARY,
+    }
 )
 #: Read by everyone who may see the application (the submitted file's receipt).
 PUBLIC_KINDS = frozenset({Document.Kind.DEPOSIT_RECEIPT, Document.Kind.INELIGIBILITY_NOTICE})

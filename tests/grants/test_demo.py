@@ -110,3 +110,23 @@ def test_every_demo_account_finds_work_and_a_second_seed_adds_nothing() -> None:
     again = demo.seed(applications=20)
     assert again["created"] == 0
     assert Application.objects.count() == count
+
+
+def test_the_demo_has_a_closed_session_with_its_frozen_ranking_and_evaluation_summaries(settings, tmp_path) -> None:
+    from grants.demo_evaluation import EVALUATION_CALL
+    from grants.models import Consensus, Document
+
+    settings.MEDIA_ROOT = tmp_path / "media"
+    demo.seed(applications=6)
+    closed = CommitteeSession.objects.get(call__code=EVALUATION_CALL)
+    assert closed.state == CommitteeSession.State.CLOSED and closed.ranking_frozen_at is not None
+    rows = closed.frozen_ranking["rows"]
+    assert [r["weighted_score"] for r in rows] == ["5.0", "4.0", "2.0"]
+    assert [r["within_envelope"] for r in rows] == [True, True, False]  # 60 000 € envelope, 25 000 € each
+    decided = Application.objects.filter(session=closed)
+    assert Consensus.objects.filter(application__in=decided).count() == 3
+    delivered = Decision.objects.filter(application__in=decided, state=Decision.State.DELIVERED)
+    assert delivered.count() == 3
+    summaries = Document.objects.filter(application__in=decided, kind=Document.Kind.EVALUATION_SUMMARY)
+    assert summaries.count() == 3
+    assert demo.seed(applications=6)["created"] == 0

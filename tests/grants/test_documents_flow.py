@@ -197,7 +197,9 @@ def test_a_second_delivery_of_the_task_produces_no_second_document(world: Any, _
         first.verification_code,
     )
     assert Path(again.file.path).read_bytes() == content
-    assert stored_files(_media) == [Path(first.file.path)]
+    # the letter and the evaluation summary stored with it, nothing more
+    assert stored_files(_media) == sorted(Path(d.file.path) for d in Document.objects.all())
+    assert Document.objects.filter(kind=Document.Kind.EVALUATION_SUMMARY).count() == 1
 
 
 def test_a_delivered_or_recorded_letter_is_never_rendered_again(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -242,7 +244,10 @@ def test_a_worker_losing_the_race_keeps_the_first_letter_and_deletes_its_own_fil
     assert issuing.issue_decision_letter(decision.pk) == issuing.ALREADY_ISSUED
 
     winner = Document.objects.get(decision=decision)
-    assert stored_files(_media) == [Path(winner.file.path)]
+    # the winner's letter and summary; the loser's files are deleted
+    assert Path(winner.file.path) in stored_files(_media)
+    assert stored_files(_media) == sorted(Path(d.file.path) for d in Document.objects.all())
+    assert Document.objects.filter(kind=Document.Kind.EVALUATION_SUMMARY).count() == 1
     assert Decision.objects.get(pk=decision.pk).state == Decision.State.DELIVERED
 
 

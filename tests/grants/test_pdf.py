@@ -236,8 +236,29 @@ def amendment_context() -> dict[str, Any]:
     return context
 
 
+def summary_context() -> dict[str, Any]:
+    context = common("AAP-2026-GEN-00031")
+    del context["signatory"]
+    context.update(
+        outcome="rejected",
+        committee_date=dt.date(2026, 11, 12),
+        criteria=[
+            {"label": "Pertinence au regard des ODD", "label_en": "Relevance to the SDGs", "weight": 2, "score": 3},
+            {"label": "Qualité du partenariat", "weight": 1, "score": 2},
+            {"label": "Pérennité", "weight": 1, "score": None},
+        ],
+        weighted_score=Decimal("2.7"),
+        score_source="consensus",
+        comment="Le partenariat mérite d'être consolidé avant une nouvelle candidature.",
+        reasons="Le plan de financement ne démontre pas la participation effective du partenaire étranger.",
+        letter_code="ABCD-EFGH-IJKL-MNOP-QRST-UVWX",
+    )
+    return context
+
+
 CONTEXTS = {
     "pdf/amendment.html": amendment_context,
+    "pdf/evaluation_summary.html": summary_context,
     "pdf/approval_letter.html": approval_context,
     "pdf/rejection_letter.html": rejection_context,
     "pdf/ineligibility_notice.html": ineligibility_context,
@@ -483,6 +504,17 @@ def test_committee_booklet_content(rendered: dict[str, pdf.RenderedPdf]) -> None
     assert "Pertinence ODD" in text and "note pondérée 4,33 / 5" in text
     assert f"75{NNBSP}000,00{NBSP}€ (50{NNBSP}%)" in text
     assert "Renforcement des capacités des services techniques municipaux." in text
+
+
+def test_evaluation_summary_content(rendered: dict[str, pdf.RenderedPdf]) -> None:
+    text = pdf_text(rendered["pdf/evaluation_summary.html"].content)
+    assert "Synthèse de l'évaluation" in text and "AAP-2026-GEN-00031" in text
+    assert "Projet non retenu" in text and "Note globale pondérée (Weighted score) 2,7 / 5" in text
+    assert "Pertinence au regard des ODD Relevance to the SDGs 2 3" in text
+    assert "Qualité du partenariat 1 2" in text and "Pérennité 1 —" in text
+    assert "Le partenariat mérite d'être consolidé" in text
+    assert "Le plan de financement ne démontre pas" in text
+    assert "ABCD-EFGH-IJKL-MNOP-QRST-UVWX" in squeezed(text)  # the letter it goes with
 
 
 def test_rendering_is_deterministic() -> None:

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from grants import budget, policy, services
+from grants import budget, evaluation, policy, services
 from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
 from grants.scoring import score_summary
 from grants.templatetags.french_format import decimal_fr
@@ -274,13 +274,14 @@ def _agenda_response(
 
 def _ranking(session: CommitteeSession, rows: list[AgendaRow]) -> dict[str, Any]:
     """The agenda best first (grants.budget.ranking) and where the envelope line falls."""
-    ranked = budget.ranking(session.call, session.pk, [row.app for row in rows])
+    ranked = evaluation.session_ranking(session, [row.app for row in rows])
     lines = []
     previous_within = True
-    for row in ranked:
+    for row in ranked.rows:
         lines.append({"line_before": previous_within and not row.within_envelope, **row.__dict__})
         previous_within = row.within_envelope
-    return {"ranking": lines, "ranking_available": budget.available_envelope(session.call, session.pk)}
+    # Closed: the ranking frozen at the close (the minutes), never recomputed.
+    return {"ranking": lines, "ranking_available": ranked.available, "ranking_frozen_at": ranked.frozen_at}
 
 
 def _latest_booklet(session: CommitteeSession) -> Any:

@@ -7,13 +7,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from grants import policy, services
+from grants.documents.downloads import safe_stem
 from grants.models import Application, Consensus, Review, Role
 from grants.scoring import SPREAD_LIMIT, criterion_means, score_summary, spreads, weighted_score
 from grants.web.staff.common import raise_for, report_error, staff_render, staff_view
@@ -109,3 +110,21 @@ def consensus_page(request: HttpRequest, application_id: Any) -> HttpResponse:
         "unmet": unmet,
     }
     return staff_render(request, "grants/staff/consensus.html", context, status=status)
+
+
+@require_http_methods(["GET", "HEAD"])
+@staff_view()
+def application_document(request: HttpRequest, application_id: Any, document_id: int) -> FileResponse:
+    """A document issued for the application (receipt, notice, letters, evaluation
+    summary) that the policy lets this staff member read, streamed as PDF; the file name
+    is built from the reference and the kind, never from user text."""
+    app = readable_application(request.user, application_id)
+    document = next((d for d in policy.application_documents(request.user, app) if d.pk == document_id), None)
+    if document is None or not document.file:
+        raise Http404(_("Introuvable."))
+    try:
+        handle = document.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("Introuvable.")) from None
+    stem = safe_stem(f"{document.reference or app.reference or 'document'}-{document.kind}", "document")
+    return FileResponse(handle, as_attachment=True, filename=f"{stem}.pdf", content_type="application/pdf")

@@ -41,6 +41,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
         name="staff-consensus",
     ),
     path(
+        "dossiers/<uuid:application_id>/instruction/documents/<int:document_id>/",
+        evaluation.application_document,
+        name="staff-document",
+    ),
+    path(
         "dossiers/<uuid:application_id>/instruction/pieces/<int:attachment_id>/",
         views.attachment_download,
         name="staff-attachment",

@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from grants import budget, policy, services
+from grants import budget, evaluation, policy, services
 from grants.documents.downloads import attachment_response
 from grants.models import (
     Application,
@@ -30,9 +30,7 @@ from grants.models import (
     CommitteeSession,
     Country,
     OpinionRequest,
-    Review,
     Role,
-    RoleGrant,
 )
 from grants.reference_data import collation_key
 from grants.scoring import score_summary
@@ -234,21 +232,17 @@ def readable_application(user: Any, application_id: Any) -> Application:
     return app
 
 
-def _reviewer_choices(app: Application) -> list[tuple[str, str]]:
-    assigned = set(Review.objects.filter(application=app).values_list("reviewer_id", flat=True))
-    grants = (
-        RoleGrant.objects.filter(role=Role.REVIEWER, user__is_active=True)
-        .filter(Q(call__isnull=True) | Q(call=app.call))
-        .select_related("user")
-        .order_by("user__username")
-    )
-    seen: dict[str, str] = {}
-    for grant in grants:
-        if grant.user_id in assigned:
-            continue
-        name = grant.user.get_full_name() or grant.user.get_username()
-        seen[grant.user.get_username()] = f"{name} ({grant.user.get_username()})"
-    return list(seen.items())
+def _reviewer_choices(app: Application, candidates: evaluation.Candidates | None = None) -> list[tuple[str, str]]:
+    """The reviewers that may be assigned, each labelled with its load and known conflicts
+    (grants.evaluation.reviewer_candidates)."""
+    candidates = candidates or evaluation.reviewer_candidates(app)
+    choices = []
+    for c in candidates.reviewers:
+        label = f"{c.name} ({c.username}) — " + _("évaluations en cours : %(n)s") % {"n": c.open_reviews}
+        if c.conflicts:
+            label += " — " + _("conflit : %(list)s") % {"list": ", ".join(c.conflict_labels)}
+        choices.append((c.username, label))
+    return choices
 
 
 def _sessions(app: Application) -> list[CommitteeSession]:
@@ -260,12 +254,14 @@ def _sessions(app: Application) -> list[CommitteeSession]:
     )
 
 
-def _action_form(spec: engine.Spec, app: Application, data: Any = None) -> StaffForm:
+def _action_form(
+    spec: engine.Spec, app: Application, data: Any = None, candidates: evaluation.Candidates | None = None
+) -> StaffForm:
     initial = None
     if spec is services.APPROVE and data is None:
         initial = {"amount": decimal_fr(app.requested_amount)}
     sessions = _sessions(app) if any(f.kind == "session" for f in spec.fields) else None
-    reviewers = _reviewer_choices(app) if any(f.kind == "reviewer" for f in spec.fields) else None
+    reviewers = _reviewer_choices(app, candidates) if any(f.kind == "reviewer" for f in spec.fields) else None
     # The partner government's part is asked on a joint fund only (grants.variants).
     exclude = frozenset() if variant_for(app.call).partner_validation else frozenset({"partner_amount"})
     return action_form(spec, data, initial=initial, sessions=sessions, reviewers=reviewers, exclude=exclude)
@@ -338,8 +334,13 @@ def application_context(
             }
         )
     assign_form = None
+    candidates = None
     if engine.offered(services.ASSIGN_REVIEWER, app, user):
-        assign_form = bound.get(services.ASSIGN_REVIEWER.name) or _action_form(services.ASSIGN_REVIEWER, app)
+        # Load, conflicts and the call's minimum of reviews beside the form (grants.evaluation).
+        candidates = evaluation.reviewer_candidates(app)
+        assign_form = bound.get(services.ASSIGN_REVIEWER.name) or _action_form(
+            services.ASSIGN_REVIEWER, app, candidates=candidates
+        )
 
     decision = policy.visible_decisions(user).filter(application=app).select_related("document").first()
     decision_actions = {}
@@ -370,9 +371,12 @@ def application_context(
         "history": policy.history(user, app),
         "actions": actions,
         "assign_form": assign_form,
+        "candidates": candidates,
         "assign_unmet": unmet.get(services.ASSIGN_REVIEWER.name),
         "decision": decision,
         "decision_actions": decision_actions,
+        # Issued documents the policy lets this reader download (letters, evaluation summary…).
+        "documents": policy.application_documents(user, app, decision),
     }
 
 

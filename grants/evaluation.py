@@ -1,0 +1,286 @@
+"""The evaluation's helpers that are neither a transition nor a read rule.
+
+* **Reviewer candidates** (`reviewer_candidates`): for the instructor's assignment form
+  and the API, each reviewer that may still be assigned to an application with its
+  current load (open reviews, next due date, overdue reviews) and its known conflicts
+  (a conflict it declared on another application of the same lead authority; a member of
+  the lead or a co-applicant authority; from the applicant's region when the call says
+  so, ``Call.conflict_same_region``), and the call's minimum of reviews, met or not. A
+  constant number of queries whatever the number of reviewers.
+* **The session's ranking** (`session_ranking`): `grants.budget.ranking` while the
+  session is planned or open; once it is closed, the ranking frozen at the close
+  (`freeze_ranking`, the close's effect), never recomputed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from grants import budget
+from grants.models import Application, CommitteeSession, Review, Role, RoleGrant
+from workflows.models import Task, TaskKind, TransitionLog
+
+# --- reviewer candidates ------------------------------------------------------------------------
+
+#: Known conflicts: code → what the instructor reads.
+CONFLICT_LABELS = {
+    "declared": _("conflit déclaré sur un autre dossier de cette collectivité"),
+    "organisation": _("membre d'une collectivité du dossier"),
+    "region": _("même région que le porteur"),
+}
+
+
+@dataclass
+class Candidate:
+    user: Any
+    username: str
+    name: str
+    open_reviews: int = 0
+    next_due_at: dt.datetime | None = None
+    overdue: int = 0
+    conflicts: list[str] = field(default_factory=list)
+
+    @property
+    def conflict_labels(self) -> list[str]:
+        return [str(CONFLICT_LABELS[code]) for code in self.conflicts]
+
+
+@dataclass
+class Candidates:
+    reviewers: list[Candidate]
+    submitted: int
+    min_reviews: int
+    in_progress: int
+
+    @property
+    def met(self) -> bool:
+        return self.submitted >= self.min_reviews
+
+
+def reviewer_candidates(application: Application, *, now: dt.datetime | None = None) -> Candidates:
+    """Every active reviewer of the application's call not yet assigned to it (a declined
+    review counts as assigned: it cannot be assigned twice), by username, with its load
+    and its known conflicts; and the application's submitted reviews against the call's
+    minimum. Eight queries, whatever the number of reviewers."""
+    now = now or timezone.now()
+    app = application
+    counts = dict(
+        Review.objects.filter(application=app).values_list("state").annotate(n=Count("pk")).values_list("state", "n")
+    )
+    assigned = set(Review.objects.filter(application=app).values_list("reviewer_id", flat=True))
+    grants = (
+        RoleGrant.objects.filter(role=Role.REVIEWER, user__is_active=True)
+        .filter(Q(call__isnull=True) | Q(call_id=app.call_id))
+        .exclude(user_id__in=assigned)
+        .select_related("user")
+        .order_by("user__username", "pk")
+    )
+    reviewers: dict[int, Candidate] = {}
+    for grant in grants:
+        user = grant.user
+        if user.pk not in reviewers:
+            reviewers[user.pk] = Candidate(
+                user=user,
+                username=user.get_username(),
+                name=(user.get_full_name() or "").strip() or user.get_username(),
+            )
+    ids = list(reviewers)
+    if ids:
+        _load(reviewers, ids, now)
+        _conflicts(reviewers, ids, app)
+    return Candidates(
+        reviewers=list(reviewers.values()),
+        submitted=counts.get(Review.State.SUBMITTED, 0),
+        min_reviews=app.call.min_reviews,
+        in_progress=counts.get(Review.State.ASSIGNED, 0),
+    )
+
+
+def _load(reviewers: dict[int, Candidate], ids: list[int], now: dt.datetime) -> None:
+    for reviewer_id, n in (
+        Review.objects.filter(reviewer_id__in=ids, state=Review.State.ASSIGNED)
+        .values_list("reviewer_id")
+        .annotate(n=Count("pk"))
+        .values_list("reviewer_id", "n")
+    ):
+        reviewers[reviewer_id].open_reviews = n
+    rows = (
+        Task.objects.filter(kind=TaskKind.REVIEW, state=Task.State.OPEN, assignee_id__in=ids)
+        .values("assignee_id")
+        .annotate(
+            next_due=Min("due_at", filter=Q(due_at__gte=now)),
+            overdue=Count("pk", filter=Q(due_at__lt=now)),
+        )
+    )
+    for row in rows:
+        candidate = reviewers[row["assignee_id"]]
+        candidate.next_due_at = row["next_due"]
+        candidate.overdue = row["overdue"]
+
+
+def _conflicts(reviewers: dict[int, Candidate], ids: list[int], app: Application) -> None:
+    authorities = {app.organisation_id, *app.co_applicants.values_list("pk", flat=True)}
+    region = app.organisation.region_id
+    found: dict[int, set[str]] = defaultdict(set)
+    # A conflict declared on any application of the same lead authority.
+    for actor_id in (
+        TransitionLog.objects.filter(
+            transition="declare",
+            subject_type="grants.review",
+            payload__conflict=True,
+            application__organisation_id=app.organisation_id,
+            actor_id__in=ids,
+        )
+        .values_list("actor_id", flat=True)
+        .distinct()
+    ):
+        found[actor_id].add("declared")
+    # The reviewer's organisations and regions, from every role it holds.
+    for user_id, organisation_id, organisation_region, grant_region in RoleGrant.objects.filter(
+        user_id__in=ids
+    ).values_list("user_id", "organisation_id", "organisation__region_id", "region_id"):
+        if organisation_id is not None and organisation_id in authorities:
+            found[user_id].add("organisation")
+        if app.call.conflict_same_region and region and region in (organisation_region, grant_region):
+            found[user_id].add("region")
+    for user_id, codes in found.items():
+        reviewers[user_id].conflicts = [code for code in CONFLICT_LABELS if code in codes]
+
+
+# --- the session's ranking ----------------------------------------------------------------------
+
+#: The tie-break rule, stored with a frozen ranking (docs/evaluation.md, "Ranking").
+RANKING_RULE = "consensus_desc,requested_asc,submitted_asc,reference_asc"
+RANKING_RULE_TEXT = _(
+    "Note de consensus décroissante ; à note égale, le montant demandé le plus faible, puis le dépôt le plus "
+    "ancien, puis la référence. Un dossier sans consensus vient après tous les dossiers notés."
+)
+
+
+@dataclass(frozen=True)
+class RankingRow:
+    application: str  # the application's id (a UUID, as text)
+    reference: str
+    title: str
+    organisation: str
+    weighted_score: Decimal | None
+    requested: Decimal
+    cumulative_requested: Decimal
+    within_envelope: bool
+
+
+@dataclass(frozen=True)
+class SessionRanking:
+    rows: list[RankingRow]
+    available: Decimal  # the envelope the line is drawn against
+    rule: str
+    frozen_at: dt.datetime | None  # None: computed now (the session is not closed)
+
+    @property
+    def frozen(self) -> bool:
+        return self.frozen_at is not None
+
+
+def _agenda(session: CommitteeSession) -> Any:
+    return (
+        Application.objects.filter(session=session)
+        .exclude(reference__isnull=True)
+        .select_related("organisation")
+        .order_by("reference_number", "reference")
+    )
+
+
+def _live(session: CommitteeSession, applications: Any) -> SessionRanking:
+    rows = [
+        RankingRow(
+            application=str(row.application.pk),
+            reference=row.application.reference or "",
+            title=row.application.title,
+            organisation=row.application.organisation.name,
+            weighted_score=row.weighted_score,
+            requested=row.requested,
+            cumulative_requested=row.cumulative_requested,
+            within_envelope=row.within_envelope,
+        )
+        for row in budget.ranking(session.call, session.pk, applications)
+    ]
+    return SessionRanking(rows, budget.available_envelope(session.call, session.pk), RANKING_RULE, None)
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value:f}"
+
+
+def freeze_ranking(session: CommitteeSession, *, at: dt.datetime) -> None:
+    """Store the session's ranking as it stands now (the close's effect; the session row
+    is locked by the engine). A session frozen once is never frozen again."""
+    if session.frozen_ranking is not None:
+        return
+    live = _live(session, _agenda(session))
+    session.frozen_ranking = {
+        "rule": live.rule,
+        "available": _money(live.available),
+        "rows": [
+            {
+                "application": row.application,
+                "reference": row.reference,
+                "title": row.title,
+                "organisation": row.organisation,
+                "weighted_score": _money(row.weighted_score),
+                "requested": _money(row.requested),
+                "cumulative_requested": _money(row.cumulative_requested),
+                "within_envelope": row.within_envelope,
+            }
+            for row in live.rows
+        ],
+    }
+    session.ranking_frozen_at = at
+    CommitteeSession.objects.filter(pk=session.pk).update(frozen_ranking=session.frozen_ranking, ranking_frozen_at=at)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def session_ranking(session: CommitteeSession, applications: Any = None) -> SessionRanking:
+    """The session's ranking: frozen once closed, else computed over ``applications``
+    (default: the whole agenda). A frozen ranking keeps only the rows of ``applications``
+    when given (the caller's visible ones), with the figures as frozen."""
+    frozen = session.frozen_ranking
+    if frozen is None:
+        return _live(session, _agenda(session) if applications is None else applications)
+    keep = None if applications is None else {str(pk) for pk in _ids(applications)}
+    rows = [
+        RankingRow(
+            application=str(item["application"]),
+            reference=str(item.get("reference") or ""),
+            title=str(item.get("title") or ""),
+            organisation=str(item.get("organisation") or ""),
+            weighted_score=_decimal(item.get("weighted_score")),
+            requested=_decimal(item["requested"]) or Decimal("0.00"),
+            cumulative_requested=_decimal(item["cumulative_requested"]) or Decimal("0.00"),
+            within_envelope=bool(item["within_envelope"]),
+        )
+        for item in frozen.get("rows") or []
+        if keep is None or str(item["application"]) in keep
+    ]
+    return SessionRanking(
+        rows,
+        _decimal(frozen.get("available")) or Decimal("0.00"),
+        str(frozen.get("rule") or RANKING_RULE),
+        session.ranking_frozen_at or session.created_at,
+    )
+
+
+def _ids(applications: Any) -> list[Any]:
+    if hasattr(applications, "values_list"):
+        return list(applications.values_list("pk", flat=True))
+    return [a.pk for a in applications]
