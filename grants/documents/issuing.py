@@ -231,7 +231,8 @@ def decision_letter_context(decision: Decision, *, code: str, issued_at: dt.date
                 "title": SIGNATORY_TITLE,
                 "signed_at": decision.signed_at,
             },
-            "committee_date": decision.session.date if decision.session_id and decision.session else None,
+            # The day the committee really sat (opened), not its planned date.
+            "committee_date": decision.session.sitting_date if decision.session_id and decision.session else None,
             "requested_amount": app.requested_amount,
         }
         if decision.outcome == Decision.Outcome.REJECTED:

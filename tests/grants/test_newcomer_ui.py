@@ -183,3 +183,154 @@ def test_the_committee_s_amounts_are_prefilled_the_french_way_and_read_back(clie
     )
     assert response.status_code == 302
     assert Decision.objects.get(application=app).amount == Decimal("25000.00")
+
+
+# --- newcomer leftovers: each section checked when saved -----------------------------------
+
+
+def _project_post(**fields: str) -> dict[str, str]:
+    return {"title": "Titre", "gender_marker": "0", **fields}
+
+
+def test_a_duration_beyond_the_call_s_limit_is_refused_on_its_field_with_the_limit(
+    client: Client, world: World
+) -> None:
+    app = world.draft()
+    client.force_login(world.applicant)
+    url = reverse("applicant-edit", args=[app.pk, "projet"])
+    response = client.post(url, _project_post(duration_months="48"))
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    limits = f"de {world.call.min_duration_months} à {world.call.max_duration_months} mois"
+    assert (
+        f'<a href="#id_duration_months">Durée (en mois) : La durée de 48 mois sort des limites de l\'appel : {limits}.</a>'
+        in page
+    )
+    assert 'id="id_duration_months_error"' in page
+    assert 'value="48"' in page  # what was typed stays in the field
+    app.refresh_from_db()
+    assert (app.title, app.duration_months) == ("Gestion des déchets à Saint-Louis", 24)  # nothing saved
+    english = html.unescape(client.post(url, _project_post(duration_months="48"), **EN).content.decode())
+    assert "The 48-month duration is outside the call's limits: 12 to 36 months." in english
+    assert client.post(url, _project_post(duration_months="36")).status_code == 302
+
+
+def test_sdg_targets_that_do_not_exist_are_refused_with_the_reason(client: Client, world: World) -> None:
+    app = world.draft()
+    client.force_login(world.applicant)
+    url = reverse("applicant-edit", args=[app.pk, "projet"])
+    response = client.post(url, _project_post(sdg_targets="99.9, abc, 6.9"))
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert "« 99.9 » n'est pas une cible ODD : les objectifs vont de 1 à 17." in page
+    assert "« abc » n'est pas une cible ODD : écrivez objectif.cible, par exemple 6.1 ou 11.a." in page
+    assert "La cible 6.9 n'existe pas : les cibles de l'objectif 6 sont 6.1 à 6.6, 6.a, 6.b." in page
+    assert 'id="id_sdg_targets_error"' in page and 'value="99.9, abc, 6.9"' in page
+    app.refresh_from_db()
+    assert app.sdg_targets == []
+    english = html.unescape(client.post(url, _project_post(sdg_targets="abc"), **EN).content.decode())
+    assert "“abc” is not an SDG target: write goal.target, for example 6.1 or 11.a." in english
+    assert client.post(url, _project_post(sdg_targets="6.1, 11.a, 17.19")).status_code == 302
+    app.refresh_from_db()
+    assert app.sdg_targets == ["6.1", "11.a", "17.19"]
+
+
+def test_the_api_refuses_unknown_sdg_targets_and_keeps_the_duration_for_submission(world: World) -> None:
+    from rest_framework.test import APIClient
+
+    app = world.draft()
+    api = APIClient()
+    api.force_authenticate(world.applicant)
+    response = api.patch(f"/api/v1/applications/{app.pk}/", {"sdg_targets": ["99.9"]}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"]["sdg_targets"] == [
+        "« 99.9 » n'est pas une cible ODD : les objectifs vont de 1 à 17."
+    ]
+    # A draft saved through the API meets the call's bounds at submission (the contract).
+    assert api.patch(f"/api/v1/applications/{app.pk}/", {"duration_months": 48}, format="json").status_code == 200
+    submit = api.post(f"/api/v1/applications/{app.pk}/transitions/submit/", {}, format="json")
+    assert submit.status_code == 409
+    assert any("48" in reason for reason in submit.json()["unmet"])
+
+
+def _budget(lines: list[tuple[str, str, str, str]], **funding: str) -> dict[str, str]:
+    data = {
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+    }
+    for i, (year, category, label, amount) in enumerate(lines):
+        data.update(
+            {
+                f"lines-{i}-year": year,
+                f"lines-{i}-category": category,
+                f"lines-{i}-label": label,
+                f"lines-{i}-amount": amount,
+            }
+        )
+    return {**data, **funding}
+
+
+def test_after_a_refused_budget_save_the_panel_shows_the_typed_figures_and_the_errors(
+    client: Client, world: World
+) -> None:
+    app = world.draft()
+    client.force_login(world.applicant)
+    data = _budget(
+        [
+            ("1", "staff", "Expertise", "60 000"),
+            ("2", "equipment", "Véhicule", "40 000,00"),
+            ("2", "other", "Divers", "beaucoup"),
+        ],
+        own_cash="15 000",
+        own_in_kind="5 000",
+        partner="10 000",
+        other="45 000",
+        requested="douze",
+    )
+    response = client.post(reverse("applicant-edit", args=[app.pk, "budget"]), data)
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    panel = page.split('id="budget-panel-body"', 1)[1]
+    assert re.search(r'id="budget-total">100\u202f000,00\u00a0€<', panel)  # the two valid lines, not 0,00 €
+    assert "Le calcul ne tient pas compte des saisies à corriger" in panel
+    assert "Montant invalide" in panel
+    assert "Aperçu de votre saisie, non encore enregistrée." in panel
+    assert 'value="beaucoup"' in page and 'value="60 000"' in page and 'value="douze"' in page  # nothing lost
+    assert sorted(app.budget_lines.values_list("label", flat=True)) == ["Expertise", "Équipements"]  # unsaved
+
+
+# --- newcomer leftovers: the letter cites the day the committee sat --------------------------
+
+
+def test_the_decision_letter_cites_the_day_the_session_sat_not_its_planned_date(world: World) -> None:
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from grants import services
+    from grants.documents import issuing
+    from grants.documents.pdf import render_template_html
+    from grants.models import CommitteeSession, Decision
+
+    planned = timezone.localdate() + dt.timedelta(days=20)
+    assert world.session.date == planned
+    app = world.advance(world.draft(), Application.State.APPROVED)
+    session = CommitteeSession.objects.get(pk=world.session.pk)
+    assert session.sitting_date == timezone.localdate()
+    decision = Decision.objects.get(application=app)
+    services.decision_sign(decision_id=decision.pk, user=world.signatory)
+    decision = Decision.objects.select_related("session", "application").get(pk=decision.pk)
+    template, context = issuing.decision_letter_context(decision, code="ABCD-EFGH", issued_at=timezone.now())
+    assert context["committee_date"] == timezone.localdate()
+    letter = html.unescape(render_template_html(template, context))
+    from grants.templatetags.french_format import date_fr
+
+    assert f"Vu l'avis du comité de sélection réuni le {date_fr(timezone.localdate())}" in letter
+    assert date_fr(planned) not in letter
+
+
+def test_a_session_not_yet_opened_keeps_its_planned_date(world: World) -> None:
+    assert world.session.opened_at is None
+    assert world.session.sitting_date == world.session.date

@@ -540,6 +540,35 @@ class _SectionForms:
             return {"budget": {"lines": lines, "funding": self.funding.to_data()}}
         return {}
 
+    def typed_budget(self) -> dict[str, Any]:
+        """The budget as typed, without the inputs in error: what the panel can still
+        compute after a refused save (a funding field in error keeps its saved value)."""
+        lines = []
+        for form in self.lines.forms if self.lines is not None else []:
+            data = getattr(form, "cleaned_data", None) or {}
+            if form.errors or not data or data.get("DELETE"):
+                continue
+            if not any(str(data.get(name) or "").strip() for name in form.SIGNIFICANT):
+                continue
+            lines.append(
+                {
+                    "year": data.get("year") or 1,
+                    "category": data.get("category"),
+                    "label": data.get("label", "").strip(),
+                    "amount": data.get("amount") or "0",
+                    **({"country": data["country"]} if data.get("country") else {}),
+                }
+            )
+        funding: dict[str, str] = {}
+        if self.funding is not None:
+            cleaned = getattr(self.funding, "cleaned_data", None) or {}
+            funding = {
+                key: cleaned.get(key) or "0"
+                for key in self.funding.FIELD_OF
+                if key not in self.funding.errors and key in cleaned
+            }
+        return {"budget": {"lines": lines, "funding": funding}}
+
     def apply_errors(self, errors: dict[str, list[str]]) -> None:
         for key, messages_ in errors.items():
             if self.project is not None and key in self.project.fields:
@@ -598,6 +627,21 @@ def _section_context(app: Application, index: int, forms_: _SectionForms) -> dic
     return context
 
 
+def _typed_panel(request: HttpRequest, app: Application, forms_: _SectionForms) -> dict[str, Any]:
+    """The budget panel of what was typed (inputs in error left out), with the errors:
+    computed on a copy written inside a transaction that is rolled back."""
+    context: dict[str, Any] = {"panel_error": [message for _target, message in forms_.all_errors()], "preview": True}
+    try:
+        with transaction.atomic():
+            copy = drafts.application_update(application_id=app.pk, user=request.user, data=forms_.typed_budget())
+            context["panel"] = budget_panel(copy)
+            transaction.set_rollback(True)
+    except TransitionError as exc:
+        context["panel"] = None
+        context["panel_error"] += [m for messages_ in exc.errors.values() for m in messages_] or [exc.message]
+    return context
+
+
 @applicant_required
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, pk: Any, section: str) -> HttpResponse:
@@ -617,7 +661,9 @@ def edit(request: HttpRequest, pk: Any, section: str) -> HttpResponse:
     if bound and not forms_.extra_row:
         if forms_.is_valid():
             try:
-                app = drafts.application_update(application_id=app.pk, user=request.user, data=forms_.to_data())
+                app = drafts.application_update(
+                    application_id=app.pk, user=request.user, data=forms_.to_data(), per_section=True
+                )
             except Invalid as exc:
                 forms_.apply_errors(exc.errors)
                 status = 400
@@ -634,7 +680,11 @@ def edit(request: HttpRequest, pk: Any, section: str) -> HttpResponse:
                 return redirect("applicant-edit", pk=app.pk, section=section)
         else:
             status = 400
-    return render(request, "grants/applicant/edit.html", _section_context(app, index, forms_), status=status)
+    context = _section_context(app, index, forms_)
+    if status == 400 and section == "budget":
+        # After a refused save the panel shows the figures of what was typed, and why.
+        context.update(_typed_panel(request, app, forms_))
+    return render(request, "grants/applicant/edit.html", context, status=status)
 
 
 @applicant_required
@@ -649,7 +699,7 @@ def budget_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     if not app.is_editable:
         context["panel_error"] = [_("Le dossier ne peut plus être modifié.")]
     elif not forms_.is_valid():
-        context["panel_error"] = [message for _target, message in forms_.all_errors()]
+        context.update(_typed_panel(request, app, forms_))
     else:
         try:
             with transaction.atomic():
