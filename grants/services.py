@@ -115,8 +115,11 @@ def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> 
     return result
 
 
-def decision_sign(*, decision_id: int, user: Any) -> Decision:
-    result: Decision = fire(DECISION_SIGN, decision_id, user=user)
+def decision_sign(*, decision_id: int, user: Any, confirm: Any = None) -> Decision:
+    """Sign a draft decision. ``confirm``: the answer to the signature's confirmation when
+    the caller asked it (None: not asked)."""
+    payload = {} if confirm is None else {"confirm": confirm}
+    result: Decision = fire(DECISION_SIGN, decision_id, user=user, payload=payload)
     return result
 
 

@@ -502,6 +502,7 @@ MATRIX: list[Row] = [
         "staff-application-action",
         "POST",
         apps(S.SUBMITTED, "application_id", lambda m, which: {"name": "declare_eligible"}),
+        body=lambda m: {"confirm": "1"},  # the page's confirmation, ticked
         # Acting is narrower than seeing: only an instructor declares an application eligible.
         in_=s(404, applicants=403, instructor=302, secretary=403, admin=403),
         out=s(404, applicants=403, instructor=302, secretary=403, admin=403),
@@ -592,6 +593,11 @@ MATRIX: list[Row] = [
     row("signatory-sign", "POST", in_=only(400, "signatory")),  # none ticked
     row("signatory-sign", "GET", anonymous=405, in_=s(405)),
     row("signatory-progress", "GET", in_=only(200, "signatory", "admin")),
+    # newcomer: the letter's preview before signing, only of a decision still to sign (in: delivered).
+    row(
+        "signatory-preview", "GET", DECISIONS, in_=only(404, "signatory", "admin"), out=only(200, "signatory", "admin")
+    ),
+    row("signatory-preview", "POST", DECISIONS, anonymous=405, in_=s(405), out=s(405)),
     row("finance", "GET", in_=only(200, "finance", "admin")),
     row(
         "finance-record",
@@ -641,7 +647,7 @@ MATRIX: list[Row] = [
     row("applicant-attachment", "GET", with_attachment(apps(S.DRAFT)), **portal(200)),
     row("applicant-attachment-remove", "POST", with_attachment(apps(S.DRAFT)), **portal(302)),
     row("applicant-review", "GET", apps(S.DRAFT), **portal(200)),
-    row("applicant-submit", "POST", apps(S.DRAFT), **portal(302)),
+    row("applicant-submit", "POST", apps(S.DRAFT), body=lambda m: {"confirm": "1"}, **portal(302)),  # sworn
     # The method is checked before the application: 405 whatever the id (nothing leaks).
     row("applicant-submit", "GET", apps(S.DRAFT), in_=s(PORTAL, applicants=405), out=s(PORTAL, applicants=405)),
     row("applicant-confirmation", "GET", apps(S.SUBMITTED), **portal(200)),

@@ -75,7 +75,7 @@ TEMPLATE_VERSION: dict[str, str] = {
     "pdf/rejection_letter.html": "rejection_letter/2026.1",
     "pdf/ineligibility_notice.html": "ineligibility_notice/2026.1",
     "pdf/deposit_receipt.html": "deposit_receipt/2026.1",
-    "pdf/committee_booklet.html": "committee_booklet/2026.1",
+    "pdf/committee_booklet.html": "committee_booklet/2026.2",
 }
 
 _COMMON_KEYS = ("verification_code", "verification_url")

@@ -181,8 +181,18 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     sign_in(page, base, "signatory")
     page.get_by_role("link", name="Signature", exact=True).click()
     check_page(page)
+    # The letter's preview before signing: the PDF as it will read, watermarked "PROJET".
+    preview = page.request.get(base + page.locator(f"#preview-{decision.pk}").get_attribute("href"))
+    assert preview.status == 200 and preview.headers["content-type"] == "application/pdf"
+    assert preview.body().startswith(b"%PDF-")
     page.locator(f'label[for="sign-{decision.pk}"]').click()
     page.locator(f'label[for="sign-{Decision.objects.get(application=other).pk}"]').click()
+    page.get_by_role("button", name="Signer les décisions cochées").click()  # not confirmed: nothing signed
+    expect(page.locator("#sign-confirm-error")).to_contain_text("Cette confirmation est requise pour continuer.")
+    expect(page.locator(f"#sign-{decision.pk}")).to_be_checked()  # the ticked rows stay ticked
+    check_page(page, "signatory (confirmation missing)")
+    assert Decision.objects.get(pk=decision.pk).state == Decision.State.DRAFT
+    page.locator('label[for="sign-confirm"]').click()
     shot(page, shots, "signatory")
     page.get_by_role("button", name="Signer les décisions cochées").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("2 décisions signées")

@@ -334,3 +334,206 @@ def test_the_decision_letter_cites_the_day_the_session_sat_not_its_planned_date(
 def test_a_session_not_yet_opened_keeps_its_planned_date(world: World) -> None:
     assert world.session.opened_at is None
     assert world.session.sitting_date == world.session.date
+
+
+# --- newcomer leftovers: the sworn statement on submit, the signature's confirmation ---------
+
+
+def test_the_review_page_asks_the_sworn_statement_and_submit_refuses_it_unticked(client: Client, world: World) -> None:
+    from workflows.models import TransitionLog
+
+    app = world.draft()
+    client.force_login(world.applicant)
+    page = _text(client, reverse("applicant-review", args=[app.pk]))
+    assert "Déclaration sur l'honneur" in page
+    assert (
+        '<label class="fr-label" for="confirm">J\'atteste sur l\'honneur l\'exactitude des informations fournies'
+        in page
+    )
+    response = client.post(reverse("applicant-submit", args=[app.pk]))
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert re.search(r"<title>\s*Erreur – ", page)
+    assert '<a href="#confirm">Déclaration sur l\'honneur : Cette confirmation est requise pour continuer.</a>' in page
+    assert 'aria-describedby="confirm-error"' in page and 'id="confirm-error"' in page
+    app.refresh_from_db()
+    assert (app.state, app.reference) == (Application.State.DRAFT, None)
+    english = html.unescape(client.post(reverse("applicant-submit", args=[app.pk]), **EN).content.decode())
+    assert "Sworn statement: This confirmation is required to continue." in english
+    assert client.post(reverse("applicant-submit", args=[app.pk]), {"confirm": "1"}).status_code == 302
+    app.refresh_from_db()
+    assert app.state == Application.State.SUBMITTED
+    # The statement is kept in the tamper-evident history.
+    assert TransitionLog.objects.get(application=app, transition="submit").payload == {"confirmed": True}
+
+
+def test_the_api_takes_the_sworn_statement_when_given_and_refuses_it_false(world: World) -> None:
+    from rest_framework.test import APIClient
+
+    from workflows.models import TransitionLog
+
+    api = APIClient()
+    api.force_authenticate(world.applicant)
+    app = world.draft()
+    url = f"/api/v1/applications/{app.pk}/transitions/submit/"
+    refused = api.post(url, {"confirm": False}, format="json")
+    assert refused.status_code == 400
+    assert refused.json() == {"errors": {"confirm": ["Cette confirmation est requise pour continuer."]}}
+    assert api.post(url, {"confirm": True}, format="json").status_code == 200
+    assert TransitionLog.objects.get(application=app, transition="submit").payload == {"confirmed": True}
+    # The contract's body (none) still submits: the statement is the web page's question.
+    other = world.draft()
+    assert api.post(f"/api/v1/applications/{other.pk}/transitions/submit/", {}, format="json").status_code == 200
+    assert TransitionLog.objects.get(application=other, transition="submit").payload == {}
+
+
+def _to_sign(world: World) -> object:
+    from grants.models import Decision
+
+    app = world.advance(world.draft(), Application.State.APPROVED)
+    return Decision.objects.get(application=app)
+
+
+def test_signing_without_the_confirmation_signs_nothing_and_says_so_on_the_checkbox(
+    client: Client, world: World
+) -> None:
+    from grants.models import Decision
+
+    decision = _to_sign(world)
+    client.force_login(world.signatory)
+    page = _text(client, reverse("signatory"))
+    assert '<label class="fr-label" for="sign-confirm">La signature est définitive' in page
+    assert f'href="{reverse("signatory-preview", args=[decision.pk])}"' in page
+    response = client.post(reverse("signatory-sign"), {"decision": [decision.pk]})
+    assert response.status_code == 400
+    page = html.unescape(response.content.decode())
+    assert 'id="sign-confirm-error"' in page and "Cette confirmation est requise pour continuer." in page
+    assert f'value="{decision.pk}" checked' in page  # the ticked decision stays ticked
+    assert Decision.objects.get(pk=decision.pk).state == Decision.State.DRAFT
+    response = client.post(reverse("signatory-sign"), {"decision": [decision.pk], "confirm": "1"})
+    assert response.status_code == 302
+    assert Decision.objects.get(pk=decision.pk).state in (Decision.State.SIGNED, Decision.State.DELIVERED)
+
+
+def test_the_api_sign_refuses_a_false_confirmation_and_signs_without_one(world: World) -> None:
+    from rest_framework.test import APIClient
+
+    decision = _to_sign(world)
+    api = APIClient()
+    api.force_authenticate(world.signatory)
+    url = f"/api/v1/decisions/{decision.pk}/sign/"
+    assert api.post(url, {"confirm": False}, format="json").json()["errors"] == {
+        "confirm": ["Cette confirmation est requise pour continuer."]
+    }
+    assert api.post(url, {}, format="json").status_code == 200  # the contract's body
+
+
+def test_the_letter_preview_is_the_draft_letter_watermarked_projet(client: Client, world: World) -> None:
+    import io
+
+    import pypdf
+    from django.utils import timezone
+
+    from grants.models import Decision, Document
+    from grants.templatetags.french_format import date_fr
+
+    decision = _to_sign(world)
+    client.force_login(world.signatory)
+    response = client.get(reverse("signatory-preview", args=[decision.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"].startswith("inline;")
+    assert response["Cache-Control"] == "no-store"
+    text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.content)).pages))
+    assert "PROJET" in text
+    assert "Décision attributive de subvention" in text
+    assert f"réuni le {date_fr(timezone.localdate())}" in text
+    assert "Signé le" not in text
+    # Nothing issued, nothing signed.
+    assert not Document.objects.filter(decision=decision).exists()
+    assert Decision.objects.get(pk=decision.pk).state == Decision.State.DRAFT
+    client.post(reverse("signatory-sign"), {"decision": [decision.pk], "confirm": "1"})
+    assert client.get(reverse("signatory-preview", args=[decision.pk])).status_code == 404  # signed: the letter itself
+    client.force_login(world.finance)
+    assert client.get(reverse("signatory-preview", args=[decision.pk])).status_code == 403
+
+
+def test_an_issued_letter_carries_no_watermark(world: World) -> None:
+    from django.utils import timezone
+
+    from grants.documents import issuing
+    from grants.documents.pdf import render_template_html
+
+    decision = _to_sign(world)
+    template, context = issuing.decision_letter_context(decision, code="ABCD-EFGH", issued_at=timezone.now())
+    assert "watermark" not in render_template_html(template, context)
+
+
+# --- newcomer leftovers: the criteria's English labels --------------------------------------
+
+
+def test_the_reviewer_s_grid_shows_the_criteria_in_the_interface_s_language(client: Client, world: World) -> None:
+    from grants.models import Review
+
+    app = world.advance(world.draft(), Application.State.UNDER_REVIEW)
+    review = Review.objects.get(application=app, reviewer=world.reviewer1)
+    client.force_login(world.reviewer1)
+    assert "Pertinence au regard des ODD" in _text(client, reverse("review", args=[review.pk]))
+    english = _text(client, reverse("review", args=[review.pk]), **EN)
+    assert "Relevance to the SDGs" in english and "Quality of the partnership" in english
+    assert "Pertinence au regard des ODD" not in english
+    # The refusal names the criteria in the reader's language too.
+    response = client.post(reverse("review", args=[review.pk]), {"score-recommendation": "yes"}, **EN)
+    assert "Relevance to the SDGs" in html.unescape(response.content.decode())
+
+
+def test_a_criterion_without_english_label_falls_back_to_the_french_one() -> None:
+    from django.utils import translation
+
+    from grants.scoring import criterion_label
+
+    criterion = {"code": "local", "label": "Ancrage local", "weight": 1}
+    with translation.override("en"):
+        assert criterion_label(criterion) == "Ancrage local"
+        assert criterion_label({**criterion, "label_en": "Local roots"}) == "Local roots"
+    with translation.override("fr"):
+        assert criterion_label({**criterion, "label_en": "Local roots"}) == "Ancrage local"
+
+
+def test_the_booklet_gives_each_criterion_its_english_label_beside_the_french_one(world: World) -> None:
+    from django.utils import timezone
+
+    from grants.documents import issuing
+    from grants.documents.pdf import render_template_html
+
+    world.advance(world.draft(), Application.State.IN_COMMITTEE)
+    context = issuing.booklet_context(world.session, code="BOOK-0000-0001", issued_at=timezone.now())
+    booklet = html.unescape(render_template_html(issuing.BOOKLET_TEMPLATE, context))
+    assert 'Pertinence au regard des ODD <span class="label-en" lang="en">(Relevance to the SDGs)</span>' in booklet
+
+
+def test_the_migration_fills_the_english_labels_and_the_sitting_dates(world: World) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from grants import services
+    from grants.models import Call, CommitteeSession
+    from tests.factories import CallFactory
+
+    migration = importlib.import_module("grants.migrations.0016_newcomer")
+    old = CallFactory(
+        scoring_criteria=[
+            {"code": "sdg", "label": "Pertinence au regard des ODD", "weight": 2},
+            {"code": "local", "label": "Ancrage local", "weight": 1},
+        ]
+    )
+    session = services.session_transition(session_id=world.session.pk, name="open", user=world.secretary)
+    opened = session.opened_at
+    CommitteeSession.objects.filter(pk=session.pk).update(opened_at=None)
+    migration.fill(apps, None)
+    assert Call.objects.get(pk=old.pk).scoring_criteria == [
+        {"code": "sdg", "label": "Pertinence au regard des ODD", "label_en": "Relevance to the SDGs", "weight": 2},
+        {"code": "local", "label": "Ancrage local", "weight": 1},  # not a default criterion: left as it is
+    ]
+    assert CommitteeSession.objects.get(pk=session.pk).opened_at == opened

@@ -859,7 +859,14 @@ def _review_context(app: Application, unmet: list[str] | None = None) -> dict[st
         "attachments": [(labels.get(a.kind, a.kind), a) for a in _with_formats(app.attachments.all())],
         "resubmission": app.state == S.INCOMPLETE,
         "readonly": readonly,
+        # The sworn statement the submission asks (the Spec's confirmation), ticked to submit.
+        "sworn_statement": "" if readonly else _sworn_statement(app),
     }
+
+
+def _sworn_statement(app: Application) -> str:
+    name = _submission_name(app)
+    return str(services.APPLICATION_TRANSITIONS[name].confirm) if name else ""
 
 
 @applicant_required
@@ -880,11 +887,25 @@ def submit(request: HttpRequest, pk: Any) -> HttpResponse:
         messages.error(request, _("Ce dossier a déjà été déposé."))
         return redirect("applicant-application", pk=app.pk)
     try:
-        services.application_transition(application_id=app.pk, name=name, user=request.user, payload={})
+        # The page asks the sworn statement: its answer goes with the submission.
+        services.application_transition(
+            application_id=app.pk, name=name, user=request.user, payload={"confirm": request.POST.get("confirm", "")}
+        )
     except Conflict as exc:
         app = _application(request, pk)
         context = _review_context(app, unmet=exc.unmet)
         return render(request, "grants/applicant/review.html", context, status=409)
+    except Invalid as exc:
+        context = _review_context(_application(request, pk))
+        context["confirm_errors"] = exc.errors.get("confirm", [])
+        context["error_summary"] = [
+            ("confirm", _("%(label)s : %(message)s") % {"label": _("Déclaration sur l'honneur"), "message": message})
+            if key == "confirm"
+            else ("content", message)
+            for key, messages_ in exc.errors.items()
+            for message in messages_
+        ] or [("content", exc.message)]
+        return render(request, "grants/applicant/review.html", context, status=400)
     except NotFound:
         raise Http404 from None
     except TransitionError as exc:
