@@ -81,6 +81,12 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     # --- instructor: inbox, application page, reviewer, eligibility ----------------------
     sign_in(page, base, "instructor")
     expect(page.get_by_role("heading", level=1)).to_have_text("Mes tâches")
+    # At 1360 px the header's tools never squeeze the "République française" block.
+    row_width, logo_width = page.evaluate(
+        "[document.querySelector('.fr-header__brand-top').getBoundingClientRect().width,"
+        " document.querySelector('.fr-logo').getBoundingClientRect().width]"
+    )
+    assert row_width >= logo_width
     task = Task.objects.get(application=app, kind=TaskKind.CHECK_ELIGIBILITY, state=Task.State.OPEN)
     expect(page.locator(f"#task-{Task.objects.get(application=late, state='open').pk}")).to_have_class("staff-overdue")
     page.locator(f"#task-{task.pk} button", has_text="Prendre en charge").click()

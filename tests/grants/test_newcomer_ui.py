@@ -446,6 +446,8 @@ def test_the_letter_preview_is_the_draft_letter_watermarked_projet(client: Clien
     assert response["Cache-Control"] == "no-store"
     text = re.sub(r"\s+", " ", " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(response.content)).pages))
     assert "PROJET" in text
+    assert "Projet de lettre non signé, sans valeur juridique" in text
+    assert "Code de vérification" not in text and "/verify/" not in text  # nothing to verify
     assert "Décision attributive de subvention" in text
     assert f"réuni le {date_fr(timezone.localdate())}" in text
     assert "Signé le" not in text
@@ -537,3 +539,22 @@ def test_the_migration_fills_the_english_labels_and_the_sitting_dates(world: Wor
         {"code": "local", "label": "Ancrage local", "weight": 1},  # not a default criterion: left as it is
     ]
     assert CommitteeSession.objects.get(pk=session.pk).opened_at == opened
+
+
+# --- newcomer leftovers: header and landmarks ------------------------------------------------
+
+
+def test_the_ranking_s_section_and_its_table_region_have_different_names(client: Client, world: World) -> None:
+    world.advance(world.draft(), Application.State.IN_COMMITTEE)
+    client.force_login(world.secretary)
+    page = _text(client, reverse("session", args=[world.session.pk]))
+    assert '<section class="fr-mb-4w" id="ranking" aria-labelledby="ranking-title">' in page
+    assert '<h2 id="ranking-title">Classement</h2>' in page
+    assert 'role="region" aria-label="Tableau du classement"' in page  # axe landmark-unique
+    assert 'role="region" aria-label="Classement"' not in page
+
+
+def test_the_header_s_brand_row_never_shrinks_and_the_tools_wrap_on_wide_screens() -> None:
+    css = (STATIC / "portal.css").read_text()
+    assert re.search(r"\.fr-header__logo, \.fr-header__brand-top \{ flex-shrink: 0; \}", css)
+    assert re.search(r"\.fr-header__tools-links > \.fr-btns-group \{ flex-wrap: wrap;", css)

@@ -117,7 +117,10 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
     if refusal:
         # Nothing is signed before the confirmation is ticked; the ticked rows stay ticked.
         context = _signatory_context(request, confirm_errors=refusal["confirm"])
-        context["error_summary"] = [("sign-confirm", message) for message in refusal["confirm"]]
+        context["error_summary"] = [
+            ("sign-confirm", _("%(label)s : %(message)s") % {"label": _("Confirmation de la signature"), "message": m})
+            for m in refusal["confirm"]
+        ]
         return staff_render(request, "grants/staff/signatory.html", context, active="signatory", status=400)
     labels = dict(
         policy.visible_decisions(user)
