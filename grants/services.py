@@ -144,9 +144,12 @@ def session_create(*, call_code: str, date: dt.date, user: Any, title: str = "")
 SESSION_TRANSITIONS = {"open": SESSION_OPEN, "close": SESSION_CLOSE}
 
 
-def session_transition(*, session_id: int, name: str, user: Any) -> CommitteeSession:
+def session_transition(*, session_id: int, name: str, user: Any, confirm: Any = None) -> CommitteeSession:
+    """Open or close a session. ``confirm``: the answer to the closing's confirmation when
+    the caller asked it (None: not asked)."""
     spec = SESSION_TRANSITIONS.get(name)
     if spec is None:
         raise NotFound(_("Action inconnue : %(name)s.") % {"name": name})
-    result: CommitteeSession = fire(spec, session_id, user=user)
+    payload = {} if confirm is None else {"confirm": confirm}
+    result: CommitteeSession = fire(spec, session_id, user=user, payload=payload)
     return result

@@ -585,6 +585,7 @@ MATRIX: list[Row] = [
             "in": lambda m, role: {"session_id": m.s1.pk, "name": "close"},
             "out": lambda m, role: {"session_id": m.s2.pk, "name": "close"},
         },
+        body=lambda m: {"confirm": "1"},  # newcomer: the closing's confirmation, ticked
         in_=only(409, "secretary"),  # S1 still has an application in committee
         out=only(302, "secretary"),
     ),

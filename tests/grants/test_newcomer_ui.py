@@ -558,3 +558,24 @@ def test_the_header_s_brand_row_never_shrinks_and_the_tools_wrap_on_wide_screens
     css = (STATIC / "portal.css").read_text()
     assert re.search(r"\.fr-header__logo, \.fr-header__brand-top \{ flex-shrink: 0; \}", css)
     assert re.search(r"\.fr-header__tools-links > \.fr-btns-group \{ flex-wrap: wrap;", css)
+
+
+def test_every_confirmation_a_page_asks_is_translated() -> None:
+    from django.utils import translation
+
+    from grants import catalogue
+
+    for spec in catalogue.specs():
+        if spec.confirm:
+            with translation.override("fr"):
+                french = str(spec.confirm)
+            with translation.override("en"):
+                assert str(spec.confirm) != french, spec.name
+
+
+def test_the_sworn_statement_reads_in_english(client: Client, world: World) -> None:
+    app = world.draft()
+    client.force_login(world.applicant)
+    page = _text(client, reverse("applicant-review", args=[app.pk]), **EN)
+    assert "Sworn statement" in page
+    assert "I certify on my honour that the information provided is accurate" in page
