@@ -174,6 +174,11 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     expect(page.locator("#outcomes-submit")).to_be_disabled()
     page.locator(f"#id_{app.pk}-amount").fill("24 000")
     expect(page.locator("#outcomes-submit")).to_be_enabled()
+    # At 1360 px the agenda's decision column is on screen, not scrolled away.
+    assert page.evaluate(
+        "(() => { const c = document.querySelector('#outcomes-form .fr-table__container');"
+        " return c.scrollWidth <= c.clientWidth; })()"
+    )
     shot(page, shots, "committee-agenda")
     page.locator("#outcomes-submit").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("1 décision enregistrée")

@@ -579,3 +579,9 @@ def test_the_sworn_statement_reads_in_english(client: Client, world: World) -> N
     page = _text(client, reverse("applicant-review", args=[app.pk]), **EN)
     assert "Sworn statement" in page
     assert "I certify on my honour that the information provided is accurate" in page
+
+
+def test_the_committee_agenda_s_texts_wrap_so_the_decision_column_fits() -> None:
+    css = (STATIC / "staff.css").read_text()
+    assert re.search(r"\.staff-agenda td \{ white-space: normal; \}", css)
+    assert '<table class="staff-agenda">' in (TEMPLATES / "staff" / "session.html").read_text()
