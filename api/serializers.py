@@ -32,6 +32,7 @@ from grants.models import (
 )
 from grants.policy.history import SUBJECT_NAMES
 from grants.questions import CallQuestion
+from grants.scoring import criterion_label
 from workflows.models import Task, TaskKind
 
 MONEY: dict[str, Any] = {"max_digits": 14, "decimal_places": 2}
@@ -277,6 +278,20 @@ class TransitionPayloadSerializer(serializers.Serializer):
         help_text="`approve` on a joint fund (required there): the partner government's co-financing, beside "
         "`amount` (which alone counts against the envelope). Refused on another call.",
     )
+    confirm = serializers.BooleanField(
+        required=False,
+        help_text="Optional: the answer to the confirmation the web page asks (`submit`, `resubmit`: the sworn "
+        "statement; `declare_eligible`, `declare_ineligible`, `withdraw`). Given, it must be true (else 400 on "
+        "`confirm`) and is kept in the history's log entry; left out, the transition runs as the contract says.",
+    )
+
+
+class DecisionSignSerializer(serializers.Serializer):
+    confirm = serializers.BooleanField(
+        required=False,
+        help_text="Optional: the answer to the signature's confirmation. Given, it must be true (else 400 on "
+        "`confirm`) and is kept in the log entry.",
+    )
 
 
 class ReviewerAssignSerializer(serializers.Serializer):
@@ -452,7 +467,13 @@ class SessionCreateSerializer(serializers.Serializer):
 class CriterionSerializer(serializers.Serializer):
     code = serializers.CharField()
     label = serializers.CharField()  # type: ignore[assignment]
+    label_en = serializers.SerializerMethodField(
+        help_text="The English label (the French one when the call gives none)."
+    )
     weight = serializers.SerializerMethodField()
+
+    def get_label_en(self, criterion: dict[str, Any]) -> str:
+        return criterion_label(criterion, "en")
 
     @extend_schema_field(OpenApiTypes.NUMBER)
     def get_weight(self, criterion: dict[str, Any]) -> Any:

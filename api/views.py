@@ -1128,12 +1128,13 @@ class DecisionSignView(ApiView):
         summary="Sign (signatory)",
         description="draft → signed. The letter is then rendered and delivered to the applicant and finance "
         "(state `delivered`) by a background job.",
-        request=None,
-        responses=responses({200: s.DecisionSerializer}, 403, 404, 409),
+        request=s.DecisionSignSerializer,
+        responses=responses({200: s.DecisionSerializer}, 400, 403, 404, 409),
     )
     def post(self, request: Request, decision_id: int) -> Response:
         selectors.visible_decision(request.user, decision_id)
-        services.decision_sign(decision_id=decision_id, user=request.user)
+        data = _validated(s.DecisionSignSerializer, request)
+        services.decision_sign(decision_id=decision_id, user=request.user, confirm=data.get("confirm"))
         return Response(s.DecisionSerializer(selectors.visible_decision(request.user, decision_id)).data)
 
 

@@ -8,6 +8,7 @@ notifications) lives in ``grants.services`` through ``workflows.engine``.
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -35,12 +36,17 @@ def default_required_attachments() -> list[str]:
 
 def default_scoring_criteria() -> list[dict[str, Any]]:
     return [
-        {"code": "sdg", "label": "Pertinence au regard des ODD", "weight": 2},
-        {"code": "partnership", "label": "Qualité du partenariat", "weight": 2},
-        {"code": "monitoring", "label": "Suivi et évaluation", "weight": 1},
-        {"code": "reciprocity", "label": "Réciprocité", "weight": 1},
-        {"code": "gender", "label": "Prise en compte du genre", "weight": 1},
-        {"code": "sustainability", "label": "Pérennité", "weight": 1},
+        {"code": "sdg", "label": "Pertinence au regard des ODD", "label_en": "Relevance to the SDGs", "weight": 2},
+        {
+            "code": "partnership",
+            "label": "Qualité du partenariat",
+            "label_en": "Quality of the partnership",
+            "weight": 2,
+        },
+        {"code": "monitoring", "label": "Suivi et évaluation", "label_en": "Monitoring and evaluation", "weight": 1},
+        {"code": "reciprocity", "label": "Réciprocité", "label_en": "Reciprocity", "weight": 1},
+        {"code": "gender", "label": "Prise en compte du genre", "label_en": "Gender equality", "weight": 1},
+        {"code": "sustainability", "label": "Pérennité", "label_en": "Sustainability", "weight": 1},
     ]
 
 
@@ -313,6 +319,9 @@ class CommitteeSession(ConcurrentTransitionMixin, models.Model):
     # minutes, the booklet and the API show it, never recomputed afterwards.
     frozen_ranking = models.JSONField(_("classement figé à la clôture"), null=True, blank=True, editable=False)
     ranking_frozen_at = models.DateTimeField(_("classement figé le"), null=True, blank=True, editable=False)
+    # When the session was opened: the day the committee really sat (the planned `date`
+    # may be another day), the date the decision letters cite.
+    opened_at = models.DateTimeField(_("ouverte le"), null=True, blank=True)
 
     class Meta:
         ordering = ["-date", "-pk"]
@@ -323,9 +332,14 @@ class CommitteeSession(ConcurrentTransitionMixin, models.Model):
     def __str__(self) -> str:
         return self.title or f"{self.call.code} — {self.date:%d/%m/%Y}"
 
+    @property
+    def sitting_date(self) -> dt.date:
+        """The day the committee sat: the day it was opened (Paris time), else the planned date."""
+        return timezone.localtime(self.opened_at).date() if self.opened_at else self.date
+
     @transition(field=state, source=State.PLANNED, target=State.OPEN)
-    def open(self) -> None:
-        pass
+    def open(self, at: dt.datetime | None = None) -> None:
+        self.opened_at = at or timezone.now()
 
     @transition(field=state, source=State.OPEN, target=State.CLOSED)
     def close(self) -> None:

@@ -14,9 +14,20 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from django.utils import translation
+
 from grants.models import Review
 
 PRECISION = Decimal("0.1")
+
+
+def criterion_label(criterion: dict[str, Any], language: str | None = None) -> str:
+    """A criterion's label in ``language`` (default: the active one): its ``label_en``
+    in English when the call gives one, else its French ``label`` (else its code)."""
+    language = language or translation.get_language() or "fr"
+    if language.startswith("en") and criterion.get("label_en"):
+        return str(criterion["label_en"])
+    return str(criterion.get("label") or criterion["code"])
 
 
 def rounded(value: Decimal | None) -> Decimal | None:
@@ -85,7 +96,7 @@ def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> 
         per_criterion.append(
             CriterionSummary(
                 code=str(criterion["code"]),
-                label=str(criterion.get("label", criterion["code"])),
+                label=criterion_label(criterion),
                 weight=criterion.get("weight", 1),
                 average=rounded(Decimal(sum(scores)) / Decimal(len(scores))) if scores else None,
                 scores=scores,

@@ -120,8 +120,11 @@ def review_assign(*, application_id: Any, reviewer_username: str, user: Any) -> 
     return result
 
 
-def decision_sign(*, decision_id: int, user: Any) -> Decision:
-    result: Decision = fire(DECISION_SIGN, decision_id, user=user)
+def decision_sign(*, decision_id: int, user: Any, confirm: Any = None) -> Decision:
+    """Sign a draft decision. ``confirm``: the answer to the signature's confirmation when
+    the caller asked it (None: not asked)."""
+    payload = {} if confirm is None else {"confirm": confirm}
+    result: Decision = fire(DECISION_SIGN, decision_id, user=user, payload=payload)
     return result
 
 
@@ -146,11 +149,14 @@ def session_create(*, call_code: str, date: dt.date, user: Any, title: str = "")
 SESSION_TRANSITIONS = {"open": SESSION_OPEN, "close": SESSION_CLOSE}
 
 
-def session_transition(*, session_id: int, name: str, user: Any) -> CommitteeSession:
+def session_transition(*, session_id: int, name: str, user: Any, confirm: Any = None) -> CommitteeSession:
+    """Open or close a session. ``confirm``: the answer to the closing's confirmation when
+    the caller asked it (None: not asked)."""
     spec = SESSION_TRANSITIONS.get(name)
     if spec is None:
         raise NotFound(_("Action inconnue : %(name)s.") % {"name": name})
-    result: CommitteeSession = fire(spec, session_id, user=user)
+    payload = {} if confirm is None else {"confirm": confirm}
+    result: CommitteeSession = fire(spec, session_id, user=user, payload=payload)
     return result
 
 

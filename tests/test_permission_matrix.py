@@ -561,6 +561,7 @@ MATRIX: list[Row] = [
         "staff-application-action",
         "POST",
         apps(S.SUBMITTED, "application_id", lambda m, which: {"name": "declare_eligible"}),
+        body=lambda m: {"confirm": "1"},  # the page's confirmation, ticked
         # Acting is narrower than seeing: only an instructor declares an application eligible.
         in_=s(404, applicants=403, instructor=302, secretary=403, admin=403),
         out=s(404, applicants=403, instructor=302, secretary=403, admin=403),
@@ -663,6 +664,7 @@ MATRIX: list[Row] = [
             "in": lambda m, role: {"session_id": m.s1.pk, "name": "close"},
             "out": lambda m, role: {"session_id": m.s2.pk, "name": "close"},
         },
+        body=lambda m: {"confirm": "1"},  # newcomer: the closing's confirmation, ticked
         in_=only(409, "secretary"),  # S1 still has an application in committee
         out=only(302, "secretary"),
     ),
@@ -671,6 +673,11 @@ MATRIX: list[Row] = [
     row("signatory-sign", "POST", in_=only(400, "signatory")),  # none ticked
     row("signatory-sign", "GET", anonymous=405, in_=s(405)),
     row("signatory-progress", "GET", in_=only(200, "signatory", "admin")),
+    # newcomer: the letter's preview before signing, only of a decision still to sign (in: delivered).
+    row(
+        "signatory-preview", "GET", DECISIONS, in_=only(404, "signatory", "admin"), out=only(200, "signatory", "admin")
+    ),
+    row("signatory-preview", "POST", DECISIONS, anonymous=405, in_=s(405), out=s(405)),
     row("finance", "GET", in_=only(200, "finance", "admin")),
     row(
         "finance-record",
@@ -762,7 +769,7 @@ MATRIX: list[Row] = [
         **portal(400),
         generalist=s(PORTAL),
     ),
-    row("applicant-submit", "POST", apps(S.DRAFT), **portal(302)),
+    row("applicant-submit", "POST", apps(S.DRAFT), body=lambda m: {"confirm": "1"}, **portal(302)),  # sworn
     # The method is checked before the application: 405 whatever the id (nothing leaks).
     row("applicant-submit", "GET", apps(S.DRAFT), in_=s(PORTAL, applicants=405), out=s(PORTAL, applicants=405)),
     row("applicant-confirmation", "GET", apps(S.SUBMITTED), **portal(200)),

@@ -270,10 +270,31 @@ def available(spec: Spec, subject: Any, user: Any) -> bool:
     return role is not None and not reasons
 
 
+def _is_yes(value: Any) -> bool:
+    """Whether an answer ticks a confirmation (a web checkbox posts "1" or "on"; JSON true)."""
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in {"1", "true", "on", "yes", "y"}
+
+
+def confirmation_refusal(spec: Spec, payload: dict[str, Any]) -> dict[str, list[str]]:
+    """The ``confirm`` error of a payload, if any. A Spec with ``confirm`` asks it before an
+    irreversible act: a caller that shows the question (the web forms always do) passes
+    the answer as ``confirm``, which must then be yes; a caller that does not show it (a
+    system sweep, an API client following the contract's bodies) leaves the key out."""
+    if not spec.confirm or "confirm" not in payload or _is_yes(payload["confirm"]):
+        return {}
+    return {"confirm": [_("Cette confirmation est requise pour continuer.")]}
+
+
 def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = None) -> Any:
     """Run one transition (or one ``fsm=False`` write). ``user=None`` is the system
-    (sweeps, automatic transitions)."""
-    payload = payload or {}
+    (sweeps, automatic transitions). ``payload["confirm"]``: the answer to the Spec's
+    confirmation, when the caller asked it (see ``confirmation_refusal``)."""
+    payload = dict(payload or {})
+    confirmed = bool(spec.confirm) and "confirm" in payload and _is_yes(payload["confirm"])
+    refusal = confirmation_refusal(spec, payload)
+    payload.pop("confirm", None)
     domain = registry.domain()
     with transaction.atomic():
         subject, root = _lock(spec, pk)
@@ -284,7 +305,14 @@ def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = Non
             raise Forbidden(_("Vous n'avez pas le droit de faire cette action."))
         if not _state_ok(spec, subject, root):
             raise _state_refusal(spec, subject, root)
-        cleaned = spec.validate(payload, subject)
+        try:
+            cleaned = spec.validate(payload, subject)
+        except Invalid as error:
+            if refusal:  # every payload error at once: the fields and the confirmation
+                raise Invalid(error.message, errors={**error.errors, **refusal}) from None
+            raise
+        if refusal:
+            raise Invalid(_("Données invalides."), errors=refusal)
         ctx = Context(user=user, role=role, now=timezone.now(), application=root)
         reasons = spec.guard(subject, cleaned, ctx)
         if reasons:
@@ -317,7 +345,11 @@ def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = Non
             user=user,
             role=role,
             comment=str(cleaned.get(spec.comment_field, "")) if spec.comment_field else "",
-            payload={k: v for k, v in cleaned.items() if k != spec.comment_field},
+            # A confirmation given (the sworn statement, the signature's) is kept in the chain.
+            payload={
+                **{k: v for k, v in cleaned.items() if k != spec.comment_field},
+                **({"confirmed": True} if confirmed else {}),
+            },
             at=ctx.now,
         )
         spec.effects(subject, cleaned, ctx)

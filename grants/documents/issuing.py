@@ -235,7 +235,8 @@ def decision_letter_context(decision: Decision, *, code: str, issued_at: dt.date
                 "title": SIGNATORY_TITLE,
                 "signed_at": decision.signed_at,
             },
-            "committee_date": decision.session.date if decision.session_id and decision.session else None,
+            # The day the committee really sat (opened), not its planned date.
+            "committee_date": decision.session.sitting_date if decision.session_id and decision.session else None,
             "requested_amount": app.requested_amount,
         }
         if decision.outcome == Decision.Outcome.REJECTED:
@@ -307,6 +308,23 @@ def evaluation_summary_context(
             "reasons": decision.reasons,
             "letter_code": letter_code,
         }
+
+
+#: The code a draft's preview shows where an issued letter has its verification code: a
+#: preview is never stored, never verifiable.
+PREVIEW_CODE = "PROJET"
+
+
+def decision_letter_preview(decision: Decision, *, signer: Any) -> bytes:
+    """The letter a draft decision would give once signed by ``signer``, rendered now
+    for the signatory to read before signing: watermarked "PROJET" on every page, dated
+    today, unsigned, no verification code; nothing is stored or issued."""
+    if decision.state != Decision.State.DRAFT:
+        raise ValueError("only a draft decision has a preview")
+    template, context = decision_letter_context(decision, code=PREVIEW_CODE, issued_at=timezone.now())
+    context["signatory"] = {**context["signatory"], "name": _person(signer, "—"), "signed_at": None}
+    context["draft_preview"] = True
+    return render_pdf(template, context).content
 
 
 def _submitter(snapshot: Snapshot) -> str:
@@ -413,6 +431,7 @@ def _review_row(review: Review, criteria: list[dict[str, Any]]) -> dict[str, Any
     scores = [
         {
             "label": criterion.get("label", criterion["code"]),
+            "label_en": criterion.get("label_en", ""),
             "weight": Decimal(str(criterion.get("weight", 1))),
             "score": Decimal(review.scores[criterion["code"]]),
         }

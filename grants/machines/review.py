@@ -13,6 +13,7 @@ from grants.machines.application import maybe_open_schedule_task, open_review_ta
 from grants.machines.payload import reason_validate, text
 from grants.models import Application, Review, Role, RoleGrant
 from grants.policy import UNDECLARED_REASON
+from grants.scoring import criterion_label
 from workflows import tasks_service
 from workflows.engine import Conflict, Context, Field, Invalid, Spec, append_log
 from workflows.models import TaskKind
@@ -26,7 +27,7 @@ REVIEWER_ASSIGNABLE_STATES = (A.SUBMITTED, A.AWAITING_OPINIONS, A.UNDER_REVIEW)
 def _review_submit_validate(payload: dict[str, Any], review: Review) -> dict[str, Any]:
     grid = review.application.call.scoring_criteria
     criteria = [c["code"] for c in grid]
-    labels = {c["code"]: str(c.get("label") or c["code"]) for c in grid}
+    labels = {c["code"]: criterion_label(c) for c in grid}
     scores = payload.get("scores")
     errors: dict[str, list[str]] = {}
     if not isinstance(scores, dict):

@@ -79,6 +79,7 @@ SESSION_OPEN = Spec(
     "open",
     (Role.SECRETARY,),
     gettext_lazy("Ouvrir la séance"),
+    fsm_kwargs=lambda c, ctx: {"at": ctx.now},
     history_label=gettext_lazy("Séance ouverte"),
 )
 SESSION_CLOSE = Spec(

@@ -83,9 +83,15 @@ def applicant_organisation(user: Any, organisation_id: int | None = None) -> Org
 
 
 def _clean(
-    data: dict[str, Any], call: Call, *, partial: bool, current_answers: dict[str, Any] | None = None
+    data: dict[str, Any],
+    call: Call,
+    *,
+    partial: bool,
+    current_answers: dict[str, Any] | None = None,
+    per_section: bool = False,
 ) -> dict[str, Any]:
-    """Validate the writable fields present in ``data``; collect every error at once."""
+    """Validate the writable fields present in ``data``; collect every error at once.
+    ``per_section``: a section saved on the web, also held to the call's bounds."""
     errors = _Errors()
     cleaned: dict[str, Any] = {}
     if "answers" in data:  # the call's own questions (grants.answers: the one validator)
@@ -116,6 +122,10 @@ def _clean(
                 errors.add(name, _("Indiquez une liste."))
             else:
                 cleaned[name] = [str(v)[:100] for v in value][:50]
+    for target in cleaned.get("sdg_targets", []):
+        refusal = sdg_target_refusal(target)
+        if refusal:
+            errors.add("sdg_targets", refusal)
     if "gender_marker" in data:
         value = data["gender_marker"]
         if isinstance(value, bool) or value not in (0, 1, 2, "0", "1", "2"):
@@ -227,8 +237,16 @@ def _clean(
                                 cleaned[field] = parse_amount(funding[key], key)
                             except Invalid as exc:
                                 errors.add(f"budget.funding.{key}", exc.errors[key][0])
-    if "duration_months" in cleaned and cleaned["duration_months"] is not None:
-        pass  # bounds are a submission rule (the call's setting), not a typing error
+    if per_section and cleaned.get("duration_months") is not None:
+        # The call's bounds: checked when the section is saved on the web (the user sees it
+        # on the field at once); a draft saved through the API meets them at submission.
+        months = cleaned["duration_months"]
+        if not call.min_duration_months <= months <= call.max_duration_months:
+            errors.add(
+                "duration_months",
+                _("La durée de %(d)s mois sort des limites de l'appel : de %(min)s à %(max)s mois.")
+                % {"d": months, "min": call.min_duration_months, "max": call.max_duration_months},
+            )
     if "members" in data:
         # A turnkey programme's member authorities (grants.writes.members).
         cleaned["members"], member_errors = members.clean(data["members"], call)
@@ -237,6 +255,54 @@ def _clean(
                 errors.add(field, message)
     errors.raise_if_any()
     return cleaned
+
+
+#: The targets of each of the 17 Sustainable Development Goals (UN resolution A/RES/71/313):
+#: numbered ones 1..n, then lettered ones (means of implementation) a..x.
+SDG_TARGETS: dict[int, tuple[int, str]] = {
+    1: (5, "ab"),
+    2: (5, "abc"),
+    3: (9, "abcd"),
+    4: (7, "abc"),
+    5: (6, "abc"),
+    6: (6, "ab"),
+    7: (3, "ab"),
+    8: (10, "ab"),
+    9: (5, "abc"),
+    10: (7, "abc"),
+    11: (7, "abc"),
+    12: (8, "abc"),
+    13: (3, "ab"),
+    14: (7, "abc"),
+    15: (9, "abc"),
+    16: (10, "ab"),
+    17: (19, ""),
+}
+_SDG_TARGET = re.compile(r"^(\d{1,2})\.(\d{1,2}|[a-z])$")
+
+
+def sdg_target_refusal(target: str) -> str | None:
+    """Why ``target`` is not an SDG target ("6.1", "11.a"), or None when it is one."""
+    match = _SDG_TARGET.match(target.strip().lower())
+    if match is None:
+        return _("« %(value)s » n'est pas une cible ODD : écrivez objectif.cible, par exemple 6.1 ou 11.a.") % {
+            "value": target
+        }
+    goal, code = int(match.group(1)), match.group(2)
+    if goal not in SDG_TARGETS:
+        return _("« %(value)s » n'est pas une cible ODD : les objectifs vont de 1 à 17.") % {"value": target}
+    numbered, lettered = SDG_TARGETS[goal]
+    valid = int(code) in range(1, numbered + 1) if code.isdigit() else code in lettered
+    if not valid:
+        targets = _("%(first)s à %(last)s") % {"first": f"{goal}.1", "last": f"{goal}.{numbered}"}
+        if lettered:
+            targets += ", " + ", ".join(f"{goal}.{letter}" for letter in lettered)
+        return _("La cible %(value)s n'existe pas : les cibles de l'objectif %(goal)s sont %(targets)s.") % {
+            "value": target,
+            "goal": goal,
+            "targets": targets,
+        }
+    return None
 
 
 def _apply(application: Application, cleaned: dict[str, Any]) -> None:
@@ -295,6 +361,10 @@ def _update_apply(application: Application, cleaned: dict[str, Any], ctx: Contex
     return application
 
 
+def _section_validate(payload: dict[str, Any], application: Application) -> dict[str, Any]:
+    return _clean(payload, application.call, partial=True, current_answers=application.answers, per_section=True)
+
+
 UPDATE_DRAFT = Spec(
     Application,
     "update_draft",
@@ -306,10 +376,28 @@ UPDATE_DRAFT = Spec(
     states=EDITABLE,
     refusal=gettext_lazy("Le dossier ne peut plus être modifié dans l'état « %(state)s »."),
 )
+#: The same write for one section of the web form: its fields are also held to the
+#: call's bounds (duration), so the applicant learns it on the field when saving.
+SAVE_SECTION = Spec(
+    Application,
+    "save_section",
+    (Role.APPLICANT,),
+    gettext_lazy("Enregistrer la section"),
+    validate=_section_validate,
+    fsm=False,
+    apply=_update_apply,
+    states=EDITABLE,
+    refusal=gettext_lazy("Le dossier ne peut plus être modifié dans l'état « %(state)s »."),
+)
 
 
-def application_update(*, application_id: Any, user: Any, data: dict[str, Any]) -> Application:
-    result: Application = fire(UPDATE_DRAFT, application_id, user=user, payload=data)
+def application_update(
+    *, application_id: Any, user: Any, data: dict[str, Any], per_section: bool = False
+) -> Application:
+    """Write the given fields of an editable application. ``per_section``: one section of
+    the web form, checked against the call's bounds as well."""
+    spec = SAVE_SECTION if per_section else UPDATE_DRAFT
+    result: Application = fire(spec, application_id, user=user, payload=data)
     return result
 
 
@@ -499,7 +587,7 @@ def attachment_remove(*, attachment_id: int, user: Any) -> None:
     fire(REMOVE_ATTACHMENT, attachment_id, user=user)
 
 
-SPECS = (UPDATE_DRAFT, ADD_ATTACHMENT, REMOVE_ATTACHMENT)
+SPECS = (UPDATE_DRAFT, SAVE_SECTION, ADD_ATTACHMENT, REMOVE_ATTACHMENT)
 
 
 def default_start_date() -> dt.date:

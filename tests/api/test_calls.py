@@ -20,7 +20,12 @@ def test_it_lists_calls_with_their_rule_settings(world: World, api: Callable[...
     assert call["envelope"] == "2000000.00"
     assert call["min_reviews"] == 1
     assert call["required_attachments"] == ["partnership_agreement", "council_resolution"]
-    assert {"code": "sdg", "label": "Pertinence au regard des ODD", "weight": 2} in call["scoring_criteria"]
+    assert {
+        "code": "sdg",
+        "label": "Pertinence au regard des ODD",
+        "label_en": "Relevance to the SDGs",
+        "weight": 2,
+    } in call["scoring_criteria"]
 
 
 def test_it_shows_one_call_by_code(world: World, api: Callable[..., APIClient]) -> None:

@@ -154,6 +154,14 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
     page.get_by_role("link", name="Vérifier le dossier").click()
     expect(page.locator("#ready")).to_contain_text("Toutes les conditions de dépôt sont remplies")
     shot(page, shots, "review")
+    # The sworn statement is required: without it, nothing is submitted and the page says so.
+    page.get_by_role("button", name="Déposer le dossier").click()
+    expect(page.locator("#confirm-error")).to_contain_text("Cette confirmation est requise pour continuer.")
+    expect(page.locator("#error-summary")).to_contain_text("Déclaration sur l'honneur")
+    check_page(page, "review (sworn statement missing)")
+    app.refresh_from_db()
+    assert app.state == S.DRAFT
+    page.locator("label[for=confirm]").click()
     page.get_by_role("button", name="Déposer le dossier").click()
     app.refresh_from_db()
     assert app.state == S.SUBMITTED
@@ -184,6 +192,7 @@ def test_an_applicant_goes_from_an_empty_draft_to_its_decision(
     expect(page.locator("#piece-council_resolution")).to_contain_text("Délibération signée.pdf")
     page.get_by_role("link", name="Vérifier le dossier").click()
     check_page(page, "review (completion)")
+    page.locator("label[for=confirm]").click()
     page.get_by_role("button", name="Redéposer le dossier").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Vos compléments ont été transmis")
     check_page(page, "confirmation (completion)")

@@ -72,6 +72,7 @@ def test_an_applicant_drafts_and_submits_on_a_phone(live_server: Any, browser_pa
     page.get_by_role("link", name="Vérifier le dossier").click()
     expect(page.locator("#ready")).to_contain_text("Toutes les conditions de dépôt sont remplies")
     shot(page, shots, "review")
+    page.locator("label[for=confirm]").click()  # the sworn statement
     page.get_by_role("button", name="Déposer le dossier").click()
     expect(page.locator("#reference")).to_be_visible()
     shot(page, shots, "confirmation")

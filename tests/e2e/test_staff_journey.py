@@ -81,6 +81,12 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     # --- instructor: inbox, application page, reviewer, eligibility ----------------------
     sign_in(page, base, "instructor")
     expect(page.get_by_role("heading", level=1)).to_have_text("Mes tâches")
+    # At 1360 px the header's tools never squeeze the "République française" block.
+    row_width, logo_width = page.evaluate(
+        "[document.querySelector('.fr-header__brand-top').getBoundingClientRect().width,"
+        " document.querySelector('.fr-logo').getBoundingClientRect().width]"
+    )
+    assert row_width >= logo_width
     task = Task.objects.get(application=app, kind=TaskKind.CHECK_ELIGIBILITY, state=Task.State.OPEN)
     expect(page.locator(f"#task-{Task.objects.get(application=late, state='open').pk}")).to_have_class("staff-overdue")
     page.locator(f"#task-{task.pk} button", has_text="Prendre en charge").click()
@@ -168,6 +174,11 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     expect(page.locator("#outcomes-submit")).to_be_disabled()
     page.locator(f"#id_{app.pk}-amount").fill("24 000")
     expect(page.locator("#outcomes-submit")).to_be_enabled()
+    # At 1360 px the agenda's decision column is on screen, not scrolled away.
+    assert page.evaluate(
+        "(() => { const c = document.querySelector('#outcomes-form .fr-table__container');"
+        " return c.scrollWidth <= c.clientWidth; })()"
+    )
     shot(page, shots, "committee-agenda")
     page.locator("#outcomes-submit").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("1 décision enregistrée")
@@ -181,8 +192,18 @@ def test_each_staff_role_does_its_part_in_the_browser(live_server: Any, browser_
     sign_in(page, base, "signatory")
     page.get_by_role("link", name="Signature", exact=True).click()
     check_page(page)
+    # The letter's preview before signing: the PDF as it will read, watermarked "PROJET".
+    preview = page.request.get(base + page.locator(f"#preview-{decision.pk}").get_attribute("href"))
+    assert preview.status == 200 and preview.headers["content-type"] == "application/pdf"
+    assert preview.body().startswith(b"%PDF-")
     page.locator(f'label[for="sign-{decision.pk}"]').click()
     page.locator(f'label[for="sign-{Decision.objects.get(application=other).pk}"]').click()
+    page.get_by_role("button", name="Signer les décisions cochées").click()  # not confirmed: nothing signed
+    expect(page.locator("#sign-confirm-error")).to_contain_text("Cette confirmation est requise pour continuer.")
+    expect(page.locator(f"#sign-{decision.pk}")).to_be_checked()  # the ticked rows stay ticked
+    check_page(page, "signatory (confirmation missing)")
+    assert Decision.objects.get(pk=decision.pk).state == Decision.State.DRAFT
+    page.locator('label[for="sign-confirm"]').click()
     shot(page, shots, "signatory")
     page.get_by_role("button", name="Signer les décisions cochées").click()
     expect(page.locator(".fr-alert--success")).to_contain_text("2 décisions signées")

@@ -339,7 +339,11 @@ def test_the_budget_preview_says_what_to_fix_when_the_input_is_invalid(applicant
     data = budget_post([("1", "staff", "Expertise", "abc")], GOOD_FUNDING)
     response = applicant.post(f"/mes-dossiers/{app.pk}/budget/apercu/", data)
     assert response.status_code == 200
-    assert "Le calcul reprendra quand la saisie sera corrigée" in text(response)
+    body = text(response)
+    assert "Le calcul ne tient pas compte des saisies à corriger" in body
+    assert "Montant invalide" in body
+    # The figures of the rest of the input are still shown (the line in error left out).
+    assert re.search(r'id="budget-total">0,00\u00a0€<', body)
 
 
 def test_the_budget_preview_refuses_get(applicant: Client, world: World) -> None:

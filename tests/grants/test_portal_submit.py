@@ -18,6 +18,7 @@ from tests.factories import World
 pytestmark = pytest.mark.django_db
 
 EN = {"HTTP_ACCEPT_LANGUAGE": "en"}
+SWORN = {"confirm": "1"}  # the sworn statement, ticked
 S = Application.State
 
 
@@ -62,7 +63,7 @@ def test_the_review_page_lists_every_unmet_condition(applicant: Client, world: W
 
 def test_it_submits_and_confirms_with_the_reference(applicant: Client, world: World) -> None:
     app = world.draft()
-    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/")
+    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/", SWORN)
     assert response.status_code == 302
     assert response["Location"] == f"/mes-dossiers/{app.pk}/confirmation/"
     app.refresh_from_db()
@@ -86,7 +87,7 @@ def test_it_refuses_to_submit_after_the_closing_date_and_says_why(applicant: Cli
     close_call(world.call)
     body = text(applicant.get(f"/mes-dossiers/{app.pk}/verification/"))
     assert "L'appel à projets est clos depuis le" in body
-    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/")
+    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/", SWORN)
     assert response.status_code == 409
     assert "L'appel à projets est clos depuis le" in text(response)
     app.refresh_from_db()
@@ -97,7 +98,7 @@ def test_it_refuses_to_submit_after_the_closing_date_and_says_why(applicant: Cli
 
 def test_it_refuses_to_submit_an_incomplete_draft_and_lists_the_reasons(applicant: Client, world: World) -> None:
     app = world.draft(attachments=False)
-    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/")
+    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/", SWORN)
     assert response.status_code == 409
     body = text(response)
     assert "Pièce obligatoire manquante : Convention de partenariat." in body
@@ -108,8 +109,8 @@ def test_it_refuses_to_submit_an_incomplete_draft_and_lists_the_reasons(applican
 
 def test_a_second_submit_changes_nothing(applicant: Client, world: World) -> None:
     app = world.draft()
-    applicant.post(f"/mes-dossiers/{app.pk}/deposer/")
-    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/")
+    applicant.post(f"/mes-dossiers/{app.pk}/deposer/", SWORN)
+    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/", SWORN)
     assert response.status_code == 302
     assert response["Location"] == f"/mes-dossiers/{app.pk}/"
     assert "Ce dossier a déjà été déposé." in text(applicant.get(response["Location"]))
@@ -131,7 +132,7 @@ def test_it_answers_a_completion_request_and_resubmits(applicant: Client, world:
     assert "Redéposer le dossier" in body
     # The closing date does not apply to a resubmission.
     close_call(world.call)
-    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/")
+    response = applicant.post(f"/mes-dossiers/{app.pk}/deposer/", SWORN)
     assert response.status_code == 302
     app.refresh_from_db()
     assert app.state == S.SUBMITTED
@@ -159,4 +160,4 @@ def test_the_review_and_confirmation_pages_render_in_english(applicant: Client, 
 
 def test_the_refused_submission_renders_in_english(applicant: Client, world: World) -> None:
     app = world.draft(attachments=False)
-    assert applicant.post(f"/mes-dossiers/{app.pk}/deposer/", **EN).status_code == 409
+    assert applicant.post(f"/mes-dossiers/{app.pk}/deposer/", SWORN, **EN).status_code == 409

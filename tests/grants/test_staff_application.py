@@ -18,8 +18,11 @@ def _page(client, app: Application):
     return client.get(reverse("staff-application", args=[app.pk]))
 
 
-def _act(client, app: Application, name: str, **fields: str):
+def _act(client, app: Application, name: str, *, confirm: str = "1", **fields: str):
+    """Post an action's form, its confirmation ticked (as the page's checkbox sends it)."""
     data = {f"{name}-{key}": value for key, value in fields.items()}
+    if confirm:
+        data["confirm"] = confirm
     return client.post(reverse("staff-application-action", args=[app.pk, name]), data)
 
 
@@ -81,6 +84,23 @@ def test_the_instructor_declares_the_application_eligible(world: World, client) 
     assert app.state == S.AWAITING_OPINIONS
     assert OpinionRequest.objects.filter(application=app, country_id="SN").exists()
     assert "Déclarer recevable » : fait." in client.get(response["Location"]).content.decode()
+
+
+def test_an_irreversible_act_without_its_confirmation_ticked_is_400_on_the_checkbox(world: World, client) -> None:
+    app = world.advance(world.draft(), S.SUBMITTED)
+    client.force_login(world.instructor)
+    response = _act(client, app, "declare_eligible", confirm="")
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert 'id="action-declare_eligible" open' in html
+    assert 'aria-describedby="confirm-declare_eligible-error"' in html
+    assert "Cette confirmation est requise pour continuer." in html
+    app.refresh_from_db()
+    assert app.state == S.SUBMITTED
+    both = _act(client, app, "declare_ineligible", confirm="", reason="")
+    assert both.status_code == 400  # every payload error at once: the reason and the confirmation
+    html = both.content.decode()
+    assert "Ce champ est obligatoire." in html and 'aria-describedby="confirm-declare_ineligible-error"' in html
 
 
 def test_declaring_ineligible_without_a_reason_is_400_with_the_field_and_reason(world: World, client) -> None:

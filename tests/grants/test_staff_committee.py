@@ -212,12 +212,18 @@ def test_the_session_is_opened_and_closed_once_every_application_is_decided(worl
     app = world.advance(world.draft(), S.IN_COMMITTEE)
     client.force_login(world.secretary)
     assert client.post(reverse("session-transition", args=[world.session.pk, "open"])).status_code == 302
-    response = client.post(reverse("session-transition", args=[world.session.pk, "close"]))
+    unconfirmed = client.post(reverse("session-transition", args=[world.session.pk, "close"]))
+    assert unconfirmed.status_code == 400  # the closing's confirmation, not ticked
+    assert 'aria-describedby="confirm-close-error"' in unconfirmed.content.decode()
+    response = client.post(reverse("session-transition", args=[world.session.pk, "close"]), {"confirm": "1"})
     assert response.status_code == 409
     assert "Des dossiers inscrits n&#x27;ont pas encore de décision :" in response.content.decode()
     assert app.reference in response.content.decode()
     world.fire(app, "reject", world.secretary, reasons="Non prioritaire.")
-    assert client.post(reverse("session-transition", args=[world.session.pk, "close"])).status_code == 302
+    assert (
+        client.post(reverse("session-transition", args=[world.session.pk, "close"]), {"confirm": "1"}).status_code
+        == 302
+    )
     world.session.refresh_from_db()
     assert world.session.state == CommitteeSession.State.CLOSED
     assert client.post(reverse("session-transition", args=[world.session.pk, "explode"])).status_code == 404

@@ -68,7 +68,7 @@ def test_the_signatory_lists_the_decisions_to_sign(world: World, client) -> None
 def test_the_signatory_signs_several_decisions_at_once(world: World, client) -> None:
     first, second = _decision(world), _decision(world)
     client.force_login(world.signatory)
-    response = client.post(reverse("signatory-sign"), {"decision": [first.pk, second.pk]})
+    response = client.post(reverse("signatory-sign"), {"decision": [first.pk, second.pk], "confirm": "1"})
     assert response.status_code == 302
     for decision in (first, second):
         decision.refresh_from_db()
@@ -84,7 +84,7 @@ def test_each_decision_is_reported_one_refused_does_not_hold_back_the_others(wor
     done, pending = _decision(world), _decision(world)
     services.decision_sign(decision_id=done.pk, user=world.signatory)
     client.force_login(world.signatory)
-    response = client.post(reverse("signatory-sign"), {"decision": [done.pk, pending.pk, 999999, "x"]})
+    response = client.post(reverse("signatory-sign"), {"decision": [done.pk, pending.pk, 999999, "x"], "confirm": "1"})
     assert response.status_code == 200
     html = response.content.decode()
     assert f"✗ non signée — {done.application.reference}" in html
@@ -99,7 +99,7 @@ def test_signing_nothing_or_only_refused_decisions(world: World, client) -> None
     services.decision_sign(decision_id=decision.pk, user=world.signatory)
     client.force_login(world.signatory)
     assert client.post(reverse("signatory-sign"), {}).status_code == 400
-    assert client.post(reverse("signatory-sign"), {"decision": [decision.pk]}).status_code == 409
+    assert client.post(reverse("signatory-sign"), {"decision": [decision.pk], "confirm": "1"}).status_code == 409
 
 
 def test_the_render_progress_shows_delivery_the_letter_and_errors(world: World, client) -> None:
@@ -124,7 +124,7 @@ def test_the_signatory_screens_are_refused_to_other_roles(world: World, client) 
     for user in (world.applicant, world.instructor, world.embassy_sn, world.finance):
         client.force_login(user)
         assert client.get(reverse("signatory")).status_code == 403
-        assert client.post(reverse("signatory-sign"), {"decision": [decision.pk]}).status_code == 403
+        assert client.post(reverse("signatory-sign"), {"decision": [decision.pk], "confirm": "1"}).status_code == 403
     decision.refresh_from_db()
     assert decision.state == Decision.State.DRAFT
 
@@ -135,7 +135,7 @@ def test_a_signatory_of_another_call_neither_sees_nor_signs_the_decision(world: 
     grant(scoped, Role.SIGNATORY, call=CallFactory())
     client.force_login(scoped)
     assert decision.application.reference not in client.get(reverse("signatory")).content.decode()
-    response = client.post(reverse("signatory-sign"), {"decision": [decision.pk]})
+    response = client.post(reverse("signatory-sign"), {"decision": [decision.pk], "confirm": "1"})
     assert "Décision introuvable" in response.content.decode()
     decision.refresh_from_db()
     assert decision.state == Decision.State.DRAFT

@@ -571,6 +571,35 @@ class _SectionForms:
             return {"budget": {"lines": lines, "funding": self.funding.to_data()}}
         return {}
 
+    def typed_budget(self) -> dict[str, Any]:
+        """The budget as typed, without the inputs in error: what the panel can still
+        compute after a refused save (a funding field in error keeps its saved value)."""
+        lines = []
+        for form in self.lines.forms if self.lines is not None else []:
+            data = getattr(form, "cleaned_data", None) or {}
+            if form.errors or not data or data.get("DELETE"):
+                continue
+            if not any(str(data.get(name) or "").strip() for name in form.SIGNIFICANT):
+                continue
+            lines.append(
+                {
+                    "year": data.get("year") or 1,
+                    "category": data.get("category"),
+                    "label": data.get("label", "").strip(),
+                    "amount": data.get("amount") or "0",
+                    **({"country": data["country"]} if data.get("country") else {}),
+                }
+            )
+        funding: dict[str, str] = {}
+        if self.funding is not None:
+            cleaned = getattr(self.funding, "cleaned_data", None) or {}
+            funding = {
+                key: cleaned.get(key) or "0"
+                for key in self.funding.FIELD_OF
+                if key not in self.funding.errors and key in cleaned
+            }
+        return {"budget": {"lines": lines, "funding": funding}}
+
     def apply_errors(self, errors: dict[str, list[str]]) -> None:
         if self.answers is not None:
             self.errors.extend(self.answers.apply_errors(errors))
@@ -634,6 +663,21 @@ def _section_context(app: Application, index: int, forms_: _SectionForms) -> dic
     return context
 
 
+def _typed_panel(request: HttpRequest, app: Application, forms_: _SectionForms) -> dict[str, Any]:
+    """The budget panel of what was typed (inputs in error left out), with the errors:
+    computed on a copy written inside a transaction that is rolled back."""
+    context: dict[str, Any] = {"panel_error": [message for _target, message in forms_.all_errors()], "preview": True}
+    try:
+        with transaction.atomic():
+            copy = drafts.application_update(application_id=app.pk, user=request.user, data=forms_.typed_budget())
+            context["panel"] = budget_panel(copy)
+            transaction.set_rollback(True)
+    except TransitionError as exc:
+        context["panel"] = None
+        context["panel_error"] += [m for messages_ in exc.errors.values() for m in messages_] or [exc.message]
+    return context
+
+
 @applicant_required
 @require_http_methods(["GET", "POST"])
 def edit(request: HttpRequest, pk: Any, section: str) -> HttpResponse:
@@ -653,7 +697,9 @@ def edit(request: HttpRequest, pk: Any, section: str) -> HttpResponse:
     if bound and not forms_.extra_row:
         if forms_.is_valid():
             try:
-                app = drafts.application_update(application_id=app.pk, user=request.user, data=forms_.to_data())
+                app = drafts.application_update(
+                    application_id=app.pk, user=request.user, data=forms_.to_data(), per_section=True
+                )
             except Invalid as exc:
                 forms_.apply_errors(exc.errors)
                 status = 400
@@ -670,7 +716,11 @@ def edit(request: HttpRequest, pk: Any, section: str) -> HttpResponse:
                 return redirect("applicant-edit", pk=app.pk, section=section)
         else:
             status = 400
-    return render(request, "grants/applicant/edit.html", _section_context(app, index, forms_), status=status)
+    context = _section_context(app, index, forms_)
+    if status == 400 and section == "budget":
+        # After a refused save the panel shows the figures of what was typed, and why.
+        context.update(_typed_panel(request, app, forms_))
+    return render(request, "grants/applicant/edit.html", context, status=status)
 
 
 @applicant_required
@@ -685,7 +735,7 @@ def budget_preview(request: HttpRequest, pk: Any) -> HttpResponse:
     if not app.is_editable:
         context["panel_error"] = [_("Le dossier ne peut plus être modifié.")]
     elif not forms_.is_valid():
-        context["panel_error"] = [message for _target, message in forms_.all_errors()]
+        context.update(_typed_panel(request, app, forms_))
     else:
         try:
             with transaction.atomic():
@@ -845,7 +895,14 @@ def _review_context(app: Application, unmet: list[str] | None = None) -> dict[st
         "attachments": [(labels.get(a.kind, a.kind), a) for a in _with_formats(app.attachments.all())],
         "resubmission": app.state == S.INCOMPLETE,
         "readonly": readonly,
+        # The sworn statement the submission asks (the Spec's confirmation), ticked to submit.
+        "sworn_statement": "" if readonly else _sworn_statement(app),
     }
+
+
+def _sworn_statement(app: Application) -> str:
+    name = _submission_name(app)
+    return str(services.APPLICATION_TRANSITIONS[name].confirm) if name else ""
 
 
 @applicant_required
@@ -866,11 +923,25 @@ def submit(request: HttpRequest, pk: Any) -> HttpResponse:
         messages.error(request, _("Ce dossier a déjà été déposé."))
         return redirect("applicant-application", pk=app.pk)
     try:
-        services.application_transition(application_id=app.pk, name=name, user=request.user, payload={})
+        # The page asks the sworn statement: its answer goes with the submission.
+        services.application_transition(
+            application_id=app.pk, name=name, user=request.user, payload={"confirm": request.POST.get("confirm", "")}
+        )
     except Conflict as exc:
         app = _application(request, pk)
         context = _review_context(app, unmet=exc.unmet)
         return render(request, "grants/applicant/review.html", context, status=409)
+    except Invalid as exc:
+        context = _review_context(_application(request, pk))
+        context["confirm_errors"] = exc.errors.get("confirm", [])
+        context["error_summary"] = [
+            ("confirm", _("%(label)s : %(message)s") % {"label": _("Déclaration sur l'honneur"), "message": message})
+            if key == "confirm"
+            else ("content", message)
+            for key, messages_ in exc.errors.items()
+            for message in messages_
+        ] or [("content", exc.message)]
+        return render(request, "grants/applicant/review.html", context, status=400)
     except NotFound:
         raise Http404 from None
     except TransitionError as exc:

@@ -243,6 +243,7 @@ def _agenda_response(
     data: Any = None,
     row_errors: dict[str, list[str]] | None = None,
     schedule_report: list[dict[str, Any]] | None = None,
+    confirm_errors: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
     rows = _agenda_rows(request.user, session, data)
@@ -261,6 +262,7 @@ def _agenda_response(
         "has_row_errors": bool(row_errors),
         # Outcomes only while the session sits (the engine's guard says so too).
         "can_record": session.state == CommitteeSession.State.OPEN,
+        "confirm_errors": confirm_errors or [],
         "session_actions": [
             {"name": name, "label": spec.label, "confirm": spec.confirm}
             for name, spec in services.SESSION_TRANSITIONS.items()
@@ -415,11 +417,17 @@ def _is_uuid(value: str) -> bool:
 def session_transition(request: HttpRequest, session_id: int, name: str) -> HttpResponse:
     user = request.user
     session = _session_or_404(user, session_id)
+    spec = services.SESSION_TRANSITIONS.get(name)
+    # The page asks the closing's confirmation: its answer goes with the transition.
+    confirm = request.POST.get("confirm", "") if spec is not None and spec.confirm else None
     try:
-        services.session_transition(session_id=session.pk, name=name, user=user)
+        services.session_transition(session_id=session.pk, name=name, user=user, confirm=confirm)
     except TransitionError as error:
         if error.status == 404:
             raise Http404(error.message) from None
+        if error.status == 400:
+            errors = error.errors.get("confirm", [])
+            return _agenda_response(request, session, confirm_errors=errors or [error.message], status=400)
         messages.error(request, " ".join([error.message, *[r for r in error.unmet if r != error.message]]))
         return _agenda_response(request, _session_or_404(user, session_id), status=error.status)
     labels = {"open": _("La séance est ouverte."), "close": _("La séance est close.")}

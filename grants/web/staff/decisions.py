@@ -17,6 +17,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from grants import policy, services
+from grants.documents import issuing
 from grants.models import Country, Decision, Document, Role
 from grants.web.staff import exports
 from grants.web.staff.common import (
@@ -66,7 +67,9 @@ def _progress(user: Any) -> list[Decision]:
     return _decorate(list(_with_rows(qs).order_by("-signed_at", "-pk")[:PROGRESS_SIZE]))
 
 
-def _signatory_context(request: HttpRequest, report: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _signatory_context(
+    request: HttpRequest, report: list[dict[str, Any]] | None = None, *, confirm_errors: list[str] | None = None
+) -> dict[str, Any]:
     user = request.user
     page = keyset_page(_with_rows(policy.decisions_to_sign(user)), DECISION_KEYS, request.GET.get("cursor"))
     _decorate(page.rows)
@@ -76,6 +79,10 @@ def _signatory_context(request: HttpRequest, report: list[dict[str, Any]] | None
         "progress": progress,
         "rendering": any(d.state == Decision.State.SIGNED for d in progress),
         "report": report or [],
+        # The signature's confirmation (its Spec's), ticked once for the decisions ticked.
+        "sign_confirm": services.DECISION_SIGN.confirm,
+        "confirm_errors": confirm_errors or [],
+        "checked": set(request.POST.getlist("decision")) if request.method == "POST" else set(),
     }
 
 
@@ -105,6 +112,16 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
         messages.warning(request, _("Cochez au moins une décision à signer."))
         context = _signatory_context(request)
         return staff_render(request, "grants/staff/signatory.html", context, active="signatory", status=400)
+    confirm = request.POST.get("confirm", "")
+    refusal = engine.confirmation_refusal(services.DECISION_SIGN, {"confirm": confirm})
+    if refusal:
+        # Nothing is signed before the confirmation is ticked; the ticked rows stay ticked.
+        context = _signatory_context(request, confirm_errors=refusal["confirm"])
+        context["error_summary"] = [
+            ("sign-confirm", _("%(label)s : %(message)s") % {"label": _("Confirmation de la signature"), "message": m})
+            for m in refusal["confirm"]
+        ]
+        return staff_render(request, "grants/staff/signatory.html", context, active="signatory", status=400)
     labels = dict(
         policy.visible_decisions(user)
         .filter(pk__in=[int(i) for i in ids if i.isdigit()])
@@ -118,7 +135,7 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
             report.append({"ok": False, "label": _("Décision introuvable"), "reasons": []})
             continue
         try:
-            services.decision_sign(decision_id=int(raw), user=user)
+            services.decision_sign(decision_id=int(raw), user=user, confirm=confirm)
         except TransitionError as error:
             report.append({"ok": False, "label": label, "reasons": error.unmet or [error.message]})
         else:
@@ -140,6 +157,24 @@ def signatory_sign(request: HttpRequest) -> HttpResponse:
     return staff_render(
         request, "grants/staff/signatory.html", context, active="signatory", status=200 if done else 409
     )
+
+
+@require_GET
+@staff_view(Role.SIGNATORY, Role.ADMIN)
+def signatory_preview(request: HttpRequest, decision_id: int) -> HttpResponse:
+    """The letter of a decision to sign, as it will read once signed, watermarked
+    "PROJET": rendered now for reading, never stored (only a decision the user may sign)."""
+    decision = (
+        _with_rows(policy.decisions_to_sign(request.user)).select_related("signed_by").filter(pk=decision_id).first()
+    )
+    if decision is None:
+        raise Http404(_("Introuvable."))
+    content = issuing.decision_letter_preview(decision, signer=request.user)
+    reference = decision.application.reference or f"decision-{decision.pk}"
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{reference}-projet.pdf"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- finance --------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from grants import policy, services
 from grants.documents.downloads import safe_stem
 from grants.models import Application, Consensus, Review, Role
-from grants.scoring import SPREAD_LIMIT, criterion_means, score_summary, spreads, weighted_score
+from grants.scoring import SPREAD_LIMIT, criterion_label, criterion_means, score_summary, spreads, weighted_score
 from grants.web.staff.common import raise_for, report_error, staff_render, staff_view
 from grants.web.staff.forms import TEXTAREA, StaffForm
 from grants.web.staff.views import readable_application
@@ -43,7 +43,7 @@ class ConsensusForm(StaffForm):
         self.criteria = criteria
         for criterion in criteria:
             self.fields[f"score_{criterion['code']}"] = forms.TypedChoiceField(
-                label=str(criterion.get("label") or criterion["code"]),
+                label=criterion_label(criterion),
                 choices=[(str(n), str(n)) for n in range(6)],
                 coerce=int,
                 required=True,

@@ -18,6 +18,7 @@ from dsfr.widgets import InlineRadioSelect
 
 from grants.machines.application import APPROVE, DEFER, REJECT
 from grants.models import Call, CommitteeSession, Country, OpinionRequest, Review
+from grants.scoring import criterion_label
 from workflows.engine import Field, Spec
 from workflows.models import TaskKind
 
@@ -144,7 +145,7 @@ class ReviewForm(StaffForm):
         grid: dict[str, forms.Field] = {}
         for criterion in criteria:
             grid[f"score_{criterion['code']}"] = forms.ChoiceField(
-                label=str(criterion.get("label") or criterion["code"]),
+                label=criterion_label(criterion),
                 help_text=_("Pondération : %(weight)s — de 0 (insuffisant) à 5 (excellent)")
                 % {"weight": criterion.get("weight", 1)},
                 choices=SCORE_CHOICES,

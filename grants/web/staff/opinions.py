@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from grants import budget, policy, services
 from grants.models import Application, Country, OpinionRequest, Review, Role
-from grants.scoring import review_average
+from grants.scoring import criterion_label, review_average
 from grants.web.staff.common import (
     STATE_BADGES,
     VERDICT_BADGES,
@@ -215,7 +215,7 @@ def _review_context(
     declaration_form: DeclarationForm | None = None,
 ) -> dict[str, Any]:
     criteria = review.application.call.scoring_criteria
-    labels = {c["code"]: c.get("label", c["code"]) for c in criteria}
+    labels = {c["code"]: criterion_label(c) for c in criteria}
     app = review.application
     if policy.restricted_reader(user, app):
         # Before the declaration: reference, title, lead authority (the header) and the

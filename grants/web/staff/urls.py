@@ -78,6 +78,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("signature/", decisions.signatory, name="signatory"),
     path("signature/signer/", decisions.signatory_sign, name="signatory-sign"),
     path("signature/suivi/", decisions.signatory_progress, name="signatory-progress"),
+    path("signature/<int:decision_id>/apercu.pdf", decisions.signatory_preview, name="signatory-preview"),
     # Finance
     path("finances/", decisions.finance, name="finance"),
     path("finances/<int:decision_id>/engagement/", decisions.finance_record, name="finance-record"),

@@ -330,6 +330,7 @@ def application_context(
                 "form": bound.get(spec.name) or _action_form(spec, app),
                 "open": spec.name in bound or spec.name in unmet,
                 "confirm": spec.confirm,
+                "confirm_errors": getattr(bound.get(spec.name), "confirm_errors", []),
                 "danger": spec in (services.DECLARE_INELIGIBLE, services.REJECT),
             }
         )
@@ -397,18 +398,26 @@ def _fire_from_form(
     status = 400
     unmet: dict[str, list[str]] = {}
     if form.is_valid():
+        payload = payload_from(form)
+        if spec.confirm:  # the page asks the confirmation: its answer goes with the payload
+            payload["confirm"] = request.POST.get("confirm", "")
         try:
-            result = engine.fire(spec, app.pk, user=user, payload=payload_from(form))
+            result = engine.fire(spec, app.pk, user=user, payload=payload)
         except TransitionError as error:
             raise_for(error)
             status = error.status
             if error.status == 400:
-                apply_errors(form, error)
+                form.confirm_errors = error.errors.pop("confirm", [])  # type: ignore[attr-defined]
+                if error.errors or not form.confirm_errors:
+                    apply_errors(form, error)
             else:
                 unmet[spec.name] = error.unmet
         else:
             messages.success(request, done(result))
             return redirect("staff-application", application_id=app.pk)
+    else:  # the confirmation's error too, with the fields' (every payload error at once)
+        refusal = engine.confirmation_refusal(spec, {"confirm": request.POST.get("confirm", "")})
+        form.confirm_errors = refusal.get("confirm", [])  # type: ignore[attr-defined]
     app = visible_application(user, app.pk)
     context = application_context(request, app, bound={spec.name: form}, unmet=unmet)
     return staff_render(request, "grants/staff/application.html", context, status=status)
