@@ -40,7 +40,13 @@ def visibility_filter(user: Any, *, as_reviewer: bool = True) -> Q | None:
         return Q()
     q = Q(pk__in=[])
     if Role.APPLICANT in s.roles:
-        q |= Q(organisation_id__in=sorted(s.organisations)) | Q(co_applicants__in=sorted(s.organisations))
+        # Lead or co-applicant: a UNION of two index lookups (application_org_created and
+        # the co-applicants' organisation index). An OR across the co-applicants' join would
+        # scan every application and duplicate rows.
+        orgs = sorted(s.organisations)
+        lead = Application.objects.filter(organisation_id__in=orgs).order_by().values("pk")
+        co = Application.co_applicants.through.objects.filter(organisation_id__in=orgs).values("application_id")
+        q |= Q(pk__in=lead.union(co))
     not_draft = ~Q(state=Application.State.DRAFT)
     for role in (Role.INSTRUCTOR, Role.SECRETARY):
         if role in s.roles:
@@ -72,8 +78,10 @@ def visible_applications(user: Any, queryset: QuerySet[Application] | None = Non
         return qs.none()
     if q == Q():
         return qs
-    # The OR of scopes may join co-applicants: filter by pk to avoid duplicate rows.
-    return qs.filter(pk__in=Application.objects.filter(q).values("pk"))
+    # Applied directly (no ``pk IN (SELECT …)`` wrapper, through which PostgreSQL cannot use
+    # the list indexes): no branch of ``visibility_filter`` joins a many-valued relation,
+    # so no row is repeated.
+    return qs.filter(q)
 
 
 def can_view(user: Any, application: Application) -> bool:

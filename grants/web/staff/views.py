@@ -89,7 +89,7 @@ def _filter_choices(user: Any) -> tuple[list[Call], list[Country]]:
     inbox = tasks_service.inbox(user).order_by().values("application_id")
     calls = list(
         Call.objects.filter(pk__in=Application.objects.filter(pk__in=inbox).values("call_id"))
-        .only("code", "title")
+        .only("code", "title", "state", "opens_at")
         .order_by("-opens_at")[:100]
     )
     if s.roles <= {Role.EMBASSY, Role.APPLICANT}:
@@ -288,6 +288,9 @@ def application_context(
     )
     now = timezone.now()
     for opinion in opinions:
+        # The page's application, already loaded: each action check reads its call and
+        # state (one query per opinion and per review otherwise).
+        opinion.application = app
         decorate(
             opinion,
             overdue=opinion.state == OpinionRequest.State.REQUESTED and opinion.due_at < now,
@@ -299,6 +302,7 @@ def application_context(
     )
     criteria = app.call.scoring_criteria
     for review in reviews:
+        review.application = app
         decorate(review, can_submit=engine.available(services.REVIEW_SUBMIT, review, user))
     scores = score_summary(criteria, reviews)
 
