@@ -318,7 +318,11 @@ def applications(
     # The decision by a LEFT JOIN, shown only when the policy lets the user read it: a
     # hashed subplan probed per row (a correlated subquery per row, repeated in every
     # keyset comparison, was 20 times slower sorted by amount).
-    readable = Q(decision__pk__in=decisions.values("pk"))
+    # A reader of every decision needs no test (the subquery hashed every decision: 20 to
+    # 35 ms at 100,000 applications, twice).
+    readable = (
+        Q(decision__isnull=False) if policy.reads_every_decision(user) else Q(decision__pk__in=decisions.values("pk"))
+    )
     qs = qs.defer("search_text").annotate(
         granted_amount=Case(
             When(readable & Q(decision__outcome=Decision.Outcome.APPROVED), then=F("decision__amount")),

@@ -184,6 +184,14 @@ class Task(models.Model):
                 condition=Q(state="open"),
                 name="task_open_call_due",
             ),
+            # "Has an overdue task" (grants.search): the overdue open tasks' applications,
+            # read from the index alone.
+            models.Index(
+                fields=["due_at"],
+                include=["application"],
+                condition=Q(state="open"),
+                name="task_open_due_application",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -55,6 +55,15 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.AddIndex(
+            model_name="task",
+            index=models.Index(
+                condition=models.Q(("state", "open")),
+                fields=["due_at"],
+                include=("application",),
+                name="task_open_due_application",
+            ),
+        ),
+        migrations.AddIndex(
             model_name="transitionlog",
             index=models.Index(
                 condition=models.Q(("subject_type", "grants.application")),
