@@ -13,6 +13,7 @@ class GrantsConfig(AppConfig):
         from grants.machines import MACHINES
         from grants.machines.domain import GrantsDomain
         from grants.policy import predicates  # noqa: F401  (django-rules object permissions)
+        from grants.web.staff import export_jobs  # noqa: F401  (the spreadsheet exports' job)
         from workflows import registry
 
         registry.register_domain(GrantsDomain())

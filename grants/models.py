@@ -868,3 +868,7 @@ class Document(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.reference}"
+
+
+# perf: the background spreadsheet exports of the staff's list (a module of its own).
+from grants.export_jobs import ExportJob  # noqa: E402, F401
