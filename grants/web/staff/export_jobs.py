@@ -101,7 +101,7 @@ registry.register_job(JOB, _enqueue)
 
 
 def _own_job(request: HttpRequest, job_id: Any) -> ExportJob:
-    job = ExportJob.objects.filter(pk=job_id, requested_by=request.user).first()
+    job = ExportJob.objects.filter(pk=job_id, requested_by_id=request.user.pk).first()
     if job is None:  # somebody else's or none: never say which
         raise Http404(_("Introuvable."))
     return job
@@ -122,10 +122,10 @@ def export_start(request: HttpRequest, fmt: str) -> HttpResponseBase:
         context, status = dossiers._list_context(request)
         return staff_render(request, "grants/staff/dossiers.html", context, active="dossiers", status=status)
     language = (translation.get_language() or "fr")[:8]
+    user = request.user
+    assert user.is_authenticated  # staff_view
     with transaction.atomic():
-        job = ExportJob.objects.create(
-            requested_by=request.user, format=fmt, query=params.urlencode(), language=language
-        )
+        job = ExportJob.objects.create(requested_by=user, format=fmt, query=params.urlencode(), language=language)
         transaction.on_commit(lambda: registry.run_job(JOB, job.pk))
     return redirect("dossiers-export-job", job_id=job.pk)
 
