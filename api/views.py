@@ -8,7 +8,6 @@ mapped to its status and JSON body by ``api.errors.exception_handler``.
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 from typing import Any
 
@@ -51,7 +50,7 @@ from grants.writes import drafts
 from security import otp as second_factor
 from security import tokens
 from workflows import tasks_service
-from workflows.models import Task, TaskKind
+from workflows.models import FAR_FUTURE, Task, TaskKind
 
 from . import selectors
 from . import serializers as s
@@ -756,9 +755,6 @@ class ConsensusView(ApiView):
 
 
 # --- tasks -----------------------------------------------------------------------------------
-
-
-FAR_FUTURE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 
 class TaskPagination(ApiCursorPagination):

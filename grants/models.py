@@ -430,6 +430,12 @@ class Application(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["organisation", "-created_at"], name="application_org_created"),
             # The staff list of every application (grants.search), newest deposit first.
             models.Index(fields=["-submitted_at", "-id"], name="application_submitted"),
+            # perf (0015): every application but drafts, newest first (the staff's lists,
+            # GET /api/v1/applications/); one state, newest first (?state=).
+            models.Index(
+                fields=["-created_at", "-id"], condition=~Q(state="draft"), name="application_visible_created"
+            ),
+            models.Index(fields=["state", "-created_at", "-id"], name="application_state_created"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["call", "reference_number"], name="application_reference_gap_free"),
@@ -901,9 +907,10 @@ class Document(models.Model):
         return f"{self.get_kind_display()} {self.reference}"
 
 
-# Models kept in their own modules (imported here so that Django sees them): the grant's life
-# after the commitment (payments, reports, amendments), the call's own questions (the call
-# editor) and the call variants' rows (grants.variants).
+# Models kept in their own modules (imported here so that Django sees them): the staff list's
+# background exports, the grant's life after the commitment (payments, reports, amendments),
+# the call's own questions (the call editor) and the call variants' rows (grants.variants).
+from grants.export_jobs import ExportJob  # noqa: E402, F401
 from grants.postaward import Amendment, Payment, Report  # noqa: E402, F401
 from grants.questions import CallQuestion  # noqa: E402, F401
 from grants.variant_models import ApplicationMember  # noqa: E402, F401

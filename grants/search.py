@@ -47,10 +47,10 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     DateTimeField,
     DecimalField,
-    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -318,14 +318,35 @@ def applications(
     # The decision by a LEFT JOIN, shown only when the policy lets the user read it: a
     # hashed subplan probed per row (a correlated subquery per row, repeated in every
     # keyset comparison, was 20 times slower sorted by amount).
-    readable = Q(decision__pk__in=decisions.values("pk"))
-    qs = qs.defer("search_text").annotate(
-        granted_amount=Case(
-            When(readable & Q(decision__outcome=Decision.Outcome.APPROVED), then=F("decision__amount")),
-            output_field=DecimalField(max_digits=14, decimal_places=2),
-        ),
-        decided_at=Case(When(readable, then=F("decision__decided_at")), output_field=DateTimeField()),
-        has_overdue=Exists(Task.objects.filter(application_id=OuterRef("pk"), state=Task.State.OPEN, due_at__lt=now)),
+    # A reader of every decision needs no test (the subquery hashed every decision: 20 to
+    # 35 ms at 100,000 applications, twice).
+    readable = (
+        Q(decision__isnull=False) if policy.reads_every_decision(user) else Q(decision__pk__in=decisions.values("pk"))
+    )
+    qs = (
+        qs.defer("search_text")
+        .annotate(
+            granted_amount=Case(
+                When(readable & Q(decision__outcome=Decision.Outcome.APPROVED), then=F("decision__amount")),
+                output_field=DecimalField(max_digits=14, decimal_places=2),
+            ),
+            decided_at=Case(When(readable, then=F("decision__decided_at")), output_field=DateTimeField()),
+        )
+        # "Has an overdue task": a scalar subquery probed per row (task_application_state),
+        # not EXISTS: PostgreSQL hashes an EXISTS of the select list over every overdue task
+        # of the database (13,000 at 100,000 applications) even for a page of 20 rows.
+        .alias(
+            first_overdue=Subquery(
+                Task.objects.filter(application_id=OuterRef("pk"), state=Task.State.OPEN, due_at__lt=now)
+                .order_by()
+                .values("pk")[:1]
+            )
+        )
+        .annotate(
+            has_overdue=Case(
+                When(first_overdue__isnull=False, then=Value(True)), default=Value(False), output_field=BooleanField()
+            )
+        )
     )
     qs = _filter(qs, filters, decisions, now)
     return _search(qs, filters.q)

@@ -57,6 +57,7 @@ from rest_framework.test import APIClient
 
 from grants import services
 from grants.documents import issuing
+from grants.export_jobs import ExportJob
 from grants.models import Application, Call, CommitteeSession, Country, Decision, Document, OpinionRequest, Review, Role
 from grants.writes import drafts
 from notifications.models import Notification
@@ -279,6 +280,11 @@ def build() -> Matrix:
         )
         for role, user in [*o["users"].items(), ("embassy_ma", w.embassy_ma)]
     }
+    # perf: a spreadsheet export asked by each actor (still being built), and somebody else's.
+    o["export_jobs"] = {
+        role: ExportJob.objects.create(requested_by=user, format="xlsx")
+        for role, user in [*o["users"].items(), ("embassy_ma", w.embassy_ma)]
+    }
     return m
 
 
@@ -436,6 +442,11 @@ STAFF_REPORTS = _grant_kwargs("application_id", "report", "report_id")
 STAFF_AMENDMENTS = _grant_kwargs("application_id", "amendment", "amendment_id")
 CODES = objects("code", in_=lambda m: m.letter_l.verification_code, out=lambda m: "ZZZZ-ZZZZ-ZZZZ")
 FORMATS = objects("fmt", in_=lambda m: "csv", out=lambda m: "pdf")  # out: no such format
+JOB_FORMATS = objects("fmt", in_=lambda m: "xlsx", out=lambda m: "pdf")  # out: no such format
+OWN_EXPORT: dict[str, Kwargs] = {
+    "in": lambda m, role: {"job_id": m.export_jobs["instructor" if role == "anonymous" else role].pk},
+    "out": lambda m, role: {"job_id": m.export_jobs["embassy_ma"].pk},  # somebody else's
+}
 
 
 def _documents(kw: str, field_: str) -> dict[str, Kwargs]:
@@ -537,6 +548,12 @@ MATRIX: list[Row] = [
     # --- staff: finding applications ------------------------------------------------------------------------
     row("dossiers", "GET", in_=s(403, staff=200)),
     row("dossiers-export", "GET", FORMATS, in_=s(403, staff=200), out=s(403, staff=404)),
+    # perf: the spreadsheets built in the background, each job its requester's only.
+    row("dossiers-export-start", "POST", JOB_FORMATS, in_=s(403, staff=302), out=s(403, staff=404)),
+    row("dossiers-export-start", "GET", JOB_FORMATS, in_=s(405), out=s(405), anonymous=405),
+    row("dossiers-export-job", "GET", OWN_EXPORT, in_=s(403, staff=200), out=s(403, staff=404)),
+    # Not built yet (no worker in the matrix): not found, even for its requester.
+    row("dossiers-export-file", "GET", OWN_EXPORT, in_=s(403, staff=404), out=s(403, staff=404)),
     row(
         "dossiers-bulk",
         "POST",

@@ -39,7 +39,7 @@ def fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("grants", "0014_evaluation_summary"),
+        ("grants", "0015_list_indexes"),
         ("workflows", "0003_second_wave_task_kinds"),
     ]
 

@@ -25,7 +25,7 @@ from grants.models import (
     Review,
     Role,
 )
-from tests.factories import CallFactory, World
+from tests.factories import CallFactory, UserFactory, World
 from workflows.engine import append_log
 from workflows.models import Task, TaskKind
 
@@ -260,6 +260,31 @@ def test_the_application_page_runs_a_constant_number_of_queries_whatever_its_his
             )
 
     assert_constant(client, world.instructor, reverse("staff-application", args=[app.pk]), grow)
+
+
+def test_the_application_page_costs_the_same_with_1_or_6_reviews_and_opinions(world: World, client) -> None:
+    """Each review's and each opinion's action check reads the page's application (its
+    call, its state) from the page itself, not one query each."""
+    app = world.advance(world.draft(), S.UNDER_REVIEW)
+    added = itertools.count(1)
+
+    def grow(n: int) -> None:
+        # 10 then 90 from assert_constant: one then five more of each.
+        for _ in range(1 if n == 10 else 5):
+            i = next(added)
+            reviewer = UserFactory(username=f"perf-reviewer-{i}")
+            Review.objects.create(application=app, reviewer=reviewer, state=Review.State.ASSIGNED)
+            OpinionRequest.objects.create(
+                application=app,
+                authority=OpinionRequest.Authority.EMBASSY,
+                country_id="SN",
+                due_at=timezone.now() + dt.timedelta(days=i),
+            )
+
+    url = reverse("staff-application", args=[app.pk])
+    assert_constant(client, world.instructor, url, grow)
+    page = client.get(url).content.decode()
+    assert page.count("perf-reviewer-") >= 6  # the six reviews are on the page
 
 
 @pytest.mark.parametrize("fmt", ["csv", "xlsx", "ods"])

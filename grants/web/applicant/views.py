@@ -22,7 +22,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,7 +32,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_http_methods, require_POST
 
-from grants import budget, policy, services
+from grants import budget, policy, search, services
 from grants.documents.downloads import attachment_response, safe_stem
 from grants.models import (
     Application,
@@ -372,6 +372,10 @@ def call_rules(call: Call) -> list[tuple[str, str]]:
 # --- home ---------------------------------------------------------------------------------------
 
 
+#: Applications per page of the applicant's home (newest first, keyset pages).
+HOME_PAGE_SIZE = 20
+
+
 def home(request: HttpRequest) -> HttpResponseBase:
     """``/``: the applicant's dashboard, or the staff inbox for a staff user."""
     if not request.user.is_authenticated:
@@ -387,13 +391,32 @@ def home(request: HttpRequest) -> HttpResponseBase:
     now = timezone.now()
     is_applicant = policy.scopes(request.user).has(Role.APPLICANT)
     rows = []
+    page: search.Window | None = None
+    state_counts: list[dict[str, Any]] = []
+    status = 200
     if is_applicant:
+        # A keyset page of the authority's applications, newest first, and how many in
+        # each state: the page costs the same whatever the authority's history.
+        visible = policy.visible_applications(request.user)
+        counted = dict(visible.order_by().values_list("state").annotate(n=Count("pk")))
+        state_counts = [
+            {"state": code, "label": label, "n": counted[code], "badge": STATE_BADGES.get(code, "")}
+            for code, label in Application.State.choices
+            if counted.get(code)
+        ]
         applications = (
             policy.visible_applications(request.user, Application.objects.select_related("call", "session", "decision"))
+            .defer("search_text", "summary", "objectives")
             .prefetch_related(_open_tasks_prefetch())
-            .order_by("-created_at", "-id")
         )
-        for app in applications:
+        ordering = search.ORDERINGS["-created_at"]
+        try:
+            page = search.window(applications, ordering, request.GET.get("cursor"), HOME_PAGE_SIZE)
+        except search.InvalidCursor:
+            messages.error(request, _("Lien de page invalide : voici les dossiers les plus récents."))
+            page = search.window(applications, ordering, None, HOME_PAGE_SIZE)
+            status = 400
+        for app in page.rows:
             open_tasks: list[Task] = app.open_tasks  # type: ignore[attr-defined]
             rows.append(
                 {
@@ -407,7 +430,16 @@ def home(request: HttpRequest) -> HttpResponseBase:
     return render(
         request,
         "grants/applicant/home.html",
-        {"rows": rows, "calls": calls, "is_applicant": is_applicant, "now": now},
+        {
+            "rows": rows,
+            "page": page,
+            "state_counts": state_counts,
+            "total": sum(c["n"] for c in state_counts),
+            "calls": calls,
+            "is_applicant": is_applicant,
+            "now": now,
+        },
+        status=status,
     )
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET
 
 from grants import budget, policy
+from grants import stays as stays_cache
 from grants.models import ZERO, Application, Call, OpinionRequest, Role
 from grants.web.staff.common import STATE_BADGES, Key, keyset_page, staff_render, staff_view
 from workflows.models import TransitionLog
@@ -106,14 +107,21 @@ def call_dashboard(request: HttpRequest, code: str) -> HttpResponse:
     call = _call_or_404(request.user, code)
     now = timezone.now()
     # Drafts are the applicants' own: not counted here (instructors do not see them).
-    per_state = dict(
+    # One aggregate (an index-only scan of application_call_state) counts each state and
+    # sums what the applications in committee ask for.
+    per_state: dict[str, int] = {}
+    pending = ZERO
+    for state, n, asked in (
         Application.objects.filter(call=call)
         .exclude(state=Application.State.DRAFT)
         .order_by()
         .values_list("state")
-        .annotate(n=Count("pk"))
-    )
-    medians = median_stays(call)
+        .annotate(n=Count("pk"), asked=Sum("requested_amount", filter=Q(state=Application.State.IN_COMMITTEE)))
+    ):
+        per_state[state] = n
+        if state == Application.State.IN_COMMITTEE:
+            pending = asked or ZERO
+    medians = stays_cache.median_stays(call, median_stays)
     stays = [
         StateStay(
             state=code_,
@@ -141,12 +149,6 @@ def call_dashboard(request: HttpRequest, code: str) -> HttpResponse:
     for row in late:
         row["name"] = (row["country__name_en"] if english else row["country__name_fr"]) or row["region__name"]
     committed = budget.committed_amount(call)
-    pending = (
-        Application.objects.filter(call=call, state=Application.State.IN_COMMITTEE).aggregate(
-            total=Sum("requested_amount")
-        )["total"]
-        or ZERO
-    )
     envelope = {
         "envelope": call.envelope,
         "committed": committed,

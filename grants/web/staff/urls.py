@@ -9,6 +9,7 @@ from grants.web.staff import (
     decisions,
     dossiers,
     evaluation,
+    export_jobs,
     opinions,
     postaward,
     views,
@@ -23,6 +24,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("dossiers/", dossiers.dossier_list, name="dossiers"),
     path("dossiers/export/<str:fmt>/", dossiers.dossier_export, name="dossiers-export"),
     path("dossiers/actions/", dossiers.dossier_bulk, name="dossiers-bulk"),
+    # perf: the spreadsheets built in the background (grants.web.staff.export_jobs)
+    path("dossiers/exports/<str:fmt>/", export_jobs.export_start, name="dossiers-export-start"),
+    path("dossiers/exports/job/<uuid:job_id>/", export_jobs.export_job, name="dossiers-export-job"),
+    path("dossiers/exports/job/<uuid:job_id>/fichier/", export_jobs.export_file, name="dossiers-export-file"),
     # The application page for staff
     path("dossiers/<uuid:application_id>/instruction/", views.application_page, name="staff-application"),
     path(
