@@ -606,7 +606,7 @@ MATRIX: list[Row] = [
             "out": lambda m, role: {"application_id": m.app("R", S.APPROVED), "document_id": m.objects["receipt_r"].pk},
         },
         # Lyon's evaluation summary: the delegation; a post or a reviewer reads only receipts and notices.
-        in_=s(200, applicants=403, posts=404, reviewer1=404),
+        in_=s(200, applicants=403, posts=404, partner_sn=404, reviewer1=404),
         out=STAFF_PAGE_R,  # Rennes's deposit receipt: whoever reads Rennes's application
     ),
     row(
@@ -1093,16 +1093,16 @@ MATRIX: list[Row] = [
         "POST",
         PAYMENTS,
         body=lambda m: {"paid_on": timezone.localdate().isoformat(), "payment_reference": "DP-1"},
-        in_=s(403, applicant2=404, posts=404, reviewer1=404, finance=200),
-        out=s(403, applicant=404, posts=404, reviewer1=404, finance=200),
+        in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, finance=200),
+        out=s(403, applicant=404, posts=404, partner_sn=404, reviewer1=404, finance=200),
     ),
     row("api:report-list", "GET", in_=s(200)),
     row(
         "api:report-detail",
         "GET",
         REPORTS,
-        in_=s(200, applicant2=404, posts=404, reviewer1=404),
-        out=s(200, applicant=404, posts=404, reviewer1=404),
+        in_=s(200, applicant2=404, posts=404, partner_sn=404, reviewer1=404),
+        out=s(200, applicant=404, posts=404, partner_sn=404, reviewer1=404),
     ),
     row(
         "api:report-submit",
@@ -1110,8 +1110,10 @@ MATRIX: list[Row] = [
         REPORTS,
         multipart=True,
         body=lambda m: {"expenses": "[]"},
-        in_=s(403, applicant=400, applicant2=404, posts=404, reviewer1=404),  # no narrative, no expenses
-        out=s(403, applicant=404, applicant2=400, posts=404, reviewer1=404),
+        in_=s(
+            403, applicant=400, applicant2=404, posts=404, partner_sn=404, reviewer1=404
+        ),  # no narrative, no expenses
+        out=s(403, applicant=404, applicant2=400, posts=404, partner_sn=404, reviewer1=404),
     ),
     row(
         "api:report-resubmit",
@@ -1119,55 +1121,55 @@ MATRIX: list[Row] = [
         REPORTS,
         multipart=True,
         body=lambda m: {"expenses": "[]"},
-        in_=s(403, applicant=409, applicant2=404, posts=404, reviewer1=404),  # due, not returned
-        out=s(403, applicant=404, applicant2=409, posts=404, reviewer1=404),
+        in_=s(403, applicant=409, applicant2=404, posts=404, partner_sn=404, reviewer1=404),  # due, not returned
+        out=s(403, applicant=404, applicant2=409, posts=404, partner_sn=404, reviewer1=404),
     ),
     row(
         "api:report-accept",
         "POST",
         REPORTS,
-        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=409),  # not filed yet
-        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=409),
+        in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, instructor=409),  # not filed yet
+        out=s(403, applicant=404, posts=404, partner_sn=404, reviewer1=404, instructor=409),
     ),
     row(
         "api:report-return",
         "POST",
         REPORTS,
         body=lambda m: {"message": "Compléter.", "due_date": "2099-01-01"},
-        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=409),
-        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=409),
+        in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, instructor=409),
+        out=s(403, applicant=404, posts=404, partner_sn=404, reviewer1=404, instructor=409),
     ),
     row(
         "api:decision-amendments",
         "POST",
         GRANTS,
         body=lambda m: {"kind": "other", "text": "Nouveau partenaire.", "reason": "Élections."},
-        in_=s(403, applicant=201, applicant2=404, posts=404, reviewer1=404),
-        out=s(403, applicant=404, applicant2=201, posts=404, reviewer1=404),
+        in_=s(403, applicant=201, applicant2=404, posts=404, partner_sn=404, reviewer1=404),
+        out=s(403, applicant=404, applicant2=201, posts=404, partner_sn=404, reviewer1=404),
     ),
     row(
         "api:amendment-accept",
         "POST",
         AMENDMENTS,
         body=lambda m: {},
-        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=200),
-        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=200),
+        in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, instructor=200),
+        out=s(403, applicant=404, posts=404, partner_sn=404, reviewer1=404, instructor=200),
     ),
     row(
         "api:amendment-refuse",
         "POST",
         AMENDMENTS,
         body=lambda m: {"reason": "Non justifié."},
-        in_=s(403, applicant2=404, posts=404, reviewer1=404, instructor=200),
-        out=s(403, applicant=404, posts=404, reviewer1=404, instructor=200),
+        in_=s(403, applicant2=404, posts=404, partner_sn=404, reviewer1=404, instructor=200),
+        out=s(403, applicant=404, posts=404, partner_sn=404, reviewer1=404, instructor=200),
     ),
     row(
         "api:decision-renounce",
         "POST",
         GRANTS,
         body=lambda m: {"reason": "Le partenaire s'est retiré."},
-        in_=s(403, applicant=200, applicant2=404, posts=404, reviewer1=404),
-        out=s(403, applicant=404, applicant2=200, posts=404, reviewer1=404),
+        in_=s(403, applicant=200, applicant2=404, posts=404, partner_sn=404, reviewer1=404),
+        out=s(403, applicant=404, applicant2=200, posts=404, partner_sn=404, reviewer1=404),
     ),
     # --- API: schema, docs, anything else -------------------------------------------------------------------
     row("api:schema", "GET", anonymous=200, in_=s(200)),
