@@ -34,7 +34,9 @@ def test_the_inbox_offers_only_what_the_role_can_have(world: World) -> None:
     assert [code for code, _label in form.fields["country"].choices if code] == ["SN"]
     client.force_login(world.instructor)
     form = client.get(reverse("tasks")).context["form"]
-    assert [code for code, _label in form.fields["kind"].choices if code] == ["check_eligibility"]
+    # Instruction, then the grant's life after the commitment (reports to check, amendments).
+    kinds = [code for code, _label in form.fields["kind"].choices if code]
+    assert kinds == ["check_eligibility", "check_report", "decide_amendment"]
     countries = [code for code, _label in form.fields["country"].choices if code]
     assert len(countries) < 10  # the countries of its open tasks, not ~250
 

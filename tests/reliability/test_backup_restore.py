@@ -56,7 +56,7 @@ def test_a_dump_and_a_media_tar_restore_into_a_copy_that_passes_both_verificatio
             what="the letters, copies and receipts to be stored",
         )
         before = counts()
-    assert before["documents"] == 6  # 2 receipts, 2 letters, 2 English copies
+    assert before["documents"] == 8  # 2 receipts, 2 letters, 2 English copies, 2 evaluation summaries
 
     # Backup: the database first, then the files (a document is stored file first, row
     # second, so every row of the dump has its file in a later tar).
@@ -87,7 +87,7 @@ def test_a_dump_and_a_media_tar_restore_into_a_copy_that_passes_both_verificatio
     audit = restored.manage("verify_audit").stdout.strip().splitlines()
     assert audit[-1] == "audit: ok"
     assert audit[-2].startswith(f"checked: {before['log']} entries in ")
-    assert restored.manage("verify_documents").stdout.strip().splitlines()[-1] == "documents: 6 ok, 0 bad"
+    assert restored.manage("verify_documents").stdout.strip().splitlines()[-1] == "documents: 8 ok, 0 bad"
     with orm(restored):
         assert counts() == before
 
@@ -98,6 +98,6 @@ def test_a_dump_and_a_media_tar_restore_into_a_copy_that_passes_both_verificatio
     damaged = restored.manage("verify_documents", check=False)
     assert damaged.returncode == 1
     lines = damaged.stdout.strip().splitlines()
-    assert lines[-1] == "documents: 4 ok, 2 bad"
+    assert lines[-1] == "documents: 6 ok, 2 bad"
     assert sum("sha256 mismatch" in line for line in lines) == 1
     assert sum("missing file" in line for line in lines) == 1
