@@ -81,10 +81,10 @@ def test_the_letter_is_delivered_with_a_summary_of_the_consensus_and_no_reviewer
     text = stored_text(summary)
     assert "Synthèse de l'évaluation" in text and decision.application.reference in text
     assert "Projet retenu" in text
-    # consensus score per criterion, with its label and weight; the weighted score (5·2+4·2+3·4)/8
-    assert "Pertinence au regard des ODD 2 5" in text
-    assert "Qualité du partenariat 2 4" in text
-    assert "Réciprocité 1 3" in text
+    # consensus score per criterion, with its label (the English one beside it) and weight; the weighted score (5·2+4·2+3·4)/8
+    assert "Pertinence au regard des ODD Relevance to the SDGs 2 5" in text
+    assert "Qualité du partenariat Quality of the partnership 2 4" in text
+    assert "Réciprocité Reciprocity 1 3" in text
     assert "3,8 / 5" in text
     assert FOR_APPLICANT in text
     for secret in (*REVIEWER_NAME, "reviewer1", REVIEW_COMMENT, INTERNAL, "Commentaire interne du comité"):
@@ -97,7 +97,7 @@ def test_a_rejection_s_summary_carries_the_committee_s_reasons(world: World) -> 
     issuing.issue_decision_letter(decision.pk)
     text = stored_text(_summary(decision))
     assert "Projet non retenu" in text and "Le budget n'est pas assez détaillé." in text
-    assert "Pertinence au regard des ODD 2 5" in text and FOR_APPLICANT in text
+    assert "Pertinence au regard des ODD Relevance to the SDGs 2 5" in text and FOR_APPLICANT in text
     assert REVIEWER_NAME[1] not in text and INTERNAL not in text
 
 
@@ -111,7 +111,10 @@ def test_without_consensus_the_summary_gives_the_reviewers_means_never_their_rev
     services.decision_sign(decision_id=decision.pk, user=world.signatory)
     issuing.issue_decision_letter(decision.pk)
     text = stored_text(_summary(decision))
-    assert "Aucun consensus n'a été enregistré" in text and "Pertinence au regard des ODD 2 4" in text
+    assert (
+        "Aucun consensus n'a été enregistré" in text
+        and "Pertinence au regard des ODD Relevance to the SDGs 2 4" in text
+    )
     assert REVIEWER_NAME[1] not in text
 
 

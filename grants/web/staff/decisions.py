@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from grants import policy, services
 from grants.documents import issuing
 from grants.models import Country, Decision, Document, Role
-from grants.web.staff import exports
+from grants.web.staff import exports, spreadsheets
 from grants.web.staff.common import (
     DECISION_BADGES,
     Key,
@@ -262,7 +262,7 @@ def decision_pdf(request: HttpRequest, decision_id: int) -> FileResponse:
 @require_GET
 @staff_view(Role.FINANCE, Role.ADMIN)
 def finance_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
-    if fmt not in exports.FORMATS:
+    if fmt not in spreadsheets.FORMATS:
         raise Http404(_("Format inconnu."))
     qs = policy.finance_decisions(request.user)
     call = request.GET.get("call")
@@ -270,7 +270,7 @@ def finance_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
         qs = qs.filter(application__call__code=call)
     if request.GET.get("etat") == "delivered":
         qs = qs.filter(Q(state=Decision.State.DELIVERED) & Q(outcome=Decision.Outcome.APPROVED))
-    content_type, extension = exports.FORMATS[fmt]
+    content_type, extension = spreadsheets.FORMATS[fmt]
     filename = exports.export_filename(extension, timezone.now())
     response: HttpResponseBase
     if fmt == "csv":

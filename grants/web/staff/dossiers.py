@@ -35,8 +35,8 @@ from grants import policy, search, services
 from grants.models import Application, Country, Organisation, Region, Role
 from grants.web.staff import common
 from grants.web.staff.common import STATE_BADGES, decorate, staff_render, staff_view
-from grants.web.staff.exports import FORMATS, PARIS, XLSX_DATETIME, XLSX_MONEY, Column, neutralise
 from grants.web.staff.forms import StaffForm
+from grants.web.staff.spreadsheets import FORMATS, PARIS, XLSX_DATETIME, XLSX_MONEY, Column, neutralise
 from workflows import engine
 from workflows.engine import Spec, TransitionError
 

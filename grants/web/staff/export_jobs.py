@@ -32,7 +32,7 @@ from grants.documents.storage import save_new_file
 from grants.export_jobs import ExportJob
 from grants.web.staff import dossiers
 from grants.web.staff.common import staff_render, staff_view
-from grants.web.staff.exports import FORMATS
+from grants.web.staff.spreadsheets import FORMATS
 from workflows import registry
 
 logger = logging.getLogger(__name__)
