@@ -43,6 +43,12 @@ from grants.writes import drafts
 JOINT_FUND_CALL = "DEMO-2026-FC"
 TURNKEY_CALL = "DEMO-2026-CLE"
 
+#: The variants' demo accounts as `make run` lists them beside the others.
+ACCOUNTS_SHOWN = [
+    ("partner-sn", "Gouvernement partenaire du Sénégal (fonds conjoint DEMO-2026-FC)"),
+    ("applicant-assoc", "Porteuse d'un programme clé en main (association, DEMO-2026-CLE)"),
+]
+
 MEMBERS = [
     {"name": "Ville de Grenoble", "siren": "213801855", "region": "84", "contribution": "4000.00"},
     {"name": "Ville de Valence", "siren": "212603625", "region": "84", "contribution": "3000.00"},

@@ -139,9 +139,10 @@ def collect_static() -> str:
 
 def print_accounts() -> None:
     try:
-        from grants import demo
+        from grants import demo, demo_variants
 
         accounts = [(account.username, account.description) for account in demo.ACCOUNTS]
+        accounts += demo_variants.ACCOUNTS_SHOWN
     except (ImportError, AttributeError):
         print("  Demo accounts: see the README (password: demo).")
         return
