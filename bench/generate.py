@@ -344,7 +344,8 @@ COLUMNS = {
     "grants_attachment": "kind file original_name content_type size sha256 uploaded_at application_id uploaded_by_id",
     "grants_snapshot": "id number data sha256 created_at application_id",
     "grants_opinionrequest": (
-        "id authority state verdict comment due_at requested_at given_at application_id country_id given_by_id region_id"
+        "id authority state verdict comment due_at requested_at given_at application_id country_id given_by_id region_id "
+        "call_id"
     ),
     "grants_review": (
         "id state scores comment recommendation decline_reason assigned_at completed_at application_id "
@@ -352,7 +353,7 @@ COLUMNS = {
     ),
     "grants_decision": (
         "id outcome state amount rate tranches reasons decided_at signed_at delivered_at commitment_number "
-        "recorded_at render_attempts render_error application_id decided_by_id session_id signed_by_id"
+        "recorded_at render_attempts render_error application_id decided_by_id session_id signed_by_id call_id"
     ),
     "grants_document": (
         "kind reference file sha256 size pages template_version verification_code issued_at application_id "
@@ -1357,6 +1358,7 @@ class _Simulation:
             (
                 did, outcome, stage, amount, rate, json.dumps(tranches), reasons, decided_at, signed_at, delivered_at,
                 commitment, recorded_at, 0, "", self.app_id, g.secretary, self.session, g.signatory if signed_at else None,
+                self.info["id"],
             ),
         )  # fmt: skip
 
@@ -1391,7 +1393,7 @@ class _Simulation:
             g.t.add(
                 "grants_opinionrequest",
                 (r["id"], r["authority"], r["state"], r["verdict"], r["comment"], r["due"], r["requested"], r["given_at"],
-                 self.app_id, r["country"], r["given_by"], r["region"]),
+                 self.app_id, r["country"], r["given_by"], r["region"], self.info["id"]),
             )  # fmt: skip
         for r in self.reviews:
             g.t.add(

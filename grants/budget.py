@@ -260,9 +260,7 @@ def committed_amount(call: Call) -> Decimal:
     """What the call's approved decisions commit (the envelope's used part): the one
     figure the approval guard, the committee screen and the dashboard show."""
     return (
-        Decision.objects.filter(application__call=call, outcome=Decision.Outcome.APPROVED).aggregate(
-            total=Sum("amount")
-        )["total"]
+        Decision.objects.filter(call=call, outcome=Decision.Outcome.APPROVED).aggregate(total=Sum("amount"))["total"]
         or ZERO
     )
 

@@ -436,6 +436,15 @@ class Application(ConcurrentTransitionMixin, models.Model):
                 fields=["-created_at", "-id"], condition=~Q(state="draft"), name="application_visible_created"
             ),
             models.Index(fields=["state", "-created_at", "-id"], name="application_state_created"),
+            # An applicant's home: its organisation's applications per state (index-only counts).
+            models.Index(fields=["organisation", "state"], name="application_org_state"),
+            # The call dashboard: what the call's applications in committee ask for (index-only).
+            models.Index(
+                fields=["call"],
+                include=["requested_amount"],
+                condition=Q(state="in_committee"),
+                name="application_call_committee",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(fields=["call", "reference_number"], name="application_reference_gap_free"),
@@ -659,6 +668,10 @@ class OpinionRequest(ConcurrentTransitionMixin, models.Model):
         UNFAVORABLE = "unfavorable", _("Défavorable")
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="opinion_requests")
+    # The application's call, copied when the request is made (an application never changes
+    # call): the call dashboard counts the call's late opinions from this table's own
+    # partial indexes, without joining its applications (issue 13).
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
     authority = models.CharField(max_length=12, choices=Authority.choices)
     country = models.ForeignKey(Country, null=True, blank=True, on_delete=models.PROTECT)
     region = models.ForeignKey(Region, null=True, blank=True, on_delete=models.PROTECT)
@@ -680,6 +693,33 @@ class OpinionRequest(ConcurrentTransitionMixin, models.Model):
             models.Index(fields=["region", "state", "due_at"], name="opinion_region_state"),
             # The expiry sweep: open requests by due date.
             models.Index(fields=["due_at"], condition=Q(state="requested"), name="opinion_open_due"),
+            # The call dashboard's late opinions: the call's open requests past due, and its
+            # expired ones, with the columns it groups by (index-only scans).
+            models.Index(
+                fields=["call", "due_at"],
+                include=["authority", "country", "region"],
+                condition=Q(state="requested"),
+                name="opinion_call_open_due",
+            ),
+            models.Index(
+                fields=["call"],
+                include=["authority", "country", "region"],
+                condition=Q(state="expired"),
+                name="opinion_call_expired",
+            ),
+            # A post's inbox: the calls of its open requests, one probe per call.
+            models.Index(
+                fields=["country", "call"],
+                include=["authority"],
+                condition=Q(state="requested"),
+                name="opinion_open_country_call",
+            ),
+            models.Index(
+                fields=["region", "call"],
+                include=["authority"],
+                condition=Q(state="requested"),
+                name="opinion_open_region_call",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -691,6 +731,11 @@ class OpinionRequest(ConcurrentTransitionMixin, models.Model):
 
     def __str__(self) -> str:
         return f"{self.application} — {self.country_id or self.region_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.call_id is None and self.application_id is not None:
+            self.call_id = self.application.call_id
+        super().save(*args, **kwargs)
 
     @transition(field=state, source=State.REQUESTED, target=State.GIVEN)
     def give(self, *, verdict: str, comment: str, user: Any) -> None:
@@ -795,6 +840,10 @@ class Decision(ConcurrentTransitionMixin, models.Model):
         REJECTED = "rejected", _("Non retenu")
 
     application = models.OneToOneField(Application, on_delete=models.PROTECT, related_name="decision")
+    # The application's call, copied when the decision is made (an application never changes
+    # call): the envelope's committed part sums the call's approved decisions from this
+    # table's own partial index, without joining its applications (issue 13).
+    call = models.ForeignKey(Call, on_delete=models.PROTECT, related_name="+", editable=False, db_index=False)
     outcome = models.CharField(_("issue"), max_length=10, choices=Outcome.choices)
     state = FSMField(_("état"), default=State.DRAFT, choices=State.choices, protected=True, db_index=True)
     amount = models.DecimalField(_("montant attribué"), max_digits=14, decimal_places=2, default=ZERO)
@@ -834,10 +883,22 @@ class Decision(ConcurrentTransitionMixin, models.Model):
             # The signatory's list (by state, oldest decided first) and finance's (by delivery).
             models.Index(fields=["state", "decided_at", "id"], name="decision_state_decided"),
             models.Index(fields=["state", "delivered_at", "id"], name="decision_state_delivered"),
+            # The envelope's committed part: the call's approved amounts (an index-only sum).
+            models.Index(
+                fields=["call"],
+                include=["amount", "state"],
+                condition=Q(outcome="approved"),
+                name="decision_call_approved",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.application} — {self.get_outcome_display()}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.call_id is None and self.application_id is not None:
+            self.call_id = self.application.call_id
+        super().save(*args, **kwargs)
 
     @transition(field=state, source=State.DRAFT, target=State.SIGNED)
     def sign(self, *, user: Any) -> None:

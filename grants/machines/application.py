@@ -260,6 +260,7 @@ def _declare_eligible_effects(app: Application, cleaned: dict[str, Any], ctx: Co
         requests.append(
             OpinionRequest.objects.create(
                 application=app,
+                call=call,
                 authority=OpinionRequest.Authority.EMBASSY,
                 country=country,
                 due_at=due,
@@ -271,6 +272,7 @@ def _declare_eligible_effects(app: Application, cleaned: dict[str, Any], ctx: Co
         requests.append(
             OpinionRequest.objects.create(
                 application=app,
+                call=call,
                 authority=OpinionRequest.Authority.PREFECTURE,
                 region=region,
                 due_at=due,
@@ -475,7 +477,12 @@ def _approve_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> l
 
 def _create_decision(app: Application, ctx: Context, **fields: Any) -> Decision:
     decision = Decision.objects.create(
-        application=app, session=app.session, decided_at=ctx.now, decided_by=ctx.user, **fields
+        application=app,
+        call_id=app.call_id,
+        session=app.session,
+        decided_at=ctx.now,
+        decided_by=ctx.user,
+        **fields,
     )
     tasks_service.open_task(
         kind=TaskKind.SIGN_DECISION,

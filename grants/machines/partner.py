@@ -57,6 +57,7 @@ def _apply(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[Opin
     for country in countries_to_ask(app, relaunch=ctx.role != SYSTEM):
         request = OpinionRequest.objects.create(
             application=app,
+            call_id=app.call_id,
             authority=OpinionRequest.Authority.PARTNER,
             country=country,
             due_at=due,

@@ -123,7 +123,7 @@ def postaward_call_figures(context: template.Context, call: Any) -> dict[str, An
     )
     committed = (
         Decision.objects.filter(
-            application__call=call,
+            call=call,
             outcome=Decision.Outcome.APPROVED,
             state__in=[Decision.State.RECORDED, Decision.State.CLOSED, Decision.State.RENOUNCED],
         ).aggregate(total=Sum("amount"))["total"]

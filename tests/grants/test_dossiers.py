@@ -83,6 +83,7 @@ def make(
     if granted is not None or decided_at is not None:
         Decision.objects.create(
             application=app,
+            call_id=app.call_id,
             outcome=Decision.Outcome.APPROVED if granted else Decision.Outcome.REJECTED,
             amount=Decimal(granted or "0"),
             decided_at=decided_at or timezone.now(),
@@ -90,6 +91,7 @@ def make(
     if embassy:
         OpinionRequest.objects.create(
             application=app,
+            call_id=app.call_id,
             authority=OpinionRequest.Authority.EMBASSY,
             country_id=embassy,
             due_at=timezone.now() + dt.timedelta(days=10),

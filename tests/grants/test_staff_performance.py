@@ -74,6 +74,7 @@ def bulk_applications(
         [
             OpinionRequest(
                 application=a,
+                call_id=a.call_id,
                 authority=OpinionRequest.Authority.EMBASSY,
                 country_id="SN",
                 state=OpinionRequest.State.GIVEN if state != S.AWAITING_OPINIONS else OpinionRequest.State.REQUESTED,
@@ -105,6 +106,7 @@ def bulk_decisions(world: World, n: int, state: str) -> list[Decision]:
     decisions = [
         Decision(
             application=a,
+            call_id=a.call_id,
             outcome=Decision.Outcome.APPROVED,
             state=state,
             amount=Decimal("25000.00"),
@@ -243,6 +245,20 @@ def test_the_dashboard_list_and_a_dashboard_run_a_constant_number_of_queries(wor
     )
 
 
+def test_a_dashboard_costs_the_same_with_more_late_opinions_and_decisions(world: World, client) -> None:
+    def grow(n: int) -> None:
+        apps = bulk_applications(world, n, S.AWAITING_OPINIONS)
+        late = OpinionRequest.objects.filter(application__in=apps)
+        late.filter(application__in=apps[: n // 2]).update(due_at=timezone.now() - dt.timedelta(days=1))
+        late.filter(application__in=apps[n // 2 :]).update(state=OpinionRequest.State.EXPIRED)
+        bulk_decisions(world, n, Decision.State.SIGNED)
+
+    url = reverse("call-dashboard", args=[world.call.code])
+    assert_constant(client, world.instructor, url, grow)
+    page = client.get(url).content.decode()
+    assert 'id="dashboard-committed">2\u202f500\u202f000,00\u00a0€' in page  # 100 × 25,000 approved
+
+
 def test_the_application_page_runs_a_constant_number_of_queries_whatever_its_history(world: World, client) -> None:
     app = world.advance(world.draft(), S.UNDER_REVIEW)
 
@@ -276,6 +292,7 @@ def test_the_application_page_costs_the_same_with_1_or_6_reviews_and_opinions(wo
             Review.objects.create(application=app, reviewer=reviewer, state=Review.State.ASSIGNED)
             OpinionRequest.objects.create(
                 application=app,
+                call_id=app.call_id,
                 authority=OpinionRequest.Authority.EMBASSY,
                 country_id="SN",
                 due_at=timezone.now() + dt.timedelta(days=i),
