@@ -732,6 +732,52 @@ def window(queryset: QuerySet[Any], ordering: Ordering, cursor: str | None, size
     return Window(rows, next_cursor, previous_cursor, cursor if values is not None else None, size, ordering.name)
 
 
+def merged_window(querysets: Sequence[QuerySet[Any]], ordering: Ordering, cursor: str | None, size: int) -> Window:
+    """``window`` over the union of disjoint ``querysets``, one keyset query of
+    ``size + 1`` rows each (each on its own index), merged here: the union in SQL would
+    read and sort every row of every branch. Same cursors as ``window``; the ordering's
+    keys must be plain columns (no annotation)."""
+    backwards, values = (False, None) if not cursor else decode_cursor(cursor, ordering)
+    keys = tuple(k.reversed() for k in ordering.keys) if backwards else ordering.keys
+    found: dict[Any, Any] = {}
+    for queryset in querysets:
+        qs = queryset.order_by(*_order_by(keys))
+        if values is not None:
+            qs = qs.filter(_after(keys, values))
+        # The page's ids first (no join), then their rows with the caller's joins: the
+        # joins then touch size + 1 rows, not every row of the branch before its sort.
+        ids = qs.values("pk")[: size + 1]
+        for row in queryset.filter(pk__in=ids).order_by(*_order_by(keys)):
+            found.setdefault(row.pk, row)
+    # Sort each key in its direction, the last first (Python's sort is stable).
+    merged = [(_position(row, keys), row) for row in found.values()]
+    for index in reversed(range(len(keys))):
+
+        def value(item: tuple[list[Any], Any], i: int = index) -> tuple[bool, Any]:
+            return _sortable(item[0][i])
+
+        merged.sort(key=value, reverse=keys[index].descending)
+    ordered_rows = [row for _values, row in merged]
+    more = len(ordered_rows) > size
+    rows = ordered_rows[:size]
+    if backwards:
+        rows.reverse()
+        has_previous, has_next = more, True
+    else:
+        has_previous, has_next = values is not None, more
+    next_cursor = previous_cursor = None
+    if rows and has_next:
+        next_cursor = encode_cursor(ordering.name, False, _position(rows[-1], ordering.keys))
+    if rows and has_previous:
+        previous_cursor = encode_cursor(ordering.name, True, _position(rows[0], ordering.keys))
+    return Window(rows, next_cursor, previous_cursor, cursor if values is not None else None, size, ordering.name)
+
+
+def _sortable(value: Any) -> tuple[bool, Any]:
+    # NULL is the largest value, as in SQL here (``SortKey``).
+    return (value is None, value if value is not None else 0)
+
+
 def ordered(queryset: QuerySet[Any], ordering: Ordering) -> QuerySet[Any]:
     """The whole of ``queryset`` in ``ordering`` (the exports)."""
     return queryset.annotate(**ordering.annotations()).order_by(*_order_by(ordering.keys))

@@ -156,3 +156,51 @@ def test_the_dashboard_computes_its_medians_when_the_cache_is_down(client, world
     computed, page = _stays_computed(client, reverse("call-dashboard", args=[world.call.code]))
     assert computed
     assert 'id="state-submitted"' in page
+
+
+def _titles(page: str) -> list[str]:
+    # Each title shows more than once in its row: the titles in the order of their rows.
+    return list(dict.fromkeys(re.findall(r"Dossier \d\d", page)))
+
+
+def test_the_home_pages_mix_led_and_co_applied_applications_newest_first_each_once(client, world: World) -> None:
+    for i in range(24):
+        if i % 3 == 0:
+            # Led by Rennes, Lyon co-applies: on Lyon's home too.
+            app = world.draft(user=world.applicant2, title=f"Dossier {i:02d}", attachments=False)
+            app.co_applicants.add(world.lyon)
+        else:
+            app = world.draft(title=f"Dossier {i:02d}", attachments=False)
+    world.draft(user=world.applicant2, title="Rennes seule", attachments=False)
+    client.force_login(world.applicant)
+    first = html.unescape(client.get("/").content.decode())
+    assert "24 dossiers :" in first and "Brouillon : 24" in first
+    assert "Rennes seule" not in first
+    shown = _titles(first)
+    assert shown == [f"Dossier {i:02d}" for i in range(23, 3, -1)]
+    older = _older_link(first)
+    assert older is not None
+    second = html.unescape(client.get("/" + older).content.decode())
+    assert _titles(second) == ["Dossier 03", "Dossier 02", "Dossier 01", "Dossier 00"]
+    newer = _newer_link(second)
+    assert newer is not None
+    back = html.unescape(client.get("/" + newer).content.decode())
+    assert _titles(back) == shown
+
+
+def test_the_home_costs_the_same_with_more_co_applications(client, world: World) -> None:
+    def co_apply(n: int) -> None:
+        for _ in range(n):
+            world.draft(user=world.applicant2, attachments=False).co_applicants.add(world.lyon)
+
+    client.force_login(world.applicant)
+    world.draft(attachments=False)
+    co_apply(2)
+    client.get("/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/")
+    co_apply(22)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/").content.decode()
+    assert len(many) == len(few)
+    assert page.count('class="portal-title"') == 20
