@@ -184,6 +184,14 @@ class Task(models.Model):
                 condition=Q(state="open"),
                 name="task_open_call_due",
             ),
+            # The inbox's counts per kind: a queue's open tasks by kind, overdue or not, with
+            # the scopes a queue is cut by (index-only; issue 13).
+            models.Index(
+                fields=["queue_role", "kind"],
+                include=["due_at", "scope_call", "scope_country", "scope_region"],
+                condition=Q(state="open"),
+                name="task_open_queue_kind",
+            ),
             # "Has an overdue task" (grants.search): the overdue open tasks' applications,
             # read from the index alone.
             models.Index(

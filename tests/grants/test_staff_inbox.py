@@ -218,3 +218,29 @@ def test_the_site_root_shows_a_staff_user_its_inbox(world: World, client) -> Non
     html = response.content.decode()
     assert "<h1>Mes tâches</h1>" in html
     assert app.reference in html
+
+
+def _country_choices(client) -> list[str]:
+    response = client.get(reverse("tasks"))
+    assert response.status_code == 200
+    return [code for code, _label in response.context["form"].fields["country"].choices if code]
+
+
+def test_the_country_filter_offers_the_eligible_countries_of_the_calls_of_the_user_s_tasks(
+    world: World, client
+) -> None:
+    world.call.eligible_countries.set(["SN", "MA"])
+    world.advance(world.draft(), S.SUBMITTED)
+    other = CallFactory()  # a call without a task of the instructor's: its countries are not offered
+    other.eligible_countries.set(["TN"])
+    client.force_login(world.instructor)
+    # Maroc has no task yet but is offered: every application of the call may be in one of them.
+    assert sorted(_country_choices(client)) == ["MA", "SN"]
+
+
+def test_a_call_open_to_every_country_offers_every_country_but_france(world: World, client) -> None:
+    world.advance(world.draft(), S.SUBMITTED)
+    client.force_login(world.instructor)
+    offered = _country_choices(client)
+    assert {"SN", "MA", "TN", "BF"} <= set(offered)
+    assert "FR" not in offered

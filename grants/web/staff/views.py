@@ -84,31 +84,45 @@ def _task_link(task: Task) -> str:
     return reverse("staff-application", args=[task.application_id])
 
 
+#: The posts asked for opinions: their queues hold only the tasks of opinion requests.
+POSTS = frozenset({Role.EMBASSY, Role.PREFECTURE, Role.PARTNER})
+
+
 def _filter_choices(user: Any) -> tuple[list[Call], list[Country]]:
     """The calls and countries worth filtering the user's inbox by: the calls of its open
-    tasks, and the countries of its posts (embassy) or of its open tasks' applications,
-    in French alphabetical order."""
+    tasks, and the countries of its posts (embassy) or the eligible countries of those
+    calls (every country when one of them is open to all), in French alphabetical order.
+    Neither reads the queue's tasks one by one: the countries of every open task's
+    application grew with the queue (docs/decisions.md)."""
     s = policy.scopes(user)
     open_tasks = tasks_service.inbox(user).order_by()
-    inbox = open_tasks.values("application_id")
-    # Per call, one probe of an index: the tasks that name their call (the delegation's
-    # and the reviewers' queues: task_open_call_due), else through their application (a
-    # semi-join from the call to every application of the call scanned them all: 1 s at
-    # 100,000 applications).
-    calls = list(
-        Call.objects.filter(
-            Exists(open_tasks.filter(scope_call=OuterRef("pk")))
-            | Exists(open_tasks.filter(scope_call__isnull=True, application__call=OuterRef("pk")))
+    if s.roles <= POSTS:
+        # A post's queue holds one task per open opinion request addressed to it, and the
+        # request carries its call: per call, one probe of opinion_open_country_call (or
+        # _region_), where going through the tasks' applications read the whole queue.
+        with_tasks: Exists | Q = Exists(
+            policy.own_opinion_requests(user).filter(state=OpinionRequest.State.REQUESTED, call=OuterRef("pk"))
         )
-        .only("code", "title", "state", "opens_at")
-        .order_by("-opens_at")[:100]
-    )
+    else:
+        # Per call, one probe of an index: the tasks that name their call (the delegation's
+        # and the reviewers' queues: task_open_call_due), else through their application (a
+        # semi-join from the call to every application of the call scanned them all: 1 s at
+        # 100,000 applications).
+        with_tasks = Exists(open_tasks.filter(scope_call=OuterRef("pk"))) | Exists(
+            open_tasks.filter(scope_call__isnull=True, application__call=OuterRef("pk"))
+        )
+    calls = list(Call.objects.filter(with_tasks).only("code", "title", "state", "opens_at").order_by("-opens_at")[:100])
     if s.roles <= {Role.EMBASSY, Role.APPLICANT}:
         countries = Country.objects.filter(iso2__in=sorted(s.countries.get(Role.EMBASSY, set())))
     else:
-        countries = Country.objects.filter(
-            pk__in=Application.countries.through.objects.filter(application_id__in=inbox).values("country_id")
+        # An application's countries are among its call's eligible ones (checked on
+        # submission), so these hold the countries of every task of these calls.
+        ids = [call.pk for call in calls]
+        eligible = Call.eligible_countries.through.objects.filter(call_id__in=ids)
+        open_to_all = Call.objects.filter(pk__in=ids).exclude(
+            pk__in=Call.eligible_countries.through.objects.filter(call_id__in=ids).values("call_id")
         )
+        countries = Country.objects.filter(Q(pk__in=eligible.values("country_id")) | Q(Exists(open_to_all)))
     return calls, sorted(countries.exclude(iso2="FR"), key=lambda c: collation_key(c.name))
 
 
@@ -142,7 +156,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
         row["kind"]: row
         for row in base.order_by()
         .values("kind")
-        .annotate(n=Count("id"), overdue=Count("id", filter=Q(due_at__lt=now)))
+        # COUNT(*): an index-only scan of task_open_queue_kind (it holds no id).
+        .annotate(n=Count("*"), overdue=Count("due_at", filter=Q(due_at__lt=now)))
         .order_by()
     }
     kind_counts = [
