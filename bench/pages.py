@@ -50,17 +50,30 @@ def _inbox(where: str) -> list[str]:
     ]
 
 
+#: The page's rows: the 21 newest of each branch (led, co-applied), the 21 newest of both.
+_HOME_PAGE = """(SELECT id, created_at FROM grants_application WHERE organisation_id = %(org)s
+                ORDER BY created_at DESC, id DESC LIMIT 21)
+               UNION ALL
+               (SELECT a.id, a.created_at FROM grants_application_co_applicants ca
+                JOIN grants_application a ON a.id = ca.application_id
+                WHERE ca.organisation_id = %(org)s AND a.organisation_id <> %(org)s
+                ORDER BY a.created_at DESC, a.id DESC LIMIT 21)
+               ORDER BY created_at DESC, id DESC LIMIT 21"""
 RAW_HOME = [
-    # Lead or co-applicant: a UNION of two index lookups (an OR across the join would scan).
-    """SELECT a.id, a.reference, a.title, a.state, a.created_at, c.code, c.closes_at, s.date, d.state, d.outcome
-       FROM grants_application a JOIN grants_call c ON c.id = a.call_id
+    # The counts per state: led, and co-applied without the led ones.
+    """SELECT state, SUM(n) FROM (
+           SELECT state, COUNT(*) AS n FROM grants_application WHERE organisation_id = %(org)s GROUP BY state
+           UNION ALL
+           SELECT a.state, COUNT(*) FROM grants_application_co_applicants ca
+           JOIN grants_application a ON a.id = ca.application_id
+           WHERE ca.organisation_id = %(org)s AND a.organisation_id <> %(org)s GROUP BY a.state) x
+       GROUP BY state""",
+    f"""SELECT a.id, a.reference, a.title, a.state, a.created_at, c.code, c.closes_at, s.date, d.state, d.outcome
+       FROM ({_HOME_PAGE}) p JOIN grants_application a ON a.id = p.id JOIN grants_call c ON c.id = a.call_id
        LEFT JOIN grants_committeesession s ON s.id = a.session_id LEFT JOIN grants_decision d ON d.application_id = a.id
-       WHERE a.id IN (SELECT id FROM grants_application WHERE organisation_id = %(org)s
-                      UNION SELECT application_id FROM grants_application_co_applicants WHERE organisation_id = %(org)s)
-       ORDER BY a.created_at DESC, a.id DESC""",
-    """SELECT t.id, t.kind, t.due_at, t.application_id FROM workflows_task t
-       JOIN grants_application a ON a.id = t.application_id
-       WHERE t.state = 'open' AND a.organisation_id = %(org)s""",
+       ORDER BY a.created_at DESC, a.id DESC""",  # noqa: S608 - constant text
+    f"""SELECT t.id, t.kind, t.due_at, t.application_id FROM workflows_task t
+       WHERE t.state = 'open' AND t.application_id IN (SELECT id FROM ({_HOME_PAGE}) p)""",  # noqa: S608 - constant text
     """SELECT id, code, title, closes_at FROM grants_call
        WHERE state = 'published' AND opens_at <= now() AND closes_at > now()""",
 ]
@@ -76,13 +89,13 @@ RAW_DASHBOARD = [
        ranked AS (SELECT state, secs, ROW_NUMBER() OVER (PARTITION BY state ORDER BY secs) AS rn,
                          COUNT(*) OVER (PARTITION BY state) AS n FROM stays)
        SELECT state, AVG(secs), MAX(n) FROM ranked WHERE rn IN ((n + 1) / 2, (n + 2) / 2) GROUP BY state""",
+    # Opinion requests and decisions carry their application's call (migration 0017).
     """SELECT r.authority, r.country_id, r.region_id,
               COUNT(*) FILTER (WHERE r.state = 'requested'), COUNT(*) FILTER (WHERE r.state = 'expired')
-       FROM grants_opinionrequest r JOIN grants_application a ON a.id = r.application_id
-       WHERE a.call_id = %(call)s AND (r.state = 'requested' AND r.due_at < now() OR r.state = 'expired')
+       FROM grants_opinionrequest r
+       WHERE r.call_id = %(call)s AND (r.state = 'requested' AND r.due_at < now() OR r.state = 'expired')
        GROUP BY 1, 2, 3""",
-    """SELECT SUM(d.amount) FROM grants_decision d JOIN grants_application a ON a.id = d.application_id
-       WHERE a.call_id = %(call)s AND d.outcome = 'approved'""",
+    """SELECT SUM(d.amount) FROM grants_decision d WHERE d.call_id = %(call)s AND d.outcome = 'approved'""",
     """SELECT SUM(requested_amount) FROM grants_application WHERE call_id = %(call)s AND state = 'in_committee'""",
 ]
 RAW_STAFF_APPLICATION = [
