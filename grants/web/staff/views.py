@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
@@ -84,6 +85,18 @@ def _task_link(task: Task) -> str:
     return reverse("staff-application", args=[task.application_id])
 
 
+#: The distinct countries of the applications, by a recursive skip scan of the index on
+#: grants_application_countries.country_id (PostgreSQL has no loose index scan of its own).
+COUNTRIES_IN_USE = """
+    WITH RECURSIVE used(c) AS (
+        SELECT MIN(country_id) FROM grants_application_countries
+        UNION ALL
+        SELECT (SELECT MIN(country_id) FROM grants_application_countries WHERE country_id > used.c)
+        FROM used WHERE used.c IS NOT NULL
+    )
+    SELECT c FROM used WHERE c IS NOT NULL
+"""
+
 #: The posts asked for opinions: their queues hold only the tasks of opinion requests.
 POSTS = frozenset({Role.EMBASSY, Role.PREFECTURE, Role.PARTNER})
 
@@ -115,14 +128,20 @@ def _filter_choices(user: Any) -> tuple[list[Call], list[Country]]:
     if s.roles <= {Role.EMBASSY, Role.APPLICANT}:
         countries = Country.objects.filter(iso2__in=sorted(s.countries.get(Role.EMBASSY, set())))
     else:
-        # An application's countries are among its call's eligible ones (checked on
-        # submission), so these hold the countries of every task of these calls.
+        # The countries some application is in (a skip scan of the countries' index: one
+        # probe per country, whatever the number of applications) that are eligible to one
+        # of these calls (or any, when one of them is open to all): an application's
+        # countries are among its call's eligible ones (checked on submission), so every
+        # country of the user's tasks is offered, and no country without an application.
         ids = [call.pk for call in calls]
         eligible = Call.eligible_countries.through.objects.filter(call_id__in=ids)
         open_to_all = Call.objects.filter(pk__in=ids).exclude(
             pk__in=Call.eligible_countries.through.objects.filter(call_id__in=ids).values("call_id")
         )
-        countries = Country.objects.filter(Q(pk__in=eligible.values("country_id")) | Q(Exists(open_to_all)))
+        countries = Country.objects.filter(
+            Q(pk__in=RawSQL(COUNTRIES_IN_USE, [])),  # noqa: S611 - constant SQL, no parameter
+            Q(pk__in=eligible.values("country_id")) | Q(Exists(open_to_all)),
+        )
     return calls, sorted(countries.exclude(iso2="FR"), key=lambda c: collation_key(c.name))
 
 
