@@ -114,6 +114,16 @@ DOSSIER_ROWS = """
     FROM grants_application a JOIN grants_call c ON c.id = a.call_id JOIN grants_organisation o ON o.id = a.organisation_id
     LEFT JOIN grants_region r ON r.code = o.region_id LEFT JOIN grants_decision d ON d.application_id = a.id
     WHERE a.state <> 'draft' {where} ORDER BY {order} LIMIT {limit}"""
+# What the page's filter form and bulk actions list: the calls, countries, regions and
+# authorities of its selects, the reviewers of its "assign" action.
+DOSSIER_FORM = [
+    "SELECT code FROM grants_call WHERE state <> 'draft' ORDER BY opens_at DESC, code",
+    "SELECT iso2, name_fr FROM grants_country WHERE iso2 <> 'FR' ORDER BY name_fr",
+    "SELECT code, name FROM grants_region ORDER BY name",
+    "SELECT id, name FROM grants_organisation WHERE kind = 'french_authority' ORDER BY name, id",
+    """SELECT DISTINCT u.id, u.username, u.first_name, u.last_name FROM auth_user u
+       JOIN grants_rolegrant g ON g.user_id = u.id WHERE g.role = 'reviewer' AND u.is_active ORDER BY u.username""",
+]
 NEWEST = "a.submitted_at DESC NULLS FIRST, a.id DESC"
 OLDEST = "a.submitted_at ASC NULLS LAST, a.id ASC"
 RELEVANCE = f"CASE WHEN upper(a.reference) = upper(%(q)s) THEN 0 ELSE 2 END, {NEWEST}"
@@ -183,18 +193,18 @@ def dossier_pages(chosen: dict[str, Any]) -> list[Page]:
     rows = DOSSIER_ROWS.format
     out = [
         Page("dossiers", "Staff list /dossiers/ (instructor, no filter)", "/dossiers/", "bench-instructor",
-             [rows(where="", order=NEWEST, limit=51)]),
+             [rows(where="", order=NEWEST, limit=51), *DOSSIER_FORM]),
         Page("dossiers_q_word", f"Staff list /dossiers/?q={COMMON_WORD} (a common word)",
              f"/dossiers/?q={COMMON_WORD}", "bench-instructor",
-             [rows(where=f"AND {FTS_MATCH}", order=RELEVANCE, limit=51)], word, target_ms=100.0),
+             [rows(where=f"AND {FTS_MATCH}", order=RELEVANCE, limit=51), *DOSSIER_FORM], word, target_ms=100.0),
         Page("dossiers_q_reference", "Staff list /dossiers/?q=<a whole reference>", f"/dossiers/?q={quote(ref)}",
-             "bench-instructor", [rows(where=f"AND {FTS_OR_SUBSTRING}", order=RELEVANCE, limit=51)], by_ref,
+             "bench-instructor", [rows(where=f"AND {FTS_OR_SUBSTRING}", order=RELEVANCE, limit=51), *DOSSIER_FORM], by_ref,
              target_ms=100.0),
         Page("dossiers_filtered", "Staff list /dossiers/?state=approved&country=SN",
              "/dossiers/?state=approved&country=SN", "bench-instructor",
              [rows(where="AND a.state = 'approved' AND a.id IN "
                          "(SELECT application_id FROM grants_application_countries WHERE country_id = 'SN')",
-                   order=NEWEST, limit=51)]),
+                   order=NEWEST, limit=51), *DOSSIER_FORM]),
         Page("api_applications_q", f"API GET /api/v1/applications/?q={COMMON_WORD} (instructor)",
              f"/api/v1/applications/?q={COMMON_WORD}", "bench-instructor",
              [rows(where=f"AND {FTS_MATCH}", order=RELEVANCE, limit=21)], word, target_ms=100.0),
@@ -210,7 +220,7 @@ def dossier_pages(chosen: dict[str, Any]) -> list[Page]:
         out.append(
             Page(name, title, f"/dossiers/?cursor={position['cursor']}", "bench-instructor",
                  [rows(where=_keyset(position["at"], backwards=backwards), order=OLDEST if backwards else NEWEST,
-                       limit=51)], {"at": position["at"], "id": position["id"]})
+                       limit=51), *DOSSIER_FORM], {"at": position["at"], "id": position["id"]})
         )  # fmt: skip
     return out
 
