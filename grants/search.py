@@ -475,7 +475,10 @@ def _match(qs: QuerySet[Application], words: list[str]) -> QuerySet[Application]
     inside = Application.objects.filter(_substrings(numbers))
     if words_only:
         inside = inside.alias(search_vector=vector).filter(search_vector=_prefix_query(words_only))
-    return qs.filter(Q(pk__in=whole.values("pk")) | Q(pk__in=inside.values("pk")))
+    # One UNION of both branches, not an OR of two IN: PostgreSQL tests an OR of hashed
+    # subplans on every row of the list (a parallel sequential scan, 80 ms at 100,000
+    # applications), while the UNION's few ids are looked up by primary key.
+    return qs.filter(pk__in=whole.values("pk").union(inside.values("pk")))
 
 
 # --- orderings ---------------------------------------------------------------------------------
