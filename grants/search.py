@@ -466,13 +466,13 @@ def _match(qs: QuerySet[Application], words: list[str]) -> QuerySet[Application]
     # Each condition on the vector is its own subquery, read through its GIN index once:
     # inline, PostgreSQL may rather walk the list's order and recompute the vector of
     # every row it meets (seconds for a common word), or recheck an OR row by row.
-    whole = Application.objects.alias(search_vector=vector).filter(search_vector=_prefix_query(tokens))
+    whole = Application.objects.order_by().alias(search_vector=vector).filter(search_vector=_prefix_query(tokens))
     if not numbers:
         return qs.filter(pk__in=whole.values("pk"))
     # A word with digits (a reference, a SIREN, a number) may also match inside a word,
     # through the trigram index; each branch is its own index scan.
     words_only = [t for t in tokens if t not in numbers]
-    inside = Application.objects.filter(_substrings(numbers))
+    inside = Application.objects.order_by().filter(_substrings(numbers))
     if words_only:
         inside = inside.alias(search_vector=vector).filter(search_vector=_prefix_query(words_only))
     # One UNION of both branches, not an OR of two IN: PostgreSQL tests an OR of hashed
