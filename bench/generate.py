@@ -261,6 +261,19 @@ PROJECT_TITLES = [
     "Adaptation au changement climatique", "Formation des agents municipaux", "Budget participatif",
     "Électrification solaire des écoles", "Santé maternelle", "Lecture publique", "Assainissement autonome",
 ]  # fmt: skip
+# A summary per project title (searchable words: "eau", "assainissement", "déchets"…); the
+# generic one for the others.
+GENERIC_SUMMARY = "Renforcer les services municipaux partenaires par des échanges d'expertise."
+SUMMARIES = {
+    "Gestion intégrée des déchets": "Organiser la collecte et le tri des déchets ménagers, créer une filière de compostage.",
+    "Accès à l'eau potable": "Réhabiliter les forages et le réseau d'eau potable des quartiers périphériques.",
+    "Assainissement autonome": "Équiper les écoles de latrines et former les artisans à l'assainissement et à l'eau.",
+    "Électrification solaire des écoles": "Installer des panneaux solaires sur les écoles, former des techniciens.",
+    "Maraîchage et circuits courts": "Soutenir les coopératives maraîchères, l'irrigation économe en eau et les marchés.",
+    "Adaptation au changement climatique": "Cartographier les risques d'inondation, protéger la ressource en eau.",
+    "Appui à l'état civil": "Numériser les registres d'état civil et former les officiers de l'état civil.",
+}  # fmt: skip
+OBJECTIVES = "Former, équiper, évaluer."
 CRITERIA = ["sdg", "partnership", "monitoring", "reciprocity", "gender", "sustainability"]
 REQUIRED_ATTACHMENTS = ["partnership_agreement", "council_resolution"]
 
@@ -335,7 +348,7 @@ COLUMNS = {
         "id state reference reference_number title summary objectives themes sdg_targets gender_marker "
         "start_date duration_months own_cash own_in_kind partner_funding other_funding requested_amount "
         "completion_message completion_due created_at updated_at submitted_at state_changed_at created_by_id "
-        "call_id session_id organisation_id"
+        "call_id session_id organisation_id search_text"
     ),
     "grants_application_countries": "application_id country_id",
     "grants_application_co_applicants": "application_id organisation_id",
@@ -409,6 +422,7 @@ class Generator:
         self.log_seq = 0
         self.counts: dict[str, int] = defaultdict(int)
         self.uuid_rng = random.Random(seed + 1)
+        self.org_texts: dict[int, tuple[str, str]] = {}  # organisation id -> (name, SIREN): the search document
 
     # --- helpers -----------------------------------------------------------------------
     def uuid(self) -> uuid.UUID:
@@ -456,6 +470,7 @@ class Generator:
                 ),
             )
             self.orgs.append((org_id, region))
+            self.org_texts[org_id] = (name, str(sirens[i]))
         # Skewed activity: a few big cities file hundreds of applications, most a handful.
         weights = [rng.lognormvariate(0, 1.3) for _ in self.orgs]
         self.org_cumulative = []
@@ -1005,6 +1020,7 @@ class _Simulation:
         self.countries = sorted({g.pick_country() for _ in range(n_countries)})
         title = f"{rng.choice(PROJECT_TITLES)} — {self.countries[0]} ({rng.randint(1, 999)})"
         self.title = title
+        self.summary = SUMMARIES.get(title.split(" — ")[0], GENERIC_SUMMARY)
         themes = rng.sample(THEMES, 2)
         self.themes = themes
         for iso2 in self.countries:
@@ -1019,9 +1035,11 @@ class _Simulation:
             amount = amount.quantize(Decimal("0.01"))
             self.lines.append((year, category, label, amount))
             g.t.add("grants_budgetline", (year, category, label, amount, self.app_id, None))
+        self.co_applicants: list[int] = []
         if rng.random() < 0.08:
             for other in sorted({g.pick_org()[0] for _ in range(rng.randint(1, 2))} - {self.org_id}):
                 g.t.add("grants_application_co_applicants", (self.app_id, other))
+                self.co_applicants.append(other)
         self.attachments = []
         for kind in REQUIRED_ATTACHMENTS:
             sha = g.hexdigest()
@@ -1045,8 +1063,8 @@ class _Simulation:
             "organisation": f"organisation {self.org_id}",
             "co_applicants": [],
             "title": self.title,
-            "summary": "Renforcer les services municipaux partenaires par des échanges d'expertise.",
-            "objectives": "Former, équiper, évaluer.",
+            "summary": self.summary,
+            "objectives": OBJECTIVES,
             "themes": self.themes,
             "sdg_targets": ["6.1", "11.6"],
             "gender_marker": 1,
@@ -1406,15 +1424,25 @@ class _Simulation:
         g.t.add(
             "grants_application",
             (
-                self.app_id, self.state, self.reference, self.number, self.title,
-                "Renforcer les services municipaux partenaires par des échanges d'expertise.",
-                "Former, équiper, évaluer.", json.dumps(self.themes), json.dumps(["6.1", "11.6"]), 1,
+                self.app_id, self.state, self.reference, self.number, self.title, self.summary, OBJECTIVES, json.dumps(self.themes), json.dumps(["6.1", "11.6"]), 1,
                 dt.date(self.info["year"] + 1, 1, 1), 24, *(x.quantize(Decimal("0.01")) for x in f),
                 self.completion_message, self.completion_due, self.created, self.t, self.submitted_at,
                 getattr(self, "state_changed_at", self.created), self.applicant, self.info["id"],
                 self.session if self.state in ("in_committee", "approved", "rejected") else None, self.org_id,
+                self.search_text(),
             ),
         )  # fmt: skip
+
+    def search_text(self) -> str:
+        """``Application.search_text`` as grants.search computes it (same texts, same order
+        as ``search.refresh``, the same normalisation): a search finds the generated rows."""
+        from grants.search import _document
+
+        texts = [self.title, self.summary, OBJECTIVES, *self.g.org_texts[self.org_id]]
+        for other in self.co_applicants:
+            texts += self.g.org_texts[other]
+        texts += [name for name, _iso2 in self.partners]
+        return _document(self.reference, texts)
 
 
 # --- running it -------------------------------------------------------------------------------

@@ -115,6 +115,130 @@ RAW_STAFF_APPLICATION = [
 ]
 
 
+# The staff list /dossiers/ and the API's search: the rows and columns the page shows, its
+# filters and its keyset window (grants.search, grants.web.staff.dossiers), by hand.
+DOSSIER_ROWS = """
+    SELECT a.id, a.reference, a.title, a.state, a.requested_amount, a.submitted_at, a.answers, c.code, o.name,
+      o.siren, r.name, CASE WHEN d.outcome = 'approved' THEN d.amount END, d.decided_at,
+      (SELECT t.id FROM workflows_task t WHERE t.application_id = a.id AND t.state = 'open' AND t.due_at < now()
+        LIMIT 1) IS NOT NULL AS overdue,
+      (SELECT array_agg(ac.country_id ORDER BY ac.country_id) FROM grants_application_countries ac
+        WHERE ac.application_id = a.id) AS countries
+    FROM grants_application a JOIN grants_call c ON c.id = a.call_id JOIN grants_organisation o ON o.id = a.organisation_id
+    LEFT JOIN grants_region r ON r.code = o.region_id LEFT JOIN grants_decision d ON d.application_id = a.id
+    WHERE a.state <> 'draft' {where} ORDER BY {order} LIMIT {limit}"""
+# What the page's filter form and bulk actions list: the calls, countries, regions and
+# authorities of its selects, the reviewers of its "assign" action.
+DOSSIER_FORM = [
+    "SELECT code FROM grants_call WHERE state <> 'draft' ORDER BY opens_at DESC, code",
+    "SELECT iso2, name_fr FROM grants_country WHERE iso2 <> 'FR' ORDER BY name_fr",
+    "SELECT code, name FROM grants_region ORDER BY name",
+    "SELECT id, name FROM grants_organisation WHERE kind = 'french_authority' ORDER BY name, id",
+    """SELECT DISTINCT u.id, u.username, u.first_name, u.last_name FROM auth_user u
+       JOIN grants_rolegrant g ON g.user_id = u.id WHERE g.role = 'reviewer' AND u.is_active ORDER BY u.username""",
+]
+NEWEST = "a.submitted_at DESC NULLS FIRST, a.id DESC"
+OLDEST = "a.submitted_at ASC NULLS LAST, a.id ASC"
+# A reference typed whole first (a word without a digit is no reference: newest first).
+RELEVANCE = f"CASE WHEN upper(a.reference) = upper(%(q)s) THEN 0 ELSE 2 END, {NEWEST}"
+FTS_MATCH = """a.id IN (SELECT id FROM grants_application
+    WHERE to_tsvector('grants_french', COALESCE(search_text, '')) @@ to_tsquery('grants_french', %(tsquery)s))"""
+# A reference (a word with digits): the full-text prefix, or a substring (the trigram index).
+FTS_OR_SUBSTRING = """a.id IN (SELECT id FROM grants_application
+    WHERE to_tsvector('grants_french', COALESCE(search_text, '')) @@ to_tsquery('grants_french', %(tsquery)s)
+    UNION SELECT id FROM grants_application WHERE search_text LIKE %(like)s)"""
+
+
+def _keyset(at: Any, *, backwards: bool) -> str:
+    """(submitted_at, id) strictly after (before, backwards) the cursor, newest first, NULL
+    (withdrawn before submission) the largest submitted_at."""
+    if backwards:
+        if at is None:
+            return "AND a.submitted_at IS NULL AND a.id > %(id)s"
+        return "AND (a.submitted_at IS NULL OR a.submitted_at > %(at)s OR a.submitted_at = %(at)s AND a.id > %(id)s)"
+    if at is None:
+        return "AND (a.submitted_at IS NOT NULL OR a.id < %(id)s)"
+    return "AND (a.submitted_at < %(at)s OR a.submitted_at = %(at)s AND a.id < %(id)s)"
+
+
+def choose_dossiers() -> dict[str, Any]:
+    """The whole reference searched for (an application in the middle of the list) and the
+    cursors of the list's second page and of the first page, reached back from the second."""
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from grants import search
+    from grants.web.staff.common import PAGE_SIZE
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reference FROM grants_application WHERE reference IS NOT NULL ORDER BY reference "
+            "OFFSET (SELECT COUNT(*) / 2 FROM grants_application WHERE reference IS NOT NULL) LIMIT 1"
+        )
+        row = cursor.fetchone()
+    user = get_user_model().objects.get(username="bench-instructor")
+    filters = search.Filters()
+    ordering = search.ordering_for(filters)
+    qs = search.applications(user, filters, include_drafts=False)
+    first = search.window(qs, ordering, None, PAGE_SIZE)
+    second = search.window(qs, ordering, first.next_cursor, PAGE_SIZE) if first.next_cursor else None
+    out: dict[str, Any] = {"reference": row[0] if row else "", "next": None, "previous": None}
+    for key, token in (("next", first.next_cursor), ("previous", second.previous_cursor if second else None)):
+        if token:
+            backwards, (at, pk) = search.decode_cursor(token, ordering)
+            out[key] = {"cursor": token, "backwards": backwards, "at": at, "id": pk}
+    return out
+
+
+COMMON_WORD = "eau"
+
+
+def dossier_pages(chosen: dict[str, Any]) -> list[Page]:
+    """/dossiers/ (no filter, a common word, a whole reference, two filters, the second page
+    and back to the first) and the API's search, each with its hand-written SQL."""
+    from urllib.parse import quote
+
+    from grants import search
+
+    ref = chosen["reference"]
+    ref_token = search.fts_words(search.terms(ref))[0] if ref else "none"
+    word = {"q": COMMON_WORD, "tsquery": f"{COMMON_WORD}:*"}
+    by_ref = {"q": ref, "tsquery": f"{ref_token}:*", "like": f"%{ref_token}%"}
+    rows = DOSSIER_ROWS.format
+    out = [
+        Page("dossiers", "Staff list /dossiers/ (instructor, no filter)", "/dossiers/", "bench-instructor",
+             [rows(where="", order=NEWEST, limit=51), *DOSSIER_FORM]),
+        Page("dossiers_q_word", f"Staff list /dossiers/?q={COMMON_WORD} (a common word)",
+             f"/dossiers/?q={COMMON_WORD}", "bench-instructor",
+             [rows(where=f"AND {FTS_MATCH}", order=NEWEST, limit=51), *DOSSIER_FORM], word, target_ms=100.0),
+        Page("dossiers_q_reference", "Staff list /dossiers/?q=<a whole reference>", f"/dossiers/?q={quote(ref)}",
+             "bench-instructor", [rows(where=f"AND {FTS_OR_SUBSTRING}", order=RELEVANCE, limit=51), *DOSSIER_FORM], by_ref,
+             target_ms=100.0),
+        Page("dossiers_filtered", "Staff list /dossiers/?state=approved&country=SN",
+             "/dossiers/?state=approved&country=SN", "bench-instructor",
+             [rows(where="AND a.state = 'approved' AND a.id IN "
+                         "(SELECT application_id FROM grants_application_countries WHERE country_id = 'SN')",
+                   order=NEWEST, limit=51), *DOSSIER_FORM]),
+        Page("api_applications_q", f"API GET /api/v1/applications/?q={COMMON_WORD} (instructor)",
+             f"/api/v1/applications/?q={COMMON_WORD}", "bench-instructor",
+             [rows(where=f"AND {FTS_MATCH}", order=NEWEST, limit=21)], word, target_ms=100.0),
+    ]  # fmt: skip
+    for name, title, key in (
+        ("dossiers_next", "Staff list /dossiers/?cursor=… (the second page)", "next"),
+        ("dossiers_previous", "Staff list /dossiers/?cursor=… (back to the first page)", "previous"),
+    ):
+        position = chosen.get(key)
+        if not position:
+            continue
+        backwards = position["backwards"]
+        out.append(
+            Page(name, title, f"/dossiers/?cursor={position['cursor']}", "bench-instructor",
+                 [rows(where=_keyset(position["at"], backwards=backwards), order=OLDEST if backwards else NEWEST,
+                       limit=51), *DOSSIER_FORM], {"at": position["at"], "id": position["id"]})
+        )  # fmt: skip
+    return out
+
+
 @dataclass
 class Page:
     name: str
@@ -310,7 +434,10 @@ def run(world: World, *, repeat: int = 7, with_explain: bool = True, only: list[
     old_debug = settings.DEBUG
     settings.DEBUG = False
     try:
-        for page in pages(world, home_org=chosen["home_org"], staff_app=chosen["staff_app"]):
+        dossiers = choose_dossiers()
+        results["chosen_dossiers"] = {"reference": dossiers["reference"]}
+        listed = [*pages(world, home_org=chosen["home_org"], staff_app=chosen["staff_app"]), *dossier_pages(dossiers)]
+        for page in listed:
             if only and page.name not in only:
                 continue
             client = Client()

@@ -42,3 +42,63 @@ def test_a_tiny_database_is_generated_verified_measured_and_reported(tmp_path: P
     report = scale.markdown(results)
     assert "Instructor inbox" in report
     assert "EXPLAIN ANALYZE" in report
+
+
+def test_the_staff_list_its_search_and_its_exports_are_measured_on_a_tiny_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bench import exports, generate, pages
+    from grants import search
+    from grants.models import Application
+
+    result = generate.generate(300)
+    world = result.pop("world")
+    # The generated search documents are the application's own (grants.search computes them).
+    apps = list(Application.objects.exclude(reference=None).select_related("organisation")[:25])
+    assert apps and all(app.search_text == search.document(app) for app in apps)
+
+    names = [
+        "dossiers", "dossiers_q_word", "dossiers_q_reference", "dossiers_filtered", "dossiers_next",
+        "dossiers_previous", "api_applications_q",
+    ]  # fmt: skip
+    figures = pages.run(world, repeat=1, with_explain=False, only=names)
+    reference = figures["chosen_dossiers"]["reference"]
+    assert reference
+    for name in names:
+        if name in ("dossiers_next", "dossiers_previous") and name not in figures:
+            continue  # fewer than two pages of applications
+        assert figures[name]["status"] == 200, name
+        assert figures[name]["raw_sql_ms"] > 0, name
+        assert figures[name]["queries_constant_over_runs"], name
+    assert figures["dossiers_q_word"]["target_ms"] == 100
+
+    # The reference typed whole is found, first.
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="bench-instructor"))
+    body = client.get(f"/dossiers/?q={reference}").content.decode()
+    assert reference in body
+    word = client.get(f"/dossiers/?q={pages.COMMON_WORD}")
+    assert word.status_code == 200 and "/instruction/" in word.content.decode()
+
+    measured = exports.run(isolated=False, trace=True, kinds=("csv", "baseline"))
+    visible = Application.objects.exclude(state=Application.State.DRAFT).count()
+    assert measured["visible_rows"] == visible
+    assert measured["csv"]["status"] == 200
+    assert measured["csv"]["rows"] == visible == measured["baseline"]["rows"]
+    assert measured["csv"]["header"][:2] == ["Référence", "Titre du projet"]
+    for kind in ("csv", "baseline"):
+        assert measured[kind]["tracemalloc_peak_mb"] > 0
+        assert measured[kind]["rss_peak_mb"] > 0
+        assert measured[kind]["bytes"] > 0
+
+    # The background jobs' spreadsheets, built synchronously: every visible row in each.
+    monkeypatch.setenv("BENCH_EXPORT_COUNT_ROWS", "1")
+    sheets = exports.run(isolated=False, trace=False, kinds=("xlsx", "ods"))
+    for kind in ("xlsx", "ods"):
+        assert sheets[kind]["state"] == "done", sheets[kind]
+        assert sheets[kind]["rows"] == visible
+        assert sheets[kind]["bytes"] > 0
+        assert sheets[kind]["rss_peak_mb"] > 0

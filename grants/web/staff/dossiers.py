@@ -82,10 +82,13 @@ class DossierFilterForm(StaffForm):
         self.fields["country"].choices = [("", _("Tous les pays")), *((c.iso2, c.name) for c in countries)]
         regions = Region.objects.order_by("name")
         self.fields["region"].choices = [("", _("Toutes les régions")), *((r.code, r.name) for r in regions)]
-        authorities = Organisation.objects.filter(kind=Organisation.Kind.FRENCH).only("name").order_by("name", "pk")
+        # values_list: 2,000 authorities at 100,000 applications, no model instance each.
+        authorities = (
+            Organisation.objects.filter(kind=Organisation.Kind.FRENCH).order_by("name", "pk").values_list("pk", "name")
+        )
         self.fields["organisation"].choices = [
             ("", _("Toutes les collectivités")),
-            *((str(o.pk), o.name) for o in authorities),
+            *((str(pk), name) for pk, name in authorities),
         ]
 
     def report(self, error: search.FilterError) -> None:
