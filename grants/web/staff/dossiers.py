@@ -23,10 +23,13 @@ from xml.sax.saxutils import escape, quoteattr
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, QuerySet
+from django.forms import BoundField
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
@@ -42,6 +45,7 @@ from workflows.engine import Spec, TransitionError
 
 S = Application.State
 CHUNK = 500
+SELECTED = mark_safe(" selected")  # a constant, never user text
 MAX_BULK = 200
 
 # --- the filter form (what the page shows; grants.search reads and checks the values) --------
@@ -90,6 +94,22 @@ class DossierFilterForm(StaffForm):
             ("", _("Toutes les collectivités")),
             *((str(pk), name) for pk, name in authorities),
         ]
+
+    def selects(self) -> list[tuple[BoundField, SafeString]]:
+        """The select filters, each with its options rendered once here: looping over the
+        2,000 authorities' options in the template cost ~100 ms a page at 100,000
+        applications (a filter and a comparison per option)."""
+        rendered = []
+        for name in self.SELECTS:
+            bound = self[name]
+            current = str(bound.value() or "")
+            options = format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                ((value, SELECTED if str(value) == current else "", label) for value, label in self.fields[name].choices),
+            )
+            rendered.append((bound, options))
+        return rendered
 
     def report(self, error: search.FilterError) -> None:
         for name, messages in error.errors.items():
