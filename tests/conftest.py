@@ -69,7 +69,10 @@ def _compiled_catalogues() -> None:
 def _fresh_cache() -> None:
     from django.core.cache import cache
 
+    from config import site_config
+
     cache.clear()
+    site_config.clear()  # a rolled-back test's DSFR configuration is not kept by the process
 
 
 @pytest.fixture(autouse=True)
