@@ -198,6 +198,7 @@ def run(
         [
             str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.py"), "config.wsgi:application",
             "--bind", f"127.0.0.1:{port}",
+            "--no-control-socket",  # its default path is one per user, shared with any other gunicorn
         ],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(workdir / "gunicorn.log").open("w"),
         start_new_session=True,
