@@ -39,6 +39,12 @@ def clear() -> None:
     _rows = None
 
 
+def preload(rows: list[DsfrConfig]) -> None:
+    """Hold ``rows`` as if just read (the test suite: its database starts with none)."""
+    global _rows
+    _rows = (time.monotonic(), list(rows))
+
+
 @receiver(post_save, sender=DsfrConfig, dispatch_uid="config.site_config.saved")
 @receiver(post_delete, sender=DsfrConfig, dispatch_uid="config.site_config.deleted")
 def _forget(**kwargs: Any) -> None:
