@@ -2,11 +2,14 @@
 127.0.0.1 only, on the generated database (PostgreSQL) and Redis (cache, broker).
 
 gunicorn runs the production settings module (config.settings, DEBUG off, the real
-password hasher: sign-in costs what it costs) with 2 × cores + 1 sync workers. The run is
+password hasher: sign-in costs what it costs) with production's configuration
+(config/gunicorn.py: threaded workers; ``server`` overrides its WEB_* variables, to
+compare configurations back-to-back). The run is
 bounded: ``users`` users spawned at ``rate``/s for ``duration`` seconds, then locust stops
 by itself (a hard timeout kills it, and gunicorn is always stopped). Figures: requests/s,
 p50/p95/p99 and errors of everything, of the pages alone (sign-in excluded), and per
-endpoint.
+endpoint; the machine's load average during the run and the CPU seconds locust itself
+used (it shares the cores with gunicorn and PostgreSQL: a figure to read beside them).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ import csv
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -47,6 +52,14 @@ def _accounts(world: World) -> dict[str, Any]:
             "SELECT id::text FROM grants_application WHERE state <> 'draft' ORDER BY md5(id::text) LIMIT 300"
         )
         staff_apps = [row[0] for row in cursor.fetchall()]
+        # What an instructor types in the list's search box: a word of a title, or a reference.
+        cursor.execute(
+            """SELECT title, reference FROM grants_application WHERE state <> 'draft' ORDER BY md5(reference) LIMIT 40"""
+        )
+        searches: list[str] = []
+        for title, reference in cursor.fetchall():
+            words = [w for w in title.split() if len(w) >= 6 and w.isalpha()]
+            searches.append(rng.choice(words).lower() if words and len(searches) % 2 == 0 else reference)
         cursor.execute(
             """SELECT organisation_id, array_agg(id::text ORDER BY created_at DESC) FROM grants_application
                GROUP BY organisation_id HAVING COUNT(*) BETWEEN 2 AND 12 ORDER BY organisation_id LIMIT 60"""
@@ -63,6 +76,7 @@ def _accounts(world: World) -> dict[str, Any]:
         "embassies": [{"username": name} for name in embassies],
         "applicants": applicants,
         "staff_applications": staff_apps,
+        "staff_searches": searches,
     }
 
 
@@ -105,15 +119,61 @@ def _stats(path: Path) -> dict[str, Any]:
     return rows
 
 
+class _LoadAverage:
+    """The 1-minute load average, sampled every few seconds while the load runs."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.samples: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, args=(every,), daemon=True)
+
+    def _sample(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def __enter__(self) -> _LoadAverage:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def figures(self) -> dict[str, float | None]:
+        if not self.samples:
+            return {"mean": None, "max": None}
+        return {"mean": round(sum(self.samples) / len(self.samples), 2), "max": round(max(self.samples), 2)}
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _gunicorn_config(env: dict[str, str]) -> dict[str, Any]:
+    """What config/gunicorn.py resolves to under ``env`` (the same file production uses)."""
+    code = (
+        "import json, runpy; c = runpy.run_path('config/gunicorn.py'); "
+        "print(json.dumps({k: c[k] for k in ('worker_class', 'workers', 'threads', 'keepalive')}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True)
+    return dict(json.loads(out.stdout))
+
+
 def run(
-    world: World, *, users: int = 50, rate: float = 10, duration: int = 120, workers: int | None = None
+    world: World,
+    *,
+    users: int = 50,
+    rate: float = 10,
+    duration: int = 120,
+    workers: int | None = None,
+    server: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     from django.conf import settings
 
     db = settings.DATABASES["default"]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    workers = workers or 2 * (os.cpu_count() or 1) + 1
     auth = f"{db.get('USER') or 'postgres'}" + (f":{db['PASSWORD']}" if db.get("PASSWORD") else "")
     env = dict(os.environ)
     env.update(
@@ -123,16 +183,22 @@ def run(
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "DEBUG": "false",
             "LOG_LEVEL": "WARNING",
+            "WEB_LOG_LEVEL": "warning",
+            **(server or {}),
         }
     )
+    if workers:
+        env["WEB_WORKERS"] = str(workers)
+    gunicorn_config = _gunicorn_config(env)
     _fresh_cache(env["REDIS_URL"])
     workdir = Path(tempfile.mkdtemp(prefix="bench-load-"))
     config = workdir / "accounts.json"
     config.write_text(json.dumps(_accounts(world)), encoding="utf-8")
     gunicorn = subprocess.Popen(
         [
-            str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-            "--timeout", "60", "--log-level", "warning",
+            str(BIN / "gunicorn"), "-c", str(ROOT / "config" / "gunicorn.py"), "config.wsgi:application",
+            "--bind", f"127.0.0.1:{port}",
+            "--no-control-socket",  # its default path is one per user, shared with any other gunicorn
         ],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=(workdir / "gunicorn.log").open("w"),
         start_new_session=True,
@@ -140,20 +206,24 @@ def run(
     try:
         _wait_until_up(url)
         # Warm-up, not measured: each worker imports the URLconf and views on its first requests.
-        for _ in range(4 * workers):
+        for _ in range(4 * gunicorn_config["workers"]):
             with urllib.request.urlopen(f"{url}/accounts/login/", timeout=30) as response:  # noqa: S310 - loopback
                 response.read()
         locust_env = dict(env, BENCH_LOAD_CONFIG=str(config), BENCH_LOAD_PAGES=str(workdir / "pages.json"))
         started = time.monotonic()
-        subprocess.run(
-            [
-                str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host", url,
-                "-u", str(users), "-r", str(rate), "-t", f"{duration}s", "--stop-timeout", "10",
-                "--csv", str(workdir / "load"), "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
-            ],
-            cwd=ROOT, env=locust_env, timeout=duration + 120, check=True, stdout=subprocess.DEVNULL,
-            stderr=(workdir / "locust.log").open("w"),
-        )  # fmt: skip
+        cpu_before = _children_cpu_s()
+        with _LoadAverage() as load_average:
+            subprocess.run(
+                [
+                    str(BIN / "locust"), "-f", str(ROOT / "bench" / "locustfile.py"), "--headless", "--host", url,
+                    "-u", str(users), "-r", str(rate), "-t", f"{duration}s", "--stop-timeout", "10",
+                    "--csv", str(workdir / "load"), "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0",
+                ],
+                cwd=ROOT, env=locust_env, timeout=duration + 120, check=True, stdout=subprocess.DEVNULL,
+                stderr=(workdir / "locust.log").open("w"),
+            )  # fmt: skip
+        # locust has exited and was waited for; gunicorn is still running, so not counted yet.
+        locust_cpu_s = _children_cpu_s() - cpu_before
         elapsed = time.monotonic() - started
     finally:
         try:
@@ -169,7 +239,11 @@ def run(
         "spawn_rate": rate,
         "duration_s": duration,
         "wall_s": round(elapsed, 1),
-        "gunicorn_workers": workers,
+        "gunicorn_workers": gunicorn_config["workers"],
+        "gunicorn": gunicorn_config,
+        "load_average": load_average.figures(),
+        "locust_cpu_s": round(locust_cpu_s, 1),
+        "locust_cpu_share": round(locust_cpu_s / elapsed / (os.cpu_count() or 1), 3) if elapsed else None,
         "requests": total.get("requests"),
         "errors": total.get("failures"),
         "rps": total.get("rps"),

@@ -2,8 +2,9 @@
 127.0.0.1 only). Each simulated user signs in once through /accounts/login/ (the form's
 CSRF token, a real password check), then browses with a think time of 1 to 3 s:
 
-- instructors (and the secretariat): the inbox, an application's staff page, the API
-  lists of applications and tasks;
+- instructors (and the secretariat): the inbox, an application's staff page, the list
+  of applications (/dossiers/, plain and with a ``?q=`` search), the API lists of
+  applications and tasks;
 - embassies: their inbox and the API list of applications;
 - applicants (authorities with a handful of applications): their home, one of their
   application pages, the API list.
@@ -116,6 +117,15 @@ class Instructor(_SignedIn):
     def application(self) -> None:
         app = random.choice(CONFIG["staff_applications"])
         self.client.get(f"/dossiers/{app}/instruction/", name="/dossiers/<id>/instruction/")
+
+    @task(1)
+    def applications(self) -> None:
+        self.client.get("/dossiers/", name="/dossiers/")
+
+    @task(1)
+    def search(self) -> None:
+        q = random.choice(CONFIG["staff_searches"])
+        self.client.get("/dossiers/", params={"q": q}, name="/dossiers/?q=")
 
     @task(1)
     def api_applications(self) -> None:

@@ -117,7 +117,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "dsfr.context_processors.site_config",
+                "config.site_config.site_config",  # django-dsfr's, without a query per page
                 "security.otp.context",
             ],
         },

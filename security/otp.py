@@ -15,6 +15,7 @@ Wrong codes are throttled per device by django-otp (1, 2, 4, 8 … seconds betwe
 from __future__ import annotations
 
 import base64
+import functools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -77,8 +78,10 @@ def safe_next(request: HttpRequest, default: str = "/") -> str:
 # --- sign-in: every page waits for the code -------------------------------------------------
 
 
-def _exempt(path: str) -> bool:
-    prefixes = [
+@functools.cache
+def _exempt_prefixes() -> tuple[str, ...]:
+    """Computed once per process (three ``reverse()`` calls on every request otherwise)."""
+    return (
         settings.STATIC_URL or "/static/",
         settings.MEDIA_URL or "/media/",
         "/healthz",
@@ -86,8 +89,11 @@ def _exempt(path: str) -> bool:
         reverse("logout"),
         reverse("otp-verify"),
         reverse("otp-enrol"),
-    ]
-    return any(path.startswith(prefix) for prefix in prefixes)
+    )
+
+
+def _exempt(path: str) -> bool:
+    return path.startswith(_exempt_prefixes())
 
 
 class SecondFactorMiddleware:

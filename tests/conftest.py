@@ -69,7 +69,12 @@ def _compiled_catalogues() -> None:
 def _fresh_cache() -> None:
     from django.core.cache import cache
 
+    from config import site_config
+
     cache.clear()
+    # The test database has no DSFR configuration row (a test that saves one replaces this,
+    # post_save): every request of a test, the first too, reads none, as in production.
+    site_config.preload([])
 
 
 @pytest.fixture(autouse=True)
