@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import html
 import re
 import tempfile
 import uuid
@@ -28,7 +29,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryD
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -45,7 +45,7 @@ from workflows.engine import Spec, TransitionError
 
 S = Application.State
 CHUNK = 500
-SELECTED = mark_safe(" selected")  # a constant, never user text
+SELECTED = " selected"
 MAX_BULK = 200
 
 # --- the filter form (what the page shows; grants.search reads and checks the values) --------
@@ -103,12 +103,12 @@ class DossierFilterForm(StaffForm):
         for name in self.SELECTS:
             bound = self[name]
             current = str(bound.value() or "")
-            options = format_html_join(
-                "",
-                '<option value="{}"{}>{}</option>',
-                ((value, SELECTED if str(value) == current else "", label) for value, label in self.fields[name].choices),
+            options = "".join(
+                f'<option value="{html.escape(str(value))}"{SELECTED if str(value) == current else ""}>{html.escape(str(label))}</option>'
+                for value, label in self.fields[name].choices
             )
-            rendered.append((bound, options))
+            # Every value and label went through html.escape (quotes included) just above.
+            rendered.append((bound, mark_safe(options)))  # noqa: S308
         return rendered
 
     def report(self, error: search.FilterError) -> None:
@@ -382,27 +382,62 @@ class _Labels:
         self.sheet = _("Dossiers")
 
 
+#: What an export reads of each row: plain values, no model instance (building the
+#: application, its call, authority and region cost ~0.9 ms a row: 80 s for 88,000 rows).
+EXPORT_VALUES = (
+    "pk",
+    "reference",
+    "title",
+    "call__code",
+    "organisation__name",
+    "organisation__siren",
+    "organisation__region__name",
+    "state",
+    "requested_amount",
+    "granted_amount",
+    "submitted_at",
+    "decided_at",
+    "has_overdue",
+    "answers",
+)
+
+
+def _countries_of(ids: list[Any]) -> dict[Any, list[str]]:
+    """The project countries of a chunk of applications, in one query."""
+    countries: dict[Any, list[str]] = {}
+    pairs = Application.countries.through.objects.filter(application_id__in=ids).order_by("country_id")
+    for application_id, iso2 in pairs.values_list("application_id", "country_id"):
+        countries.setdefault(application_id, []).append(iso2)
+    return countries
+
+
 def export_rows(queryset: QuerySet[Application], labels: _Labels) -> Iterator[dict[str, Any]]:
-    """One dict per application, typed (Decimal, aware datetime), read by chunks: the
-    memory holds one chunk, whatever the number of rows."""
-    for app in queryset.iterator(chunk_size=CHUNK):
-        region = app.organisation.region
-        yield {
-            "reference": app.reference or "",
-            "title": app.title,
-            "call": app.call.code,
-            "organisation": app.organisation.name,
-            "siren": app.organisation.siren,
-            "region": region.name if region else "",
-            "countries": ", ".join(c.iso2 for c in app.countries.all()),
-            "state": labels.states.get(app.state, app.state),
-            "requested": app.requested_amount,
-            "granted": app.granted_amount,  # type: ignore[attr-defined]
-            "submitted_at": app.submitted_at,
-            "decided_at": app.decided_at,  # type: ignore[attr-defined]
-            "overdue": labels.yes if app.has_overdue else "",  # type: ignore[attr-defined]
-            "answers": answers_text(app.answers, labels),
-        }
+    """One dict per application, typed (Decimal, aware datetime), read by chunks of
+    ``CHUNK`` rows (their countries in one query a chunk): the memory holds one chunk,
+    whatever the number of rows."""
+    values = queryset.values(*EXPORT_VALUES).iterator(chunk_size=CHUNK)
+    while True:
+        chunk = [row for _, row in zip(range(CHUNK), values, strict=False)]
+        if not chunk:
+            return
+        countries = _countries_of([row["pk"] for row in chunk])
+        for row in chunk:
+            yield {
+                "reference": row["reference"] or "",
+                "title": row["title"],
+                "call": row["call__code"],
+                "organisation": row["organisation__name"],
+                "siren": row["organisation__siren"],
+                "region": row["organisation__region__name"] or "",
+                "countries": ", ".join(countries.get(row["pk"], [])),
+                "state": labels.states.get(row["state"], row["state"]),
+                "requested": row["requested_amount"],
+                "granted": row["granted_amount"],
+                "submitted_at": row["submitted_at"],
+                "decided_at": row["decided_at"],
+                "overdue": labels.yes if row["has_overdue"] else "",
+                "answers": answers_text(row["answers"], labels),
+            }
 
 
 def answers_text(given: dict[str, Any] | None, labels: _Labels) -> str:
