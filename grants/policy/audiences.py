@@ -127,4 +127,6 @@ def scope_query(
 def applicant_organisations(application: Any) -> list[Any]:
     """The authorities whose staff hear what the applicant hears: the lead authority and
     the co-applicant authorities (who read the application but do not act on it)."""
+    if "co_applicants" in getattr(application, "_prefetched_objects_cache", {}):  # fetched by the transition
+        return [application.organisation_id, *(o.pk for o in application.co_applicants.all())]
     return [application.organisation_id, *application.co_applicants.values_list("pk", flat=True)]
