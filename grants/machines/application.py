@@ -620,6 +620,8 @@ RESUBMIT = Spec(
     (Role.APPLICANT,),
     gettext_lazy("Redéposer"),
     guard=_resubmit_guard,
+    # What the django-fsm method clears: one UPDATE, as for submit.
+    update_fields=("completion_message", "completion_due", "updated_at"),
     effects=_resubmit_effects,
     history_label=gettext_lazy("Dossier complété et redéposé"),
     public=True,
