@@ -16,12 +16,12 @@ from notifications.models import Notification
 from tests.factories import PDF_BYTES, World
 from workflows.models import Task, TaskKind, TransitionLog
 
-# 20 statements (lock with the call and the lead authority; the user's grants and the
-# visibility check; the dossier's five companions, the call's eligible countries and
-# questions; the reference number; one UPDATE; the log's chain and entry; snapshot;
-# task; the notifications' audience, e-mails, preferences and rows) + the test's
-# SAVEPOINT and RELEASE.
-SUBMIT_QUERIES = 22
+# 17 statements (lock with the call and the lead authority; the user's grants, the
+# visibility then decided from the locked row; the dossier's five companions, the call's
+# eligible countries and questions; the reference number; one UPDATE; the log's chain
+# and entry; snapshot; task; the notifications' audience with its e-mails and
+# preferences, and rows) + the test's SAVEPOINT and RELEASE.
+SUBMIT_QUERIES = 19
 
 
 def _big_draft(world: World) -> Application:
@@ -99,3 +99,22 @@ def test_submit_queries_do_not_grow_with_the_dossier(world: World) -> None:
     # The co-applicant's staff hear of it too (the audience read from the shared dossier).
     assert Notification.objects.filter(application=big, recipient=world.applicant2, message="receipt").exists()
     assert not Notification.objects.filter(application=small, recipient=world.applicant2).exists()
+
+
+def test_resubmit_writes_the_application_row_with_one_update(world: World) -> None:
+    app = world.advance(world.draft(), Application.State.INCOMPLETE)
+    assert app.completion_message
+    title = app.title
+    policy.forget(world.applicant)
+    with CaptureQueriesContext(connection) as captured:
+        services.application_transition(application_id=app.pk, name="resubmit", user=world.applicant)
+    writes = [q["sql"] for q in captured if q["sql"].startswith('UPDATE "grants_application"')]
+    assert len(writes) == 1
+    # Only the columns the transition changes (a concurrent draft edit is not overwritten
+    # with what was read), the state guarded as before.
+    assert '"title"' not in writes[0] and '"completion_message"' in writes[0]
+    app.refresh_from_db()
+    assert (app.state, app.completion_message, app.completion_due) == (Application.State.SUBMITTED, "", None)
+    assert app.title == title and app.search_text.startswith(app.reference.lower())
+    assert Snapshot.objects.filter(application=app).count() == 2
+    assert Task.objects.filter(application=app, kind=TaskKind.CHECK_ELIGIBILITY, state="open").count() == 1
