@@ -116,9 +116,19 @@ def document(application: Application) -> str:
     if application.organisation_id:
         texts += [application.organisation.name, application.organisation.siren]
     if application.pk and not application._state.adding:
-        for name, siren in application.co_applicants.values_list("name", "siren"):
+        # What a transition already fetched (grants.machines.application.prefetch_dossier)
+        # is read from memory, in the same order as the queries below.
+        fetched = getattr(application, "_prefetched_objects_cache", {})
+        if "co_applicants" in fetched:
+            co_applicants = [(o.name, o.siren) for o in application.co_applicants.all()]
+        else:
+            co_applicants = list(application.co_applicants.values_list("name", "siren"))
+        for name, siren in co_applicants:
             texts += [name, siren]
-        texts += ApplicationPartner.objects.filter(application_id=application.pk).values_list("name", flat=True)
+        if "partners" in fetched:
+            texts += [p.name for p in application.partners.all()]
+        else:
+            texts += ApplicationPartner.objects.filter(application_id=application.pk).values_list("name", flat=True)
     return _document(application.reference, texts)
 
 

@@ -25,11 +25,14 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F, OuterRef
+from django.db.models.functions import JSONObject
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
@@ -56,8 +59,7 @@ MAX_ATTEMPTS = 6
 BACKOFF_MINUTES = (1, 4, 16, 64, 256)
 # The relay stops picking rows after this long, well inside its task's time limit.
 RELAY_BUDGET_SECONDS = 40.0
-# Above this many rows, one Celery message carries a batch of IDs (sweeps).
-SINGLE_MESSAGES_UP_TO = 10
+# One Celery message carries the IDs of a transaction's rows (up to this many a message).
 BATCH_SIZE = 100
 
 # Named transient errors of the e-mail backend: retried with backoff.
@@ -222,13 +224,15 @@ def record_event(event: str, *, application: Any, subject: Any, actor: Any, extr
     roles = {Role.APPLICANT} | {AUDIENCE_ROLES[r.audience] for r in routes if r.audience in AUDIENCE_ROLES}
     if isinstance(subject, OpinionRequest):
         roles.add(subject.authority)
+    # The grants, with each grantee's e-mail and preferences: one query.
     directory = Directory.load(
         scope_query(
             roles,
             organisation_ids=applicant_organisations(application),
             country_ids=[getattr(subject, "country_id", None)],
             region_ids=[getattr(subject, "region_id", None)],
-        )
+        ),
+        extra=RECIPIENT_FACTS,
     )
     # The transition's own log entry (just appended, under the application's lock) makes
     # the key: one event occurrence, whatever replays it.
@@ -264,7 +268,7 @@ def record_event(event: str, *, application: Any, subject: Any, actor: Any, extr
                     subject_id=subject_id,
                 )
             )
-    return create(drafts)
+    return create(drafts, known=directory.extra)
 
 
 def email_state(*, email: str, category: str, mode: str | None) -> str:
@@ -293,21 +297,51 @@ NOTIFICATION_COLUMNS = (
 )
 
 
-def create(drafts: Sequence[Draft]) -> list[int]:
+# What ``create`` needs of a recipient, read with the audience's grants
+# (``Directory.load(extra=…)``): the e-mail address and every preference.
+RECIPIENT_FACTS: dict[str, Any] = {
+    "email": F("user__email"),
+    "preferences": ArraySubquery(
+        Preference.objects.filter(user_id=OuterRef("user_id"))
+        .order_by()
+        .values(pair=JSONObject(category="category", mode="mode"))
+    ),
+}
+
+
+def _recipients(
+    user_ids: Sequence[int], known: dict[int, dict[str, Any]] | None
+) -> tuple[dict[int, str], dict[tuple[int, str], str]]:
+    """The recipients' e-mails and (user, category) modes: from ``known`` (the audience's
+    query, ``RECIPIENT_FACTS``) when given, read for the others."""
+    known = known or {}
+    emails: dict[int, str] = {}
+    modes: dict[tuple[int, str], str] = {}
+    for user_id in user_ids:
+        if user_id in known:
+            emails[user_id] = known[user_id]["email"]
+            for pair in known[user_id]["preferences"] or ():
+                modes[(user_id, pair["category"])] = pair["mode"]
+    missing = [user_id for user_id in user_ids if user_id not in known]
+    if missing:
+        emails.update(get_user_model().objects.filter(pk__in=missing).values_list("pk", "email"))
+        for user_id, category, mode in Preference.objects.filter(user_id__in=missing).values_list(
+            "user_id", "category", "mode"
+        ):
+            modes[(user_id, category)] = mode
+    return emails, modes
+
+
+def create(drafts: Sequence[Draft], *, known: dict[int, dict[str, Any]] | None = None) -> list[int]:
     """Insert the rows (a replayed key is skipped) and send the immediate e-mails after
     commit. Must run inside a transaction: the rows share the caller's fate. Returns
-    the IDs of the rows this call inserted."""
+    the IDs of the rows this call inserted. ``known``: the recipients' ``RECIPIENT_FACTS``
+    already read (by user ID), so as not to read them again."""
     if not drafts:
         return []
     now = timezone.now()
     user_ids = sorted({d.recipient_id for d in drafts})
-    emails = dict(get_user_model().objects.filter(pk__in=user_ids).values_list("pk", "email"))
-    modes = {
-        (user_id, category): mode
-        for user_id, category, mode in Preference.objects.filter(user_id__in=user_ids).values_list(
-            "user_id", "category", "mode"
-        )
-    }
+    emails, modes = _recipients(user_ids, known)
     rows = [
         (
             d.recipient_id,
@@ -339,20 +373,16 @@ def create(drafts: Sequence[Draft]) -> list[int]:
 
 
 def enqueue(ids: Sequence[int]) -> int:
-    """Hand the rows to Celery (after commit). Never raises: when the broker is down the
-    rows stay pending and the relay sends them."""
+    """Hand the rows to Celery (after commit): one message for a transaction's rows (a
+    batch of IDs, each delivered on its own by ``deliver_many``). Never raises: when the
+    broker is down the rows stay pending and the relay sends them."""
     from notifications import tasks
 
     messages = 0
     try:
-        if len(ids) <= SINGLE_MESSAGES_UP_TO:
-            for notification_id in ids:
-                tasks.send_notification.apply_async((notification_id,), retry=False)
-                messages += 1
-        else:
-            for start in range(0, len(ids), BATCH_SIZE):
-                tasks.send_notifications.apply_async((list(ids[start : start + BATCH_SIZE]),), retry=False)
-                messages += 1
+        for start in range(0, len(ids), BATCH_SIZE):
+            tasks.send_notifications.apply_async((list(ids[start : start + BATCH_SIZE]),), retry=False)
+            messages += 1
     except Exception as exc:  # kombu OperationalError, redis ConnectionError, OSError…
         log.warning("notifications: broker unavailable (%s); the relay will send %d row(s)", exc, len(ids))
     return messages
@@ -535,7 +565,19 @@ def deliver(notification_id: int, *, now: dt.datetime | None = None) -> str:
 
 
 def deliver_many(ids: Iterable[int], *, now: dt.datetime | None = None) -> int:
-    return sum(1 for notification_id in ids if deliver(notification_id, now=now) == "sent")
+    """Deliver each row on its own (its own lock and transaction): one that fails
+    unexpectedly (its transaction rolled back, the row still pending for the relay) does
+    not keep the others from being sent. Returns how many were sent."""
+    sent = 0
+    for notification_id in ids:
+        try:
+            if deliver(notification_id, now=now) == "sent":
+                sent += 1
+        except SoftTimeLimitExceeded:
+            raise  # the task's time is up: the relay sends the rest
+        except Exception:
+            log.exception("notifications: %s could not be delivered; the relay will retry it", notification_id)
+    return sent
 
 
 def relay(*, now: dt.datetime | None = None, limit: int = 1000, budget_seconds: float = RELAY_BUDGET_SECONDS) -> int:

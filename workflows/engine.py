@@ -131,6 +131,13 @@ class Spec:
     apply: Apply | None = None
     states: tuple[str, ...] | None = None  # fsm=False: the root's states it is allowed in
     refusal: Any = ""  # what a refusal in the wrong state says ("" = the generic message)
+    # fsm=True: what runs after the django-fsm method and before the row is saved (submit
+    # numbers the reference there, so that the state and the reference are one UPDATE).
+    prepare: Effect = _no_effect
+    # fsm=True: the columns the transition writes besides ``state`` (and
+    # ``state_changed_at``): the row is saved with one UPDATE of those only. None: every
+    # column (a full save).
+    update_fields: tuple[str, ...] | None = None
 
     @property
     def subject_type(self) -> str:
@@ -328,10 +335,16 @@ def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = Non
         source = subject.state
         method(**spec.fsm_kwargs(cleaned, ctx))
         target = subject.state
+        spec.prepare(subject, cleaned, ctx)
+        update_fields: set[str] | None = None
+        if spec.update_fields is not None:
+            update_fields = {"state", *spec.update_fields}
         if hasattr(subject, "state_changed_at"):
             subject.state_changed_at = ctx.now
+            if update_fields is not None:
+                update_fields.add("state_changed_at")
         try:
-            subject.save()
+            subject.save(update_fields=update_fields)
         except ConcurrentTransition:
             raise Conflict(
                 _("Le dossier a été modifié en même temps par quelqu'un d'autre. Rechargez la page.")

@@ -14,6 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
+from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -45,9 +47,19 @@ A = Application.State
 
 # --- submission conditions ----------------------------------------------------------------
 
+# What the submission rules, the search document, the snapshot and the notifications'
+# audience read of the dossier: fetched once (one query each), then shared.
+DOSSIER_PREFETCH = ("countries", "partners", "budget_lines", "attachments", "co_applicants")
+
+
+def prefetch_dossier(application: Application) -> None:
+    """Fetch the dossier's companions once (what is already fetched is not fetched again)."""
+    prefetch_related_objects([application], *DOSSIER_PREFETCH)
+
 
 def submission_unmet(application: Application, *, now: dt.datetime, check_closing: bool = True) -> list[str]:
     """Every reason the application cannot be submitted now (empty list: it can)."""
+    prefetch_dossier(application)
     call = application.call
     reasons: list[str] = []
     if check_closing:
@@ -68,7 +80,7 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
         for country in countries:
             if country.iso2 not in eligible:
                 reasons.append(_("%(country)s n'est pas éligible à cet appel.") % {"country": country.name})
-    if not application.partners.exists():
+    if not application.partners.all():
         reasons.append(_("Indiquez au moins une collectivité partenaire étrangère."))
     if application.start_date is None:
         reasons.append(_("La date de début du projet est obligatoire."))
@@ -81,7 +93,7 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
             % {"d": duration, "min": call.min_duration_months, "max": call.max_duration_months}
         )
     reasons.extend(budget.unmet(application))
-    present = set(application.attachments.values_list("kind", flat=True))
+    present = {a.kind for a in application.attachments.all()}
     labels = dict(AttachmentKind.choices)
     for kind in call.required_attachments:
         if kind not in present:
@@ -98,12 +110,14 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
 
 
 def snapshot_data(application: Application) -> dict[str, Any]:
+    prefetch_dossier(application)
     data = _snapshot_common(application)
     if variant_for(application.call).members:
         # A turnkey programme's member authorities and their resolutions, frozen too.
         resolutions = {
             a.member_id: a.original_name
-            for a in application.attachments.filter(kind=AttachmentKind.COUNCIL_RESOLUTION, member__isnull=False)
+            for a in application.attachments.all()
+            if a.kind == AttachmentKind.COUNCIL_RESOLUTION and a.member_id is not None
         }
         data["members"] = [
             {
@@ -160,10 +174,15 @@ def _snapshot_common(application: Application) -> dict[str, Any]:
     }
 
 
-def _take_snapshot(application: Application, now: dt.datetime) -> Snapshot:
+def _take_snapshot(application: Application, now: dt.datetime, *, first: bool = False) -> Snapshot:
+    """The dossier as submitted, numbered; ``first``: the application has none yet (a
+    draft's submission: no transition leads back to draft)."""
     data = snapshot_data(application)
     canonical = json.dumps(data, sort_keys=True, cls=DjangoJSONEncoder, ensure_ascii=False, separators=(",", ":"))
-    number = (application.snapshots.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+    if first:
+        number = 1
+    else:
+        number = (application.snapshots.order_by("-number").values_list("number", flat=True).first() or 0) + 1
     return Snapshot.objects.create(
         application=application,
         number=number,
@@ -194,19 +213,31 @@ def _submit_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> li
     return submission_unmet(app, now=ctx.now, check_closing=True)
 
 
+def _submit_prepare(app: Application, cleaned: dict[str, Any], ctx: Context) -> None:
+    """Number the reference before the row is saved (the engine then writes the state,
+    the reference and the search document in one UPDATE).
+
+    Gap-free per-call numbering: the call row is locked (after the application row, the
+    one lock order) by the UPDATE that takes the next number, so concurrent submissions
+    to one call take numbers one at a time, and a rolled-back submission gives its number
+    back."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE grants_call SET last_reference_number = last_reference_number + 1 "
+            "WHERE id = %s RETURNING last_reference_number, code",
+            [app.call_id],
+        )
+        number, code = cursor.fetchone()
+    app.call.last_reference_number = number
+    app.reference_number = number
+    app.reference = f"{code}-{number:05d}"
+
+
 def _submit_effects(app: Application, cleaned: dict[str, Any], ctx: Context) -> None:
-    # Gap-free per-call numbering: the call row is locked (after the application row, the
-    # one lock order) so concurrent submissions to one call take numbers one at a time,
-    # and a rolled-back submission gives its number back.
-    call = Call.objects.select_for_update().get(pk=app.call_id)
-    call.last_reference_number += 1
-    Call.objects.filter(pk=call.pk).update(last_reference_number=call.last_reference_number)
-    app.reference_number = call.last_reference_number
-    app.reference = f"{call.code}-{call.last_reference_number:05d}"
-    app.save(update_fields=["reference", "reference_number", "submitted_at", "updated_at"])
-    snapshot = _take_snapshot(app, ctx.now)
+    snapshot = _take_snapshot(app, ctx.now, first=True)
     _open_eligibility_task(app, ctx)
-    publish("submitted", application=app, actor=ctx.user)
+    # The notifications' key is the log entry just appended (no need to read it back).
+    publish("submitted", application=app, actor=ctx.user, extra={"anchor": ctx.log.pk if ctx.log else None})
     _after_commit_receipt(ctx, snapshot)
 
 
@@ -558,6 +589,8 @@ SUBMIT = Spec(
     (Role.APPLICANT,),
     gettext_lazy("Déposer"),
     guard=_submit_guard,
+    prepare=_submit_prepare,
+    update_fields=("reference", "reference_number", "submitted_at", "updated_at"),
     effects=_submit_effects,
     history_label=gettext_lazy("Dossier déposé"),
     public=True,
@@ -594,6 +627,8 @@ RESUBMIT = Spec(
     (Role.APPLICANT,),
     gettext_lazy("Redéposer"),
     guard=_resubmit_guard,
+    # What the django-fsm method clears: one UPDATE, as for submit.
+    update_fields=("completion_message", "completion_due", "updated_at"),
     effects=_resubmit_effects,
     history_label=gettext_lazy("Dossier complété et redéposé"),
     public=True,

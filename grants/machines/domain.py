@@ -23,7 +23,8 @@ class GrantsDomain:
 
     def can_view(self, user: Any, subject: Any, root: Any) -> bool:
         if root is not None:
-            return can_view(user, root)
+            # The engine passes the application it has just locked: its row is current.
+            return can_view(user, root, current_row=True)
         if isinstance(subject, CommitteeSession):
             return can_view_session(user, subject)
         if isinstance(subject, Call):

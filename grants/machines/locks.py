@@ -14,7 +14,9 @@ def lock(model: type[Any], pk: Any) -> tuple[Any, Any]:
     """(subject, root) locked FOR UPDATE, root first. Raises the model's DoesNotExist
     (or ValueError / ValidationError for a malformed id)."""
     if model is Application:
-        app = Application.objects.select_for_update(of=("self",)).select_related("call").get(pk=pk)
+        # The lead authority too: the rules, the search document, the snapshot and the
+        # notifications of an application's transitions read it.
+        app = Application.objects.select_for_update(of=("self",)).select_related("call", "organisation").get(pk=pk)
         return app, app
     if any(f.name == "application" for f in model._meta.get_fields()):
         application_id = model._default_manager.filter(pk=pk).values_list("application_id", flat=True).get()

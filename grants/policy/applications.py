@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext_lazy
 
 from grants.models import Application, Decision, OpinionRequest, Review, Role
+from grants.policy import rows
 from grants.policy.scopes import SYSTEM, scopes
 
 #: A decision is known outside the delegation once its letter is delivered.
@@ -35,6 +36,21 @@ POST_ELIGIBILITY = [
 UNDECLARED_REASON = gettext_lazy("Déclarez d'abord l'absence de conflit d'intérêts")
 
 
+def _row_clauses(s: Any) -> tuple[Q | None, list[Q]]:
+    """The branches of ``visibility_filter`` on the application's own row and its lead
+    authority (decidable from a loaded application, ``rows.matches``): the applicant's
+    lead-authority clause, and the others."""
+    lead = Q(organisation_id__in=sorted(s.organisations)) if Role.APPLICANT in s.roles else None
+    others: list[Q] = []
+    not_draft = ~Q(state=Application.State.DRAFT)
+    for role in (Role.INSTRUCTOR, Role.SECRETARY):
+        if role in s.roles:
+            others.append(not_draft & s.call_filter(role))
+    if Role.PREFECTURE in s.roles:
+        others.append(Q(state__in=POST_ELIGIBILITY, organisation__region_id__in=sorted(s.regions[Role.PREFECTURE])))
+    return lead, others
+
+
 def visibility_filter(user: Any, *, as_reviewer: bool = True) -> Q | None:
     """The Q that selects the applications this user may see; None means nothing
     (``as_reviewer=False``: through its other roles only)."""
@@ -44,18 +60,17 @@ def visibility_filter(user: Any, *, as_reviewer: bool = True) -> Q | None:
     if Role.ADMIN in s.roles:
         return Q()
     q = Q(pk__in=[])
-    if Role.APPLICANT in s.roles:
+    lead_clause, row_clauses = _row_clauses(s)
+    if lead_clause is not None:
         # Lead or co-applicant: a UNION of two index lookups (application_org_created and
         # the co-applicants' organisation index). An OR across the co-applicants' join would
         # scan every application and duplicate rows.
         orgs = sorted(s.organisations)
-        lead = Application.objects.filter(organisation_id__in=orgs).order_by().values("pk")
+        lead = Application.objects.filter(lead_clause).order_by().values("pk")
         co = Application.co_applicants.through.objects.filter(organisation_id__in=orgs).values("application_id")
         q |= Q(pk__in=lead.union(co))
-    not_draft = ~Q(state=Application.State.DRAFT)
-    for role in (Role.INSTRUCTOR, Role.SECRETARY):
-        if role in s.roles:
-            q |= not_draft & s.call_filter(role)
+    for clause in row_clauses:  # instructors and secretaries, prefectures
+        q |= clause
     if Role.EMBASSY in s.roles:
         # Only applications whose opinion was asked from one of its countries (eligible and later).
         q |= Q(
@@ -63,8 +78,6 @@ def visibility_filter(user: Any, *, as_reviewer: bool = True) -> Q | None:
                 authority=OpinionRequest.Authority.EMBASSY, country_id__in=sorted(s.countries[Role.EMBASSY])
             ).values("application_id")
         )
-    if Role.PREFECTURE in s.roles:
-        q |= Q(state__in=POST_ELIGIBILITY, organisation__region_id__in=sorted(s.regions[Role.PREFECTURE]))
     if Role.PARTNER in s.roles:
         # A joint fund's partner government, like an embassy: the applications whose
         # validation was asked from one of its countries.
@@ -110,8 +123,27 @@ def own_applications(
     return qs.filter(organisation_id__in=orgs), qs.filter(pk__in=co).exclude(organisation_id__in=orgs)
 
 
-def can_view(user: Any, application: Application) -> bool:
+def can_view(user: Any, application: Application, *, current_row: bool = False) -> bool:
+    """Whether ``user`` sees ``application``. ``current_row``: ``application`` was just
+    read under its row lock (a transition's), so the branches of ``visibility_filter`` on
+    its own row are evaluated on it (``rows.matches``); when none of them shows it, the
+    database is asked, as always otherwise."""
+    if current_row and visible_from_row(user, application):
+        return True
     return visible_applications(user, Application.objects.filter(pk=application.pk)).exists()
+
+
+def visible_from_row(user: Any, application: Application) -> bool:
+    """True when ``visibility_filter``'s own-row branches show ``application`` as loaded
+    (False: not decided from the row: its other branches are subqueries)."""
+    s = scopes(user)
+    if not s.roles:
+        return False
+    if Role.ADMIN in s.roles:
+        return True
+    lead, others = _row_clauses(s)
+    clauses = [lead, *others] if lead is not None else others
+    return any(rows.matches(clause, application) is True for clause in clauses)
 
 
 def restricted_reader(user: Any, application: Application) -> bool:

@@ -27,6 +27,8 @@ class Directory:
     def __init__(self, rows: Iterable[GrantRow]) -> None:
         # (supervisors_only, role, scope kind, scope value) -> user ids
         self._index: dict[tuple[bool, str, str, Any], set[int]] = defaultdict(set)
+        # What ``load(extra=…)`` read of each grantee, by user id.
+        self.extra: dict[int, dict[str, Any]] = {}
         for user_id, role, organisation_id, country_id, region_id, call_id, supervisor in rows:
             if organisation_id is not None:
                 key: tuple[str, Any] = ("organisation", organisation_id)
@@ -43,13 +45,27 @@ class Directory:
                 self._index[(True, role, *key)].add(user_id)
 
     @classmethod
-    def load(cls, q: Q | None = None) -> Directory:
+    def load(cls, q: Q | None = None, *, extra: dict[str, Any] | None = None) -> Directory:
+        """The grants of active users (``q``: those only). ``extra``: expressions on the
+        grant's row (the grantee's e-mail…) read in the same query, kept by user in
+        ``Directory.extra``."""
         qs = RoleGrant.objects.filter(user__is_active=True)
         if q is not None:
             qs = qs.filter(q)
-        return cls(
-            qs.values_list("user_id", "role", "organisation_id", "country_id", "region_id", "call_id", "supervisor")
+        columns = ("user_id", "role", "organisation_id", "country_id", "region_id", "call_id", "supervisor")
+        if not extra:
+            return cls(qs.values_list(*columns))
+        names = list(extra)
+        aliases = [f"extra_{name}" for name in names]
+        rows = list(
+            qs.annotate(**{alias: extra[name] for alias, name in zip(aliases, names, strict=True)}).values_list(
+                *columns, *aliases
+            )
         )
+        directory = cls(row[: len(columns)] for row in rows)
+        for row in rows:
+            directory.extra[row[0]] = dict(zip(names, row[len(columns) :], strict=True))
+        return directory
 
     def members(
         self,
@@ -127,4 +143,6 @@ def scope_query(
 def applicant_organisations(application: Any) -> list[Any]:
     """The authorities whose staff hear what the applicant hears: the lead authority and
     the co-applicant authorities (who read the application but do not act on it)."""
+    if "co_applicants" in getattr(application, "_prefetched_objects_cache", {}):  # fetched by the transition
+        return [application.organisation_id, *(o.pk for o in application.co_applicants.all())]
     return [application.organisation_id, *application.co_applicants.values_list("pk", flat=True)]

@@ -16,11 +16,11 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
-from grants.models import Application
-from notifications import outbox, tasks
-from notifications.models import Notification
+from grants.models import Application, Role
+from notifications import outbox, services, tasks
+from notifications.models import Mode, Notification
 from notifications.services import emit
-from tests.factories import World
+from tests.factories import UserFactory, World, grant
 
 E = Notification.EmailState
 pytestmark = pytest.mark.django_db
@@ -117,7 +117,7 @@ def test_the_relay_sends_what_the_broker_never_got_once(
     def broker_down(*args: Any, **kwargs: Any) -> None:
         raise BrokerDown("Error 111 connecting to 127.0.0.1:6399. Connection refused.")
 
-    monkeypatch.setattr(tasks.send_notification, "apply_async", broker_down)
+    monkeypatch.setattr(tasks.send_notifications, "apply_async", broker_down)
     draft = world.draft()
     with django_capture_on_commit_callbacks(execute=True):
         world.fire(draft, "submit", world.applicant)  # the submission does not fail
@@ -126,6 +126,69 @@ def test_the_relay_sends_what_the_broker_never_got_once(
     assert mail.outbox == []
     assert outbox.relay() == 2
     assert outbox.relay() == 0
+    assert sorted(m.to[0] for m in mail.outbox) == ["applicant@example.org", "instructor@example.org"]
+
+
+def test_a_transaction_hands_all_its_rows_to_celery_in_one_message(
+    world: World, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    messages: list[tuple[str, Any]] = []
+
+    def publish(task: str) -> Callable[..., None]:
+        return lambda args, **kwargs: messages.append((task, json.loads(json.dumps(args))))
+
+    monkeypatch.setattr(tasks.send_notifications, "apply_async", publish("batch"))
+    monkeypatch.setattr(tasks.send_notification, "apply_async", publish("single"))
+    # A colleague of the applicant reading in English; a second instructor on the daily
+    # digest (its row is not e-mailed now, so not in the message).
+    colleague = UserFactory(username="colleague")
+    grant(colleague, Role.APPLICANT, organisation=world.lyon)
+    services.preferences_update(user=colleague, language="en", digest_hour=8, modes={})
+    digest_reader = UserFactory(username="instructor2")
+    grant(digest_reader, Role.INSTRUCTOR)
+    services.preferences_update(user=digest_reader, language="fr", digest_hour=8, modes={"instruction": Mode.DIGEST})
+    draft = world.draft()
+    with django_capture_on_commit_callbacks(execute=True):
+        world.fire(draft, "submit", world.applicant)
+    rows = Notification.objects.filter(application=draft)
+    assert dict(rows.values_list("recipient__username", "email_state")) == {
+        "applicant": E.PENDING,
+        "colleague": E.PENDING,
+        "instructor": E.PENDING,
+        "instructor2": E.DIGEST,
+    }
+    pending = sorted(rows.filter(email_state=E.PENDING).values_list("pk", flat=True))
+    assert messages == [("batch", [pending])]
+    # The worker runs the message: each row e-mailed once, in its recipient's language.
+    assert tasks.send_notifications.run(*messages[0][1]) == 3
+    subjects = {m.to[0]: m.subject for m in mail.outbox}
+    assert sorted(subjects) == ["applicant@example.org", "colleague@example.org", "instructor@example.org"]
+    assert subjects["applicant@example.org"].startswith("Dossier AAP-TEST-")
+    assert subjects["colleague@example.org"].startswith("Application AAP-TEST-")
+    assert tasks.send_notifications.run(*messages[0][1]) == 0  # redelivered: nothing sent twice
+    assert len(mail.outbox) == 3
+
+
+def test_one_row_failing_in_a_batch_does_not_hold_the_others(
+    world: World, enqueued: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.advance(world.draft(), Application.State.SUBMITTED)
+    receipt = Notification.objects.get(message="receipt")
+    notice = Notification.objects.get(message="submitted_staff")
+    deliver = outbox.deliver
+
+    def broken_for_the_receipt(notification_id: int, **kwargs: Any) -> str:
+        if notification_id == receipt.pk:
+            raise RuntimeError("connection reset while locking the row")
+        return deliver(notification_id, **kwargs)
+
+    monkeypatch.setattr(outbox, "deliver", broken_for_the_receipt)
+    assert tasks.send_notifications.run([receipt.pk, notice.pk]) == 1
+    assert [m.to for m in mail.outbox] == [["instructor@example.org"]]
+    receipt.refresh_from_db()
+    assert (receipt.email_state, receipt.attempts) == (E.PENDING, 0)  # left to the relay
+    monkeypatch.undo()
+    assert outbox.relay() == 1
     assert sorted(m.to[0] for m in mail.outbox) == ["applicant@example.org", "instructor@example.org"]
 
 

@@ -41,7 +41,7 @@ def test_a_submission_while_the_broker_is_down_is_delivered_by_the_relay_once(
     def unreachable(*args: Any, **kwargs: Any) -> None:
         raise BrokerDown(f"Error 111 connecting to {settings.CELERY_BROKER_URL}: Connection refused.")
 
-    monkeypatch.setattr(tasks.send_notification, "apply_async", unreachable)
+    monkeypatch.setattr(tasks.send_notifications, "apply_async", unreachable)
     world.fire(draft, "submit", world.applicant)  # commits; the after-commit enqueue fails quietly
     assert Application.objects.get(pk=draft.pk).state == Application.State.SUBMITTED
     receipt = Notification.objects.get(message="receipt")
