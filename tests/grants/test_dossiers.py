@@ -540,9 +540,7 @@ def test_the_exports_read_rows_in_bounded_chunks(world: World, client: Client, m
     for fmt in ("csv", "xlsx", "ods"):
         with CaptureQueriesContext(connection) as queries:
             _export(client, fmt)
-        country_reads = [
-            q for q in queries.captured_queries if 'FROM "grants_application_countries"' in q["sql"]
-        ]
+        country_reads = [q for q in queries.captured_queries if 'FROM "grants_application_countries"' in q["sql"]]
         assert len(country_reads) == 3, fmt  # one read per chunk of 3: 7 rows never read at once
     response, content = _export(client, "csv")
     assert isinstance(response, StreamingHttpResponse)
