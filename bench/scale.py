@@ -262,13 +262,17 @@ def write_plot(results: dict[str, Any], path: Path = PLOT) -> str:
 
     sizes = sorted(results["sizes"], key=int)
     xs = [int(s) for s in sizes]
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.5))
-    for name in PAGE_ORDER:
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 6))
+    # One colour and marker per page (the default cycle has 10 colours for 16 pages).
+    colours = plt.get_cmap("tab20").colors
+    markers = "o^sDv<>ph*"
+    for index, name in enumerate(PAGE_ORDER):
         points = [(int(s), results["sizes"][s]["pages"][name]) for s in sizes if name in results["sizes"][s]["pages"]]
         if not points:
             continue
-        left.plot([p[0] for p in points], [p[1]["median_ms"] for p in points], marker="o", label=name)
-        right.plot([p[0] for p in points], [p[1]["queries"] for p in points], marker="o", label=name)
+        style = {"marker": markers[index % len(markers)], "color": colours[index % len(colours)], "label": name}
+        left.plot([p[0] for p in points], [p[1]["median_ms"] for p in points], **style)
+        right.plot([p[0] for p in points], [p[1]["queries"] for p in points], **style)
     submits = [
         (int(s), results["sizes"][s]["submit"]["service_median_ms"]) for s in sizes if "submit" in results["sizes"][s]
     ]
@@ -288,7 +292,7 @@ def write_plot(results: dict[str, Any], path: Path = PLOT) -> str:
         axis.set_title(title)
         axis.grid(True, which="both", alpha=0.3)
     left.set_yscale("log")
-    left.legend(fontsize=7, loc="upper left")
+    left.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.suptitle("Growth: pages and submission at each database size (make bench)")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
