@@ -30,7 +30,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef
 from django.db.models.functions import JSONObject
 from django.urls import NoReverseMatch, reverse
@@ -232,7 +232,7 @@ def record_event(event: str, *, application: Any, subject: Any, actor: Any, extr
             country_ids=[getattr(subject, "country_id", None)],
             region_ids=[getattr(subject, "region_id", None)],
         ),
-        extra=RECIPIENT_FACTS,
+        extra=recipient_facts(),
     )
     # The transition's own log entry (just appended, under the application's lock) makes
     # the key: one event occurrence, whatever replays it.
@@ -298,34 +298,40 @@ NOTIFICATION_COLUMNS = (
 
 
 # What ``create`` needs of a recipient, read with the audience's grants
-# (``Directory.load(extra=…)``): the e-mail address and every preference.
-RECIPIENT_FACTS: dict[str, Any] = {
-    "email": F("user__email"),
-    "preferences": ArraySubquery(
-        Preference.objects.filter(user_id=OuterRef("user_id"))
-        .order_by()
-        .values(pair=JSONObject(category="category", mode="mode"))
-    ),
-}
+# (``Directory.load(extra=…)``): the e-mail address and, on PostgreSQL, every preference
+# (an array subquery; the embedded SQLite reads the preferences in a query of their own).
+def recipient_facts() -> dict[str, Any]:
+    facts: dict[str, Any] = {"email": F("user__email")}
+    if connection.vendor == "postgresql":
+        facts["preferences"] = ArraySubquery(
+            Preference.objects.filter(user_id=OuterRef("user_id"))
+            .order_by()
+            .values(pair=JSONObject(category="category", mode="mode"))
+        )
+    return facts
 
 
 def _recipients(
     user_ids: Sequence[int], known: dict[int, dict[str, Any]] | None
 ) -> tuple[dict[int, str], dict[tuple[int, str], str]]:
     """The recipients' e-mails and (user, category) modes: from ``known`` (the audience's
-    query, ``RECIPIENT_FACTS``) when given, read for the others."""
+    query, ``recipient_facts()``) when given, read for the others."""
     known = known or {}
     emails: dict[int, str] = {}
     modes: dict[tuple[int, str], str] = {}
+    preferences_to_read = []
     for user_id in user_ids:
         if user_id in known:
             emails[user_id] = known[user_id]["email"]
-            for pair in known[user_id]["preferences"] or ():
+            if "preferences" not in known[user_id]:  # not read with the grants (SQLite)
+                preferences_to_read.append(user_id)
+            for pair in known[user_id].get("preferences") or ():
                 modes[(user_id, pair["category"])] = pair["mode"]
     missing = [user_id for user_id in user_ids if user_id not in known]
     if missing:
         emails.update(get_user_model().objects.filter(pk__in=missing).values_list("pk", "email"))
-        for user_id, category, mode in Preference.objects.filter(user_id__in=missing).values_list(
+    if missing or preferences_to_read:
+        for user_id, category, mode in Preference.objects.filter(user_id__in=missing + preferences_to_read).values_list(
             "user_id", "category", "mode"
         ):
             modes[(user_id, category)] = mode
@@ -335,7 +341,7 @@ def _recipients(
 def create(drafts: Sequence[Draft], *, known: dict[int, dict[str, Any]] | None = None) -> list[int]:
     """Insert the rows (a replayed key is skipped) and send the immediate e-mails after
     commit. Must run inside a transaction: the rows share the caller's fate. Returns
-    the IDs of the rows this call inserted. ``known``: the recipients' ``RECIPIENT_FACTS``
+    the IDs of the rows this call inserted. ``known``: the recipients' ``recipient_facts()``
     already read (by user ID), so as not to read them again."""
     if not drafts:
         return []
