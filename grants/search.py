@@ -726,18 +726,13 @@ class Window:
         return self.previous_cursor is not None
 
 
-def window(queryset: QuerySet[Any], ordering: Ordering, cursor: str | None, size: int) -> Window:
-    """The page of ``queryset`` after (or, for a backward cursor, before) ``cursor``:
-    one query of ``size + 1`` rows in the ordering's keyset (or its reverse), never
-    OFFSET, never COUNT. Raises InvalidCursor for a cursor this ordering did not make."""
-    backwards, values = (False, None) if not cursor else decode_cursor(cursor, ordering)
-    keys = tuple(k.reversed() for k in ordering.keys) if backwards else ordering.keys
-    qs = queryset.annotate(**ordering.annotations()).order_by(*_order_by(keys))
-    if values is not None:
-        qs = qs.filter(_after(keys, values))
-    rows = list(qs[: size + 1])
-    more = len(rows) > size
-    rows = rows[:size]
+def _window(
+    fetched: list[Any], size: int, ordering: Ordering, cursor: str | None, *, backwards: bool, values: Any
+) -> Window:
+    """The page of ``size`` rows out of ``fetched`` (``size + 1`` rows read in the keyset's
+    direction: one more says there is a next, or for a backward cursor a previous, page)."""
+    more = len(fetched) > size
+    rows = fetched[:size]
     if backwards:
         rows.reverse()
         has_previous, has_next = more, True
@@ -749,6 +744,19 @@ def window(queryset: QuerySet[Any], ordering: Ordering, cursor: str | None, size
     if rows and has_previous:
         previous_cursor = encode_cursor(ordering.name, True, _position(rows[0], ordering.keys))
     return Window(rows, next_cursor, previous_cursor, cursor if values is not None else None, size, ordering.name)
+
+
+def window(queryset: QuerySet[Any], ordering: Ordering, cursor: str | None, size: int) -> Window:
+    """The page of ``queryset`` after (or, for a backward cursor, before) ``cursor``:
+    one query of ``size + 1`` rows in the ordering's keyset (or its reverse), never
+    OFFSET, never COUNT. Raises InvalidCursor for a cursor this ordering did not make."""
+    backwards, values = (False, None) if not cursor else decode_cursor(cursor, ordering)
+    keys = tuple(k.reversed() for k in ordering.keys) if backwards else ordering.keys
+    qs = queryset.annotate(**ordering.annotations()).order_by(*_order_by(keys))
+    if values is not None:
+        qs = qs.filter(_after(keys, values))
+    rows = list(qs[: size + 1])
+    return _window(rows, size, ordering, cursor, backwards=backwards, values=values)
 
 
 def merged_window(querysets: Sequence[QuerySet[Any]], ordering: Ordering, cursor: str | None, size: int) -> Window:
@@ -777,19 +785,7 @@ def merged_window(querysets: Sequence[QuerySet[Any]], ordering: Ordering, cursor
 
         merged.sort(key=value, reverse=keys[index].descending)
     ordered_rows = [row for _values, row in merged]
-    more = len(ordered_rows) > size
-    rows = ordered_rows[:size]
-    if backwards:
-        rows.reverse()
-        has_previous, has_next = more, True
-    else:
-        has_previous, has_next = values is not None, more
-    next_cursor = previous_cursor = None
-    if rows and has_next:
-        next_cursor = encode_cursor(ordering.name, False, _position(rows[-1], ordering.keys))
-    if rows and has_previous:
-        previous_cursor = encode_cursor(ordering.name, True, _position(rows[0], ordering.keys))
-    return Window(rows, next_cursor, previous_cursor, cursor if values is not None else None, size, ordering.name)
+    return _window(ordered_rows, size, ordering, cursor, backwards=backwards, values=values)
 
 
 def _sortable(value: Any) -> tuple[bool, Any]:
