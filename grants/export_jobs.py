@@ -11,13 +11,15 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from workflows.model_mixins import ChoiceLabels
+
 
 def export_path(instance: ExportJob, filename: str) -> str:
     # A generated name: nothing the user typed reaches the file system.
     return f"exports/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.{instance.format}"
 
 
-class ExportJob(models.Model):
+class ExportJob(ChoiceLabels, models.Model):
     class State(models.TextChoices):
         PENDING = "pending", _("En attente")
         RUNNING = "running", _("En préparation")

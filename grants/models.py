@@ -21,6 +21,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from workflows.model_mixins import ChoiceLabels, StateFieldsOnce
+
 ZERO = Decimal("0.00")
 # Money: max_digits=14, decimal_places=2. Rates: fractions with 4 decimals (0.7000 = 70 %).
 
@@ -72,7 +74,7 @@ class Region(models.Model):
         return self.name
 
 
-class Country(models.Model):
+class Country(ChoiceLabels, models.Model):
     iso2 = models.CharField(_("code ISO"), max_length=2, primary_key=True)
     name_fr = models.CharField(_("nom (français)"), max_length=100)
     name_en = models.CharField(_("nom (anglais)"), max_length=100)
@@ -93,7 +95,7 @@ class Country(models.Model):
         return self.name_en if (get_language() or "fr").startswith("en") else self.name_fr
 
 
-class Organisation(models.Model):
+class Organisation(ChoiceLabels, models.Model):
     class Kind(models.TextChoices):
         FRENCH = "french_authority", _("Collectivité territoriale française")
         FOREIGN = "foreign_authority", _("Collectivité étrangère")
@@ -138,7 +140,7 @@ class Role(models.TextChoices):
     ADMIN = "admin", _("Administrateur")
 
 
-class RoleGrant(models.Model):
+class RoleGrant(ChoiceLabels, models.Model):
     """One role held by a user, with at most one scope item per row.
 
     A grant with no scope is unscoped (an instructor for every call). Several rows
@@ -184,7 +186,7 @@ class RoleGrant(models.Model):
         return f"{self.user} — {self.get_role_display()} ({scope})"
 
 
-class Call(ConcurrentTransitionMixin, models.Model):
+class Call(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     """A call for projects with every rule setting of DOMAIN.md (2025 generalist defaults)."""
 
     class Kind(models.TextChoices):
@@ -304,7 +306,7 @@ class Call(ConcurrentTransitionMixin, models.Model):
         pass
 
 
-class CommitteeSession(ConcurrentTransitionMixin, models.Model):
+class CommitteeSession(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     class State(models.TextChoices):
         PLANNED = "planned", _("Planifié")
         OPEN = "open", _("En séance")
@@ -354,7 +356,7 @@ GENDER_MARKERS = [
 ]
 
 
-class Application(ConcurrentTransitionMixin, models.Model):
+class Application(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Brouillon")
         SUBMITTED = "submitted", _("Déposé")
@@ -567,7 +569,7 @@ class ApplicationPartner(models.Model):
         return f"{self.name} ({self.country_id})"
 
 
-class BudgetLine(models.Model):
+class BudgetLine(ChoiceLabels, models.Model):
     class Category(models.TextChoices):
         STAFF = "staff", _("Personnel")
         TRAVEL = "travel", _("Missions et déplacements")
@@ -625,7 +627,7 @@ def attachment_path(instance: Attachment, filename: str) -> str:
     return f"attachments/{instance.application_id}/{uuid.uuid4().hex}"
 
 
-class Attachment(models.Model):
+class Attachment(ChoiceLabels, models.Model):
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="attachments")
     kind = models.CharField(_("type de pièce"), max_length=24, choices=AttachmentKind.choices)
     file = models.FileField(upload_to=attachment_path, max_length=200)
@@ -649,7 +651,7 @@ class Attachment(models.Model):
         return f"{self.get_kind_display()}: {self.original_name}"
 
 
-class OpinionRequest(ConcurrentTransitionMixin, models.Model):
+class OpinionRequest(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     class State(models.TextChoices):
         REQUESTED = "requested", _("Demandé")
         GIVEN = "given", _("Rendu")
@@ -753,7 +755,7 @@ class OpinionRequest(ConcurrentTransitionMixin, models.Model):
         pass
 
 
-class Review(ConcurrentTransitionMixin, models.Model):
+class Review(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     class State(models.TextChoices):
         ASSIGNED = "assigned", _("Assignée")
         SUBMITTED = "submitted", _("Rendue")
@@ -825,7 +827,7 @@ class Consensus(models.Model):
         return f"{self.application}"
 
 
-class Decision(ConcurrentTransitionMixin, models.Model):
+class Decision(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("À signer")
         SIGNED = "signed", _("Signée")
@@ -928,7 +930,7 @@ def document_path(instance: Document, filename: str) -> str:
     return f"documents/{timezone.now():%Y/%m}/{uuid.uuid4().hex}.pdf"
 
 
-class Document(models.Model):
+class Document(ChoiceLabels, models.Model):
     """An issued PDF: immutable once stored, verifiable at /verify/<code>/."""
 
     class Kind(models.TextChoices):

@@ -22,9 +22,10 @@ from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from grants.models import ZERO, Application, Decision
+from workflows.model_mixins import ChoiceLabels, StateFieldsOnce
 
 
-class Payment(ConcurrentTransitionMixin, models.Model):
+class Payment(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     """One tranche of a decision's schedule, the recomputed balance, or a recovery
     (a negative amount: what the beneficiary reimburses, "titre de recettes")."""
 
@@ -102,7 +103,7 @@ def narrative_path(instance: Report, filename: str) -> str:
     return f"reports/{instance.application_id}/{uuid.uuid4().hex}"
 
 
-class Report(ConcurrentTransitionMixin, models.Model):
+class Report(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     """An interim report (one per later tranche) or the final report: a technical
     narrative (a sniffed file) and the financial statement (actual expenses by category
     and year)."""
@@ -193,7 +194,7 @@ class Report(ConcurrentTransitionMixin, models.Model):
 setattr(Report, "return", Report.return_)
 
 
-class Amendment(ConcurrentTransitionMixin, models.Model):
+class Amendment(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     """An applicant's request to change the grant ("avenant"): an extension, a budget
     change (a new budget version beside the signed one), or another change."""
 

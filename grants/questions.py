@@ -14,8 +14,10 @@ from django.db.models import Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
+from workflows.model_mixins import ChoiceLabels
 
-class CallQuestion(models.Model):
+
+class CallQuestion(ChoiceLabels, models.Model):
     class Type(models.TextChoices):
         TEXT = "text", _("Texte court")
         LONG_TEXT = "long_text", _("Texte long")

@@ -10,6 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from workflows.model_mixins import ChoiceLabels
+
 
 class Category(models.TextChoices):
     """What a user can tune (``Preference``). ``legal`` notices carry a legal deadline
@@ -33,7 +35,7 @@ class Mode(models.TextChoices):
     OFF = "off", _("Pas de courriel (notifications dans la plateforme uniquement)")
 
 
-class NotificationSettings(models.Model):
+class NotificationSettings(ChoiceLabels, models.Model):
     """A user's language for e-mails and the hour of the daily digest (Europe/Paris)."""
 
     user = models.OneToOneField(
@@ -53,7 +55,7 @@ class NotificationSettings(models.Model):
         return f"{self.user} ({self.language}, {self.digest_hour} h)"
 
 
-class Preference(models.Model):
+class Preference(ChoiceLabels, models.Model):
     """How a user receives one category by e-mail (no row: immediately)."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
@@ -92,7 +94,7 @@ class Digest(models.Model):
         return f"{self.user} {self.day}"
 
 
-class Notification(models.Model):
+class Notification(ChoiceLabels, models.Model):
     """One event for one recipient: the in-app item and the e-mail outbox row at once.
 
     Written inside the transition's transaction (so it exists if and only if the
@@ -149,7 +151,7 @@ class Notification(models.Model):
         return f"{self.message} → {self.recipient}"
 
 
-class Reminder(models.Model):
+class Reminder(ChoiceLabels, models.Model):
     """One reminder step of the sweep, sent or skipped: unique per (task, step), or per
     (application, step) for the draft reminders before a call closes. The unique row is
     what makes a second sweep, a second beat or a retried task send nothing twice."""

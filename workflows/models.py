@@ -15,6 +15,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from workflows.model_mixins import ChoiceLabels
+
 GENESIS_HASH = "0" * 64
 #: Where a task without a due date sorts (last): the API inbox orders by
 #: ``Coalesce(due_at, FAR_FUTURE)``, the expression of the index task_open_queue_due_sort.
@@ -115,7 +117,7 @@ class TaskKind(models.TextChoices):
     VALIDATE_PROJECT = "validate_project", _("Valider le projet (gouvernement partenaire)")
 
 
-class Task(models.Model):
+class Task(ChoiceLabels, models.Model):
     """A unit of work in a queue (a role, optionally narrowed by a scope). Opened and
     closed only by transitions (workflows.tasks_service), never by hand."""
 

@@ -243,3 +243,49 @@ def test_a_call_open_to_every_country_offers_the_countries_of_its_applications(w
     world.draft(country="TN", attachments=False)
     client.force_login(world.instructor)
     assert sorted(_country_choices(client)) == ["SN", "TN"]
+
+
+def test_an_inbox_row_shows_its_task_in_the_reader_s_language_with_a_working_claim_form(
+    world: World, client
+) -> None:
+    """The rows are read as plain values: the kind's label and the countries follow the
+    reader's language, the authority's text stays escaped, the claim form carries the CSRF
+    token and claims the task."""
+    app = world.advance(world.draft(), S.SUBMITTED)
+    Application.objects.filter(pk=app.pk).update(title="<script>alert(1)</script> Eau")
+    task = Task.objects.get(application=app, kind=TaskKind.CHECK_ELIGIBILITY)
+    client.force_login(world.instructor)
+    english = client.get(reverse("tasks"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    row = re.search(rf'<tr class="" id="task-{task.pk}">(.*?)</tr>', english, re.S)
+    assert row is not None, english
+    cells = row.group(1)
+    assert "Check admissibility" in cells
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Eau" in cells and "<script>alert" not in cells
+    country = app.countries.get()
+    assert country.name_en in cells
+    assert f'action="/tasks/{task.pk}/claim/"' in cells
+    assert 'name="csrfmiddlewaretoken"' in cells
+    french = client.get(reverse("tasks")).content.decode()
+    assert country.name_fr in french and "Vérifier la recevabilité" in french
+    client.post(f"/tasks/{task.pk}/claim/", {"next": "/tasks/"})
+    task.refresh_from_db()
+    assert task.assignee_id == world.instructor.pk
+    mine = client.get(reverse("tasks")).content.decode()
+    assert f'action="/tasks/{task.pk}/unclaim/"' in mine and "Rendre à la file" in mine
+
+
+def test_urls_made_once_per_list_match_reverse_and_refuse_text() -> None:
+    import uuid as uuid_module
+
+    app_id = uuid_module.uuid4()
+    assert views_staff_common.url_maker("task-claim")(42) == reverse("task-claim", args=[42])
+    assert views_staff_common.url_maker("staff-application", "uuid")(app_id) == reverse(
+        "staff-application", args=[app_id]
+    )
+    assert views_staff_common.url_maker("staff-application", "uuid")(str(app_id)) == reverse(
+        "staff-application", args=[app_id]
+    )
+    with pytest.raises(ValueError):
+        views_staff_common.url_maker("task-claim")("../admin")
+    with pytest.raises(ValueError):
+        views_staff_common.url_maker("staff-application", "uuid")("../../etc/passwd")

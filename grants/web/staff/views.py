@@ -8,17 +8,19 @@ and ``views_staff_dashboard`` (instructors).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -44,6 +46,7 @@ from grants.web.staff.common import (
     Key,
     NotSignedIn,
     apply_errors,
+    csrf_input,
     decorate,
     keyset_page,
     person_name,
@@ -52,6 +55,7 @@ from grants.web.staff.common import (
     safe_next,
     staff_render,
     staff_view,
+    url_maker,
 )
 from grants.web.staff.forms import (
     InboxFilterForm,
@@ -61,19 +65,19 @@ from grants.web.staff.forms import (
 )
 from workflows import engine, tasks_service
 from workflows.engine import TransitionError
-from workflows.models import Task, TaskKind
+from workflows.models import TaskKind
 
 # --- inbox ----------------------------------------------------------------------------------
 
 INBOX_KEYS = (Key("due_at", "datetime", nullable=True), Key("id", "int"))
 
 
-def _task_link(task: Task) -> str:
-    """The screen where the task is done."""
+def _task_link(task: Any) -> str:
+    """The screen where the task is done (``task``: a Task or an inbox row)."""
     if task.kind in (TaskKind.GIVE_OPINION, TaskKind.VALIDATE_PROJECT) and task.subject_id:
-        return reverse("opinion", args=[task.subject_id])
+        return url_maker("opinion")(task.subject_id)
     if task.kind == TaskKind.REVIEW and task.subject_id:
-        return reverse("review", args=[task.subject_id])
+        return url_maker("review")(task.subject_id)
     if task.kind == TaskKind.SIGN_DECISION:
         return reverse("signatory") + f"#decision-{task.subject_id}"
     if task.kind == TaskKind.RECORD_COMMITMENT:
@@ -82,7 +86,82 @@ def _task_link(task: Task) -> str:
 
     if link := task_link(task):
         return link
-    return reverse("staff-application", args=[task.application_id])
+    return url_maker("staff-application", "uuid")(task.application_id)
+
+
+@dataclass
+class InboxRow:
+    """One task of the inbox as the page shows it, read as plain values (no model
+    instance for the task, its application, call, authority and assignee)."""
+
+    pk: int
+    kind: str
+    kind_label: str
+    subject_id: str
+    application_id: int
+    due_at: Any
+    overdue: bool
+    reference: str
+    title: str
+    organisation: str
+    call_code: str
+    countries: str
+    assignee_id: int | None
+    assignee_name: str
+    mine: bool
+    reserved: bool
+    link: str = ""
+    claim_url: str = ""
+    unclaim_url: str = ""
+
+
+INBOX_ROW_VALUES = (
+    "id", "kind", "subject_id", "application_id", "due_at", "assignee_id", "reserved",
+    "application__reference", "application__title", "application__organisation__name", "application__call__code",
+    "assignee__username", "assignee__first_name", "assignee__last_name",
+)  # fmt: skip
+
+
+def _inbox_rows(values: list[dict[str, Any]], user: Any, now: Any) -> list[InboxRow]:
+    """The page's rows from its values: the countries of their applications in one query
+    (ISO order, the reader's language), the labels translated once per kind, the URLs made
+    from patterns reversed once."""
+    names: dict[int, list[str]] = {}
+    english = (get_language() or "fr").startswith("en")
+    through = Application.countries.through.objects
+    for app_id, name_fr, name_en in (
+        through.filter(application_id__in={v["application_id"] for v in values})
+        .order_by("application_id", "country_id")
+        .values_list("application_id", "country__name_fr", "country__name_en")
+    ):
+        names.setdefault(app_id, []).append(name_en if english else name_fr)
+    labels = {code: str(label) for code, label in TaskKind.choices}
+    claim, unclaim = url_maker("task-claim"), url_maker("task-unclaim")
+    rows = []
+    for v in values:
+        full_name = f"{v['assignee__first_name'] or ''} {v['assignee__last_name'] or ''}".strip()
+        row = InboxRow(
+            pk=v["id"],
+            kind=v["kind"],
+            kind_label=labels.get(v["kind"], v["kind"]),
+            subject_id=v["subject_id"],
+            application_id=v["application_id"],
+            due_at=v["due_at"],
+            overdue=v["due_at"] is not None and v["due_at"] < now,
+            reference=v["application__reference"],
+            title=v["application__title"],
+            organisation=v["application__organisation__name"],
+            call_code=v["application__call__code"],
+            countries=", ".join(names.get(v["application_id"], ())),
+            assignee_id=v["assignee_id"],
+            assignee_name=full_name or (v["assignee__username"] or ""),
+            mine=v["assignee_id"] == user.pk,
+            reserved=v["reserved"],
+        )
+        row.link = _task_link(row)
+        row.claim_url, row.unclaim_url = claim(row.pk), unclaim(row.pk)
+        rows.append(row)
+    return rows
 
 
 #: The distinct countries of the applications, by a recursive skip scan of the index on
@@ -187,17 +266,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
     rows_qs = base
     if "kind" in filters:
         rows_qs = rows_qs.filter(kind=filters["kind"])
-    rows_qs = rows_qs.select_related(
-        "application", "application__call", "application__organisation", "assignee"
-    ).prefetch_related(Prefetch("application__countries", queryset=Country.objects.order_by("iso2")))
-    page = keyset_page(rows_qs, INBOX_KEYS, request.GET.get("cursor"))
-    for task in page.rows:
-        decorate(
-            task,
-            link=_task_link(task),
-            overdue=task.due_at is not None and task.due_at < now,
-            mine=task.assignee_id == user.pk,
-        )
+    page = keyset_page(rows_qs.values(*INBOX_ROW_VALUES), INBOX_KEYS, request.GET.get("cursor"))
+    page.rows = _inbox_rows(page.rows, user, now)
     query = request.GET.copy()
     query.pop("cursor", None)
     return staff_render(
@@ -210,6 +280,15 @@ def inbox(request: HttpRequest) -> HttpResponse:
             "total_overdue": sum(c["overdue"] for c in kind_counts),
             "filters_query": query.urlencode(),
             "here": request.get_full_path(),
+            "csrf_input": csrf_input(request),
+            # Translated once for the page's rows, not once per row.
+            "labels": {
+                "no_due": _("sans échéance"),
+                "overdue": _("En retard"),
+                "you": _("Vous"),
+                "claim": _("Prendre en charge"),
+                "unclaim": _("Rendre à la file"),
+            },
         },
         active="tasks",
     )
