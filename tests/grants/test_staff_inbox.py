@@ -245,9 +245,7 @@ def test_a_call_open_to_every_country_offers_the_countries_of_its_applications(w
     assert sorted(_country_choices(client)) == ["SN", "TN"]
 
 
-def test_an_inbox_row_shows_its_task_in_the_reader_s_language_with_a_working_claim_form(
-    world: World, client
-) -> None:
+def test_an_inbox_row_shows_its_task_in_the_reader_s_language_with_a_working_claim_form(world: World, client) -> None:
     """The rows are read as plain values: the kind's label and the countries follow the
     reader's language, the authority's text stays escaped, the claim form carries the CSRF
     token and claims the task."""
