@@ -125,7 +125,7 @@ def own_applications(
 
 def can_view(user: Any, application: Application, *, current_row: bool = False) -> bool:
     """Whether ``user`` sees ``application``. ``current_row``: ``application`` was just
-    read under its row lock (a transition's), so the branches of ``visibility_filter`` on
+    read (under its row lock in a transition, in this request on a page), so the branches of ``visibility_filter`` on
     its own row are evaluated on it (``rows.matches``); when none of them shows it, the
     database is asked, as always otherwise."""
     if current_row and visible_from_row(user, application):

@@ -315,3 +315,25 @@ def test_exports_read_the_decisions_in_bounded_chunks(world: World, client, fmt:
     assert body
     decision_reads = [q for q in context.captured_queries if 'FROM "grants_decision"' in q["sql"]]
     assert len(decision_reads) == 1  # one chunked read (server-side cursor), not one per row
+
+
+def test_the_application_page_reads_each_companion_table_once(world: World, client) -> None:
+    """The budget's figures and rules, the header and the post-award section use the rows
+    the page read: its budget lines, countries, application and decision once each."""
+    app = world.advance(world.draft(), S.APPROVED)
+    client.force_login(world.instructor)
+    client.get(reverse("staff-application", args=[app.pk]))
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("staff-application", args=[app.pk]))
+    assert response.status_code == 200
+    assert "Budget" in response.content.decode()
+
+    def reading(table: str) -> int:
+        return sum(
+            1 for q in queries.captured_queries if q["sql"].startswith("SELECT") and f'FROM "{table}"' in q["sql"]
+        )
+
+    assert reading("grants_budgetline") == 1
+    assert reading("grants_application_countries") + reading("grants_country") == 1
+    assert reading("grants_application") == 1
+    assert reading("grants_decision") == 1

@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -29,6 +29,7 @@ from grants.documents.downloads import attachment_response
 from grants.models import (
     Application,
     Attachment,
+    BudgetLine,
     Call,
     CommitteeSession,
     Country,
@@ -405,9 +406,15 @@ def application_context(
     user = request.user
     bound = bound or {}
     unmet = unmet or {}
-    countries = list(app.countries.order_by("name_fr"))
+    # Read once for the page and the budget's figures and rules alike (each read them again).
+    prefetch_related_objects(
+        [app],
+        Prefetch("countries", queryset=Country.objects.order_by("name_fr")),
+        Prefetch("budget_lines", queryset=BudgetLine.objects.select_related("country")),
+    )
+    countries = list(app.countries.all())
     partners = list(app.partners.select_related("country"))
-    lines = list(app.budget_lines.select_related("country"))
+    lines = list(app.budget_lines.all())
     figures = budget.figures(app, countries=countries)
     rules = budget.evaluate(app)
     attachments = list(app.attachments.all())
@@ -471,6 +478,10 @@ def application_context(
     decision = policy.visible_decisions(user).filter(application=app).select_related("document").first()
     decision_actions = {}
     if decision is not None:
+        # The page's application (its engine checks read it), and the application's
+        # decision for the post-award section (the same row: one query fewer each).
+        decision.application = app
+        Application.decision.related.set_cached_value(app, decision)
         decorate(decision, badge=DECISION_BADGES.get(decision.state, ""))
         decision_actions = {
             "sign": engine.available(services.DECISION_SIGN, decision, user),
