@@ -57,6 +57,7 @@ from grants.web.applicant.forms import (
     country_choices,
     set_choices,
 )
+from grants.web.rows import url_maker
 from grants.writes import drafts
 from workflows import engine
 from workflows.engine import Conflict, Forbidden, Invalid, NotFound, TransitionError
@@ -423,14 +424,25 @@ def home(request: HttpRequest) -> HttpResponseBase:
             page = search.merged_window(branches, ordering, None, HOME_PAGE_SIZE)
             status = 400
         prefetch_related_objects(page.rows, _open_tasks_prefetch())
+        # The rows' links from patterns reversed once, the state labels translated once.
+        link = url_maker("applicant-application", "uuid")
+        state_labels = {code: str(label) for code, label in Application.State.choices}
         for app in page.rows:
             open_tasks: list[Task] = app.open_tasks  # type: ignore[attr-defined]
+            can_edit = engine.offered(drafts.UPDATE_DRAFT, app, request.user)
+            editable = can_edit and (
+                (app.state == Application.State.DRAFT and app.call.is_accepting(now))
+                or app.state == Application.State.INCOMPLETE
+            )
             rows.append(
                 {
                     "app": app,
                     "badge": STATE_BADGES.get(app.state, ""),
+                    "state_label": state_labels.get(app.state, app.state),
                     "next": next_step(app, open_tasks, now),
-                    "can_edit": engine.offered(drafts.UPDATE_DRAFT, app, request.user),
+                    "can_edit": can_edit,
+                    "url": link(app.pk),
+                    "edit_url": reverse("applicant-edit", args=[app.pk, "projet"]) if editable else "",
                 }
             )
     calls = [{"call": call, "rules": call_rules(call)} for call in _accepting_calls(now)] if is_applicant else []
