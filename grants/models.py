@@ -787,7 +787,9 @@ class Review(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Mo
         verbose_name = _("évaluation")
         verbose_name_plural = _("évaluations")
         constraints = [models.UniqueConstraint(fields=["application", "reviewer"], name="review_one_per_reviewer")]
-        indexes = [models.Index(fields=["reviewer", "state"], name="review_reviewer_state")]
+        # A reviewer's reviews per state, newest first (the reviewer's keyset pages of
+        # grants.web.staff.opinions; its loads, index-only, in grants.evaluation).
+        indexes = [models.Index(fields=["reviewer", "state", "assigned_at", "id"], name="review_reviewer_state")]
 
     def __str__(self) -> str:
         return f"{self.application} — {self.reviewer}"

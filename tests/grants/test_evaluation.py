@@ -177,3 +177,43 @@ def test_the_agenda_ranks_with_the_envelope_line_after_the_last_project_that_fit
     ranking = html[html.index('id="ranking"') :]
     best, second, last = (ranking.index(f'id="rank-{a.pk}"') for a in (apps[1], apps[2], apps[0]))
     assert best < second < ranking.index('id="envelope-line"') < last
+
+
+def test_each_dashboard_section_shows_one_page_and_pages_through_every_review_once(world: World, client: Any) -> None:
+    """A reviewer of every call holds thousands of reviews after a few years: each section
+    shows one keyset page, its full count in the heading, and its own pager walks every
+    review of the section exactly once, newest first."""
+    import re
+
+    from grants.web.staff import opinions
+    from tests.grants.test_staff_performance import bulk_applications
+
+    apps = bulk_applications(world, opinions.REVIEW_SECTION_SIZE * 2 + 5, Application.State.IN_COMMITTEE)
+    mine = Review.objects.filter(application__in=apps, reviewer=world.reviewer1)
+    expected = list(mine.order_by("-assigned_at", "-pk").values_list("pk", flat=True))
+    client.force_login(world.reviewer1)
+    html = client.get(reverse("reviews")).content.decode()
+    assert f"{len(expected)}</span></h2>" in html  # the section's whole count
+
+    def submitted_rows(page: str) -> list[int]:
+        section = page[page.index('id="section-submitted"') : page.index('id="section-declined"')]
+        return [int(pk) for pk in re.findall(r'<tr id="review-(\d+)"', section)]
+
+    seen: list[int] = []
+    page = html
+    for _ in range(5):
+        rows = submitted_rows(page)
+        assert len(rows) <= opinions.REVIEW_SECTION_SIZE
+        seen += rows
+        following = re.search(r'href="\?section=submitted&amp;cursor=([^"]+)"', page)
+        if not following:
+            break
+        from html import unescape
+
+        page = client.get(
+            reverse("reviews") + "?section=submitted&cursor=" + unescape(following.group(1))
+        ).content.decode()
+        assert "Retour au début" in page
+    assert seen == expected
+    # The other sections keep their first page while one section is paged.
+    assert 'id="section-progress"' in page
