@@ -88,9 +88,15 @@ class Country(models.Model):
 
     @property
     def name(self) -> str:
+        return str(getattr(self, self.name_field()))
+
+    @staticmethod
+    def name_field() -> str:
+        """The column of the name in the active language (what ``name`` reads), for a
+        query that reads values rather than instances."""
         from django.utils.translation import get_language
 
-        return self.name_en if (get_language() or "fr").startswith("en") else self.name_fr
+        return "name_en" if (get_language() or "fr").startswith("en") else "name_fr"
 
 
 class Organisation(models.Model):
