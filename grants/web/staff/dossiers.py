@@ -225,18 +225,22 @@ def _countries_shown(ids: list[Any]) -> dict[Any, list[tuple[str, str]]]:
 
 def _bulk_offered(rows: list[dict[str, Any]], user: Any) -> bool:
     """Whether the engine offers one of the bulk actions on one of the rows. It decides
-    on an application: each row's state, call and lead authority on an unsaved instance,
-    one per distinct triple (the page stops at the first row offered an action)."""
-    asked: dict[tuple[Any, ...], bool] = {}
+    on an application: an unsaved one per state (the FSM field is protected), given each
+    row's id, call and lead authority; asked once per distinct triple, until one row is
+    offered an action."""
+    asked: set[tuple[Any, ...]] = set()
+    by_state: dict[str, Application] = {}
     for row in rows:
         key = (row["state"], row["call_id"], row["organisation_id"])
-        if key not in asked:
-            app = Application(
-                pk=row["id"], state=row["state"], call_id=row["call_id"], organisation_id=row["organisation_id"]
-            )
-            asked[key] = any(engine.offered(spec, app, user) for spec in BULK_ACTIONS.values())
-            if asked[key]:
-                return True
+        if key in asked:
+            continue
+        asked.add(key)
+        app = by_state.get(row["state"])
+        if app is None:
+            app = by_state[row["state"]] = Application(state=row["state"])
+        app.pk, app.call_id, app.organisation_id = row["id"], row["call_id"], row["organisation_id"]
+        if any(engine.offered(spec, app, user) for spec in BULK_ACTIONS.values()):
+            return True
     return False
 
 
