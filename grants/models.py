@@ -126,6 +126,11 @@ class Organisation(models.Model):
                 name="organisation_french_has_region",
             ),
         ]
+        indexes = [
+            # The staff list's authority filter: the 2,000 French authorities by name (0019),
+            # read in order from the index, not sorted on each page.
+            models.Index(fields=["kind", "name", "id"], name="organisation_kind_name"),
+        ]
 
     def __str__(self) -> str:
         return self.name

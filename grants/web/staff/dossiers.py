@@ -30,8 +30,6 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, QueryD
 from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import escape as escape_html
-from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -256,92 +254,70 @@ class _RowLabels:
         self.select = _("Sélectionner %(reference)s")
 
 
-def _date_cell(value: dt.datetime | None) -> SafeString:
+def _date_cell(value: dt.datetime | None) -> str:
     if value is None:
-        return SafeString("—")
+        return "—"
     local = timezone.localtime(value)  # what the template's |date did
-    return format_html(
-        '<time datetime="{}">{}</time>', local.isoformat(), f"{local.day:02d}/{local.month:02d}/{local.year:04d}"
-    )
-
-
-_ROW = (
-    '\n          <tr id="dossier-{pk}"{overdue_class}>\n            {select}\n'
-    '            <td class="dossiers-wide"><a class="fr-link" href="{link}"><strong>{reference}</strong></a>'
-    '<br><span class="dossiers-break">{title}</span>\n              {overdue}</td>\n'
-    '            <td><span class="dossiers-break">{organisation}</span>{siren}{region}</td>\n'
-    '            <td class="staff-nowrap">{call}</td>\n'
-    "            <td>{countries}</td>\n"
-    '            <td><span class="fr-badge fr-badge--sm fr-badge--no-icon {badge}">{state}</span></td>\n'
-    '            <td class="staff-amount">{requested}</td>\n'
-    '            <td class="staff-amount">{granted}</td>\n'
-    '            <td class="staff-nowrap">{submitted}</td>\n'
-    '            <td class="staff-nowrap">{decided}</td>\n'
-    "          </tr>\n        "
-)
-_SELECT = (
-    '<td class="fr-cell--fixed"><div class="fr-checkbox-group fr-checkbox-group--sm">'
-    '<input type="checkbox" id="select-{pk}" name="ids" value="{pk}" form="bulk-form">'
-    '<label class="fr-label" for="select-{pk}"><span class="fr-sr-only">{label}</span></label></div></td>'
-)
-_MUTED = '<br><span class="staff-muted fr-text--sm">{}</span>'
+    return f'<time datetime="{local.isoformat()}">{local.day:02d}/{local.month:02d}/{local.year:04d}</time>'
 
 
 def render_rows(
     rows: list[dict[str, Any]], countries: dict[Any, list[tuple[str, str]]], *, bulk: bool, labels: _RowLabels
 ) -> SafeString:
     """The table's rows, rendered here rather than by the template (its tags and lookups,
-    fifty rows of ten cells, cost more than the rest of the page): every value read from
-    the database goes through ``format_html``, which escapes it."""
+    fifty rows of ten cells, cost more than the rest of the page), as the template wrote
+    them. Every text read from the database goes through ``html.escape`` (quotes
+    included: what ``django.utils.html.escape`` calls; ``format_html`` cost 5 ms a page);
+    the numbers, dates and ids are formatted here."""
+    e = html.escape
+    link = labels.link
+    overdue_badge = f'<br><span class="fr-badge fr-badge--sm fr-badge--error">{e(labels.overdue)}</span>'
     out = []
     for row in rows:
         pk = str(row["id"])
-        reference = row["reference"]
+        overdue = row["has_overdue"]
+        reference = e(str(row["reference"]))  # None reads "None", as the template wrote it
         select = ""
         if bulk:
             # The translation is the page's own text, as {% blocktranslate %} trusts it; the
             # reference it names is escaped.
-            label = mark_safe(labels.select % {"reference": escape_html(reference)})  # noqa: S308
-            select = format_html(_SELECT, pk=pk, label=label)
-        shown = countries.get(row["id"], [])
-        country_cells = (
-            SafeString(", ".join(format_html('<abbr title="{}">{}</abbr>', name, iso2) for iso2, name in shown))
-            if shown
-            else "—"
-        )
-        granted = row["granted_amount"]
-        out.append(
-            format_html(
-                _ROW,
-                pk=pk,
-                overdue_class=SafeString(' class="staff-overdue"') if row["has_overdue"] else "",
-                select=select,
-                link=labels.link.format(pk),
-                reference=reference,
-                title=row["title"],
-                overdue=(
-                    format_html('<br><span class="fr-badge fr-badge--sm fr-badge--error">{}</span>', labels.overdue)
-                    if row["has_overdue"]
-                    else ""
-                ),
-                organisation=row["organisation__name"],
-                siren=format_html(_MUTED, row["organisation__siren"]) if row["organisation__siren"] else "",
-                region=(
-                    format_html(_MUTED, row["organisation__region__name"])
-                    if row["organisation__region_id"] is not None
-                    else ""
-                ),
-                call=row["call__code"],
-                countries=country_cells,
-                badge=STATE_BADGES.get(row["state"], ""),
-                state=labels.states.get(row["state"], row["state"]),
-                requested=euros(row["requested_amount"]),
-                granted=euros(granted) if granted is not None else "—",
-                submitted=_date_cell(row["submitted_at"]),
-                decided=_date_cell(row["decided_at"]),
+            label = labels.select % {"reference": reference}
+            select = (
+                '<td class="fr-cell--fixed"><div class="fr-checkbox-group fr-checkbox-group--sm">'
+                f'<input type="checkbox" id="select-{pk}" name="ids" value="{pk}" form="bulk-form">'
+                f'<label class="fr-label" for="select-{pk}"><span class="fr-sr-only">{label}</span></label></div></td>'
             )
+        shown = countries.get(row["id"])
+        country_cell = ", ".join(f'<abbr title="{e(name)}">{e(iso2)}</abbr>' for iso2, name in shown) if shown else "—"
+        siren = row["organisation__siren"]
+        region = row["organisation__region__name"] if row["organisation__region_id"] is not None else None
+        granted = row["granted_amount"]
+        state = row["state"]
+        row_class = ' class="staff-overdue"' if overdue else ""
+        out.append(
+            f'\n          <tr id="dossier-{pk}"{row_class}>\n'
+            f"            {select}\n"
+            f'            <td class="dossiers-wide"><a class="fr-link" href="{e(link.format(pk))}">'
+            f'<strong>{reference}</strong></a><br><span class="dossiers-break">{e(str(row["title"]))}</span>\n'
+            f"              {overdue_badge if overdue else ''}</td>\n"
+            f'            <td><span class="dossiers-break">{e(str(row["organisation__name"]))}</span>'
+            f"{_MUTED.format(e(str(siren))) if siren else ''}"
+            f"{_MUTED.format(e(str(region))) if region is not None else ''}</td>\n"
+            f'            <td class="staff-nowrap">{e(str(row["call__code"]))}</td>\n'
+            f"            <td>{country_cell}</td>\n"
+            f'            <td><span class="fr-badge fr-badge--sm fr-badge--no-icon {STATE_BADGES.get(state, "")}">'
+            f"{e(labels.states.get(state, state))}</span></td>\n"
+            f'            <td class="staff-amount">{euros(row["requested_amount"])}</td>\n'
+            f'            <td class="staff-amount">{euros(granted) if granted is not None else "—"}</td>\n'
+            f'            <td class="staff-nowrap">{_date_cell(row["submitted_at"])}</td>\n'
+            f'            <td class="staff-nowrap">{_date_cell(row["decided_at"])}</td>\n'
+            "          </tr>\n        "
         )
-    return SafeString("".join(out))
+    # Every interpolated text was escaped just above (the rest is this function's markup).
+    return mark_safe("".join(out))  # noqa: S308
+
+
+_MUTED = '<br><span class="staff-muted fr-text--sm">{}</span>'
 
 
 def _query(params: QueryDict, *drop: str) -> str:
