@@ -10,6 +10,7 @@ import itertools
 import re
 import zipfile
 from decimal import Decimal
+from html import escape as escape_text
 from typing import Any
 from xml.etree import ElementTree
 
@@ -304,6 +305,15 @@ def test_every_value_a_row_shows_is_escaped(world: World, client: Client) -> Non
     # The bulk checkbox's label names the reference, escaped inside the translated text.
     assert '<span class="fr-sr-only">Sélectionner ' + escaped + "-00001</span>" in html
     assert f'href="/dossiers/{app.pk}/instruction/"' in html
+    # The authority filter's options, escaped in one pass (dossiers._escape_all).
+    assert f'<option value="{lead.pk}">{escaped} Ville</option>' in html
+
+
+def test_the_options_escape_in_one_pass_as_one_by_one() -> None:
+    texts = ['<b>"A"</b>', "l'Île & co", "", "a\x00<i>"]
+    assert dossiers._escape_all(texts) == [escape_text(t) for t in texts]
+    assert dossiers._escape_all(texts[:3]) == [escape_text(t) for t in texts[:3]]
+    assert dossiers._escape_all([]) == []
 
 
 # --- search ------------------------------------------------------------------------------------

@@ -53,6 +53,16 @@ MAX_BULK = 200
 # --- the filter form (what the page shows; grants.search reads and checks the values) --------
 
 
+def _escape_all(texts: list[str]) -> list[str]:
+    """``html.escape`` of each text (quotes included), in one call on their join: 2,000
+    calls for the authorities cost a millisecond. NUL separates them (PostgreSQL text
+    never holds one); a text holding one is escaped alone."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != max(len(texts) - 1, 0):
+        return [html.escape(text) for text in texts]
+    return html.escape(joined).split("\x00") if texts else []
+
+
 class SelectFilter(forms.Field):
     """A select filter whose options are given per request, as a ``ChoiceField`` validates
     them (same message, same code) but against a set of its values: a ``ChoiceField``
@@ -136,9 +146,11 @@ class DossierFilterForm(StaffForm):
             current = str(bound.value() or "")
             field = self.fields[name]
             assert isinstance(field, SelectFilter)
+            values = [str(value) for value, _label in field.options]
+            labels = _escape_all([str(label) for _value, label in field.options])
             options = "".join(
-                f'<option value="{html.escape(str(value))}"{SELECTED if str(value) == current else ""}>{html.escape(str(label))}</option>'
-                for value, label in field.options
+                f'<option value="{escaped}"{SELECTED if value == current else ""}>{label}</option>'
+                for value, escaped, label in zip(values, _escape_all(values), labels, strict=True)
             )
             # Every value and label went through html.escape (quotes included) just above.
             rendered.append((bound, mark_safe(options)))  # noqa: S308
