@@ -696,6 +696,8 @@ def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Q:
 
 
 def _position(row: Any, keys: Sequence[SortKey]) -> list[Any]:
+    if isinstance(row, dict):  # a ``values()`` row: each key under its own name
+        return [row[key.name] for key in keys]
     values = []
     for key in keys:
         value: Any = row

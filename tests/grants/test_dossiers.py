@@ -10,6 +10,7 @@ import itertools
 import re
 import zipfile
 from decimal import Decimal
+from html import escape as escape_text
 from typing import Any
 from xml.etree import ElementTree
 
@@ -29,6 +30,7 @@ from grants.models import (
     Decision,
     OpinionRequest,
     Organisation,
+    Region,
     Review,
     Role,
 )
@@ -261,6 +263,57 @@ def test_a_bad_filter_value_is_a_400_saying_which_filter(
     else:
         assert f'id="{field}-errors"' in html or (field == "overdue" and "fr-error-text" in html)
     assert ids(html) == []
+
+
+def test_a_well_formed_value_no_option_has_is_said_on_its_select_and_lists_nothing(
+    world: World, client: Client
+) -> None:
+    """The select filters check their options as a ChoiceField did (same message), with
+    the same status: grants.search accepts the value, the list is empty."""
+    make(world)
+    client.force_login(world.instructor)
+    for params in ({"organisation": "999999"}, {"state": "draft"}, {"country": "sn"}, {"call": "NOPE"}):
+        response = client.get(URL, params)
+        assert response.status_code == 200
+        html = response.content.decode()
+        field, value = next(iter(params.items()))
+        assert f'id="{field}-errors"' in html
+        assert f"Sélectionnez un choix valide. {value} n’en fait pas partie." in html
+    response = client.get(URL, {"organisation": str(world.lyon.pk), "state": S.SUBMITTED, "country": "SN"})
+    html = response.content.decode()
+    assert "fr-error-text" not in html and len(ids(html)) == 1
+    assert f'<option value="{world.lyon.pk}" selected>Ville de Lyon</option>' in html
+
+
+def test_every_value_a_row_shows_is_escaped(world: World, client: Client) -> None:
+    """The rows are rendered in Python (dossiers.render_rows): every text read from the
+    database is escaped there, as the template did."""
+    hostile = '<script>alert("x")</script>'
+    lead = organisation(hostile + " Ville", "2169<b>01", "84")
+    Region.objects.filter(pk=lead.region_id).update(name=hostile + " Région")
+    Country.objects.filter(iso2="SN").update(name_fr=hostile + " Sénégal")
+    app = make(world, title=hostile + " Titre", lead=lead)
+    Application.objects.filter(pk=app.pk).update(reference=hostile + "-00001")
+    client.force_login(world.instructor)
+    html = client.get(URL).content.decode()
+    assert "<script>" not in html and "<b>" not in html
+    escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;"
+    for text in (" Titre", " Ville", " Région", "-00001"):
+        assert escaped + text in html
+    assert '<abbr title="' + escaped + ' Sénégal">SN</abbr>' in html
+    assert "2169&lt;b&gt;01" in html
+    # The bulk checkbox's label names the reference, escaped inside the translated text.
+    assert '<span class="fr-sr-only">Sélectionner ' + escaped + "-00001</span>" in html
+    assert f'href="/dossiers/{app.pk}/instruction/"' in html
+    # The authority filter's options, escaped in one pass (dossiers._escape_all).
+    assert f'<option value="{lead.pk}">{escaped} Ville</option>' in html
+
+
+def test_the_options_escape_in_one_pass_as_one_by_one() -> None:
+    texts = ['<b>"A"</b>', "l'Île & co", "", "a\x00<i>"]
+    assert dossiers._escape_all(texts) == [escape_text(t) for t in texts]
+    assert dossiers._escape_all(texts[:3]) == [escape_text(t) for t in texts[:3]]
+    assert dossiers._escape_all([]) == []
 
 
 # --- search ------------------------------------------------------------------------------------
