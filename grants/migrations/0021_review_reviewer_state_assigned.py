@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("grants", "0018_document_application_backfill"),
+        ("grants", "0019_dossiers_filter_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
