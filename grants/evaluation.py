@@ -106,7 +106,7 @@ def reviewer_candidates(application: Application, *, now: dt.datetime | None = N
 
 def _load(reviewers: dict[int, Candidate], ids: list[int], now: dt.datetime) -> None:
     # COUNT(*), not COUNT(id): index-only scans of review_reviewer_state and
-    # task_open_review_assignee (the reviewers' loads grow with every call's reviews:
+    # task_open_assignee_due (the reviewers' loads grow with every call's reviews:
     # 35 ms at 100,000 applications reading the rows themselves).
     for reviewer_id, n in (
         Review.objects.filter(reviewer_id__in=ids, state=Review.State.ASSIGNED)

@@ -160,12 +160,14 @@ class Task(ChoiceLabels, models.Model):
             # The reminder sweep: open tasks by due date, whatever the queue.
             models.Index(fields=["due_at", "id"], condition=Q(state="open"), name="task_open_due"),
             models.Index(fields=["application", "state"], name="task_application_state"),
-            # The reviewers' loads beside the "assign a reviewer" form (grants.evaluation):
-            # each reviewer's open review tasks and their due dates, index-only.
+            # A person's open tasks by due date: a reviewer's inbox (its queue is the tasks
+            # assigned to it) in keyset order, and the reviewers' loads beside the "assign a
+            # reviewer" form (grants.evaluation), index-only through the included columns.
             models.Index(
-                fields=["assignee", "due_at"],
-                condition=Q(state="open", kind="review"),
-                name="task_open_review_assignee",
+                fields=["assignee", "due_at", "id"],
+                include=["kind", "queue_role"],
+                condition=Q(state="open"),
+                name="task_open_assignee_due",
             ),
             models.Index(fields=["subject_type", "subject_id"], name="task_subject"),
             # perf (0004): the API inbox's order (tasks without a due date last), and the
