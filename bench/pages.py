@@ -115,6 +115,46 @@ RAW_STAFF_APPLICATION = [
 ]
 
 
+# A reviewer's own pages: its dashboard (four sections of one keyset page each, their counts)
+# and its inbox (the open tasks assigned to it).
+_REVIEW_ROWS = """
+    SELECT r.id, r.state, r.assigned_at, r.declared_at, r.scores, r.recommendation, r.decline_reason,
+      (SELECT t.due_at FROM workflows_task t WHERE t.kind = 'review' AND t.subject_type = 'grants.review'
+        AND t.subject_id = r.id::text ORDER BY t.created_at DESC, t.id DESC LIMIT 1) AS due_at,
+      a.id, a.reference, a.title, c.code, c.scoring_criteria, o.name
+    FROM grants_review r JOIN grants_application a ON a.id = r.application_id
+    JOIN grants_call c ON c.id = a.call_id JOIN grants_organisation o ON o.id = a.organisation_id
+    WHERE r.reviewer_id = %(reviewer)s AND {where} ORDER BY {order} LIMIT 21"""
+_OPEN_ORDER = "due_at ASC NULLS LAST, r.assigned_at, r.id"
+_CLOSED_ORDER = "r.assigned_at DESC, r.id DESC"
+RAW_REVIEWER_DASHBOARD = [
+    """SELECT COUNT(*) FILTER (WHERE state = 'assigned' AND declared_at IS NULL),
+              COUNT(*) FILTER (WHERE state = 'assigned' AND declared_at IS NOT NULL),
+              COUNT(*) FILTER (WHERE state = 'submitted'), COUNT(*) FILTER (WHERE state = 'declined')
+       FROM grants_review WHERE reviewer_id = %(reviewer)s""",
+    """SELECT COUNT(*) FROM grants_review r WHERE r.reviewer_id = %(reviewer)s AND r.state = 'assigned'
+       AND (SELECT t.due_at FROM workflows_task t WHERE t.kind = 'review' AND t.subject_type = 'grants.review'
+            AND t.subject_id = r.id::text ORDER BY t.created_at DESC, t.id DESC LIMIT 1) < now()""",
+    _REVIEW_ROWS.format(where="r.state = 'assigned' AND r.declared_at IS NULL", order=_OPEN_ORDER),
+    _REVIEW_ROWS.format(where="r.state = 'assigned' AND r.declared_at IS NOT NULL", order=_OPEN_ORDER),
+    _REVIEW_ROWS.format(where="r.state = 'submitted'", order=_CLOSED_ORDER),
+    _REVIEW_ROWS.format(where="r.state = 'declined'", order=_CLOSED_ORDER),
+    """SELECT ac.application_id, co.name_fr FROM grants_application_countries ac
+       JOIN grants_country co ON co.iso2 = ac.country_id JOIN grants_review r ON r.application_id = ac.application_id
+       WHERE r.reviewer_id = %(reviewer)s AND r.state = 'submitted' ORDER BY r.assigned_at DESC LIMIT 40""",
+]
+# The staff page of a submitted application adds the "assign a reviewer" form: every
+# reviewer of the call with its load (open reviews, open review tasks) and its conflicts.
+RAW_REVIEWER_LOADS = [
+    """SELECT u.id, u.username, u.first_name, u.last_name FROM grants_rolegrant g JOIN auth_user u ON u.id = g.user_id
+       WHERE g.role = 'reviewer' AND u.is_active ORDER BY u.username""",
+    """SELECT reviewer_id, COUNT(*) FROM grants_review WHERE state = 'assigned' AND reviewer_id IN
+       (SELECT user_id FROM grants_rolegrant WHERE role = 'reviewer') GROUP BY reviewer_id""",
+    """SELECT assignee_id, MIN(due_at) FILTER (WHERE due_at >= now()), COUNT(*) FILTER (WHERE due_at < now())
+       FROM workflows_task WHERE state = 'open' AND kind = 'review' AND assignee_id IN
+       (SELECT user_id FROM grants_rolegrant WHERE role = 'reviewer') GROUP BY assignee_id""",
+]
+
 # The staff list /dossiers/ and the API's search: the rows and columns the page shows, its
 # filters and its keyset window (grants.search, grants.web.staff.dossiers), by hand.
 DOSSIER_ROWS = """
@@ -274,6 +314,26 @@ def pages(world: World, *, home_org: int, staff_app: str) -> list[Page]:
     ]  # fmt: skip
 
 
+def reviewer_pages(world: World, chosen: dict[str, Any]) -> list[Page]:
+    """The busiest reviewer's dashboard and inbox, and the staff page of a submitted
+    application (its "assign a reviewer" form reads every reviewer's load)."""
+    reviewer = chosen["reviewer"]
+    out = [
+        Page("reviewer_dashboard", f"Reviewer dashboard /evaluations/ ({chosen['reviewer_reviews']:,} reviews)",
+             "/evaluations/", chosen["reviewer_username"], RAW_REVIEWER_DASHBOARD, {"reviewer": reviewer}),
+        Page("reviewer_inbox", "Reviewer inbox /tasks/", "/tasks/", chosen["reviewer_username"],
+             _inbox(f"t.queue_role = 'reviewer' AND t.assignee_id = {int(reviewer)}")),
+    ]  # fmt: skip
+    if chosen.get("submitted_app"):
+        app = chosen["submitted_app"]
+        out.append(
+            Page("staff_application_submitted", "Staff application page of a submitted application",
+                 f"/dossiers/{app}/instruction/", "bench-instructor", [*RAW_STAFF_APPLICATION, *RAW_REVIEWER_LOADS],
+                 {"app": app})
+        )  # fmt: skip
+    return out
+
+
 def choose(world: World) -> dict[str, Any]:
     """The authority of the applicant home (a handful of applications: the one closest to
     five) and the staff page's application (the longest history of the call in instruction)."""
@@ -290,7 +350,19 @@ def choose(world: World) -> dict[str, Any]:
             [world.calls[INSTRUCTION_CALL]["id"]],
         )
         row = cursor.fetchone()
+        # The reviewer with the most reviews; the oldest submitted application.
+        cursor.execute(
+            """SELECT u.id, u.username, COUNT(*) FROM grants_review r JOIN auth_user u ON u.id = r.reviewer_id
+               GROUP BY u.id, u.username ORDER BY COUNT(*) DESC, u.id LIMIT 1"""
+        )
+        reviewer = cursor.fetchone() or (0, "bench-reviewer-01", 0)
+        cursor.execute("SELECT id FROM grants_application WHERE state = 'submitted' ORDER BY submitted_at, id LIMIT 1")
+        submitted = cursor.fetchone()
     return {
+        "reviewer": reviewer[0],
+        "reviewer_username": reviewer[1],
+        "reviewer_reviews": reviewer[2],
+        "submitted_app": str(submitted[0]) if submitted else "",
         "home_org": home_org,
         "home_org_applications": counts[0][1],
         "biggest_org": biggest[0],
@@ -436,7 +508,11 @@ def run(world: World, *, repeat: int = 7, with_explain: bool = True, only: list[
     try:
         dossiers = choose_dossiers()
         results["chosen_dossiers"] = {"reference": dossiers["reference"]}
-        listed = [*pages(world, home_org=chosen["home_org"], staff_app=chosen["staff_app"]), *dossier_pages(dossiers)]
+        listed = [
+            *pages(world, home_org=chosen["home_org"], staff_app=chosen["staff_app"]),
+            *dossier_pages(dossiers),
+            *reviewer_pages(world, chosen),
+        ]
         for page in listed:
             if only and page.name not in only:
                 continue

@@ -84,6 +84,9 @@ PAGE_ORDER = [
     "dossiers_next",
     "dossiers_previous",
     "api_applications_q",
+    "reviewer_dashboard",
+    "reviewer_inbox",
+    "staff_application_submitted",
 ]
 
 
