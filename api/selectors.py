@@ -14,7 +14,17 @@ from django.db.models import Count, QuerySet
 from django.utils.translation import gettext as _
 
 from grants import evaluation, policy, search
-from grants.models import Application, Call, CommitteeSession, Decision, Document, OpinionRequest, Review, Role
+from grants.models import (
+    SESSION_DEFERRED,
+    Application,
+    Call,
+    CommitteeSession,
+    Decision,
+    Document,
+    OpinionRequest,
+    Review,
+    Role,
+)
 from grants.scoring import spreads, weighted_score
 from grants.services import APPLICATION_TRANSITIONS
 from workflows import engine
@@ -74,6 +84,7 @@ def application_detail(user: Any, pk: Any) -> Application:
         policy.visible_applications(user)
         .filter(pk=pk)
         .select_related("call", "organisation", "session")
+        .defer(*SESSION_DEFERRED)
         .prefetch_related(
             "countries",
             "co_applicants",

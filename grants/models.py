@@ -367,6 +367,13 @@ GENDER_MARKERS = [
 ]
 
 
+#: The committee session's columns an application's page or list never shows, deferred
+#: wherever an application is read with its session (``select_related("session")``): a
+#: closed session's frozen ranking holds every application of its agenda, and was decoded
+#: again for each row of a list.
+SESSION_DEFERRED = ("session__frozen_ranking",)
+
+
 class Application(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", _("Brouillon")

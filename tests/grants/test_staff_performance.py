@@ -337,3 +337,26 @@ def test_the_application_page_reads_each_companion_table_once(world: World, clie
     assert reading("grants_application_countries") + reading("grants_country") == 1
     assert reading("grants_application") == 1
     assert reading("grants_decision") == 1
+
+
+def test_no_page_of_an_application_reads_its_session_s_frozen_ranking(world: World, client) -> None:
+    """A closed session's frozen ranking holds its whole agenda: the applicant's home and
+    application page and the staff application page read the session without it (it was
+    decoded again for each row of the home)."""
+    app = world.advance(world.draft(), S.IN_COMMITTEE)
+    session = CommitteeSession.objects.get(pk=app.session_id)
+    CommitteeSession.objects.filter(pk=session.pk).update(
+        frozen_ranking={"rows": [{"application": str(app.pk), "reference": "X" * 50}] * 500}
+    )
+    pages = [
+        (world.applicant, reverse("home")),
+        (world.applicant, reverse("applicant-application", args=[app.pk])),
+        (world.instructor, reverse("staff-application", args=[app.pk])),
+    ]
+    for user, url in pages:
+        client.force_login(user)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(url)
+        assert response.status_code == 200, url
+        assert app.reference in response.content.decode()
+        assert not [q["sql"] for q in queries.captured_queries if "frozen_ranking" in q["sql"]], url

@@ -35,6 +35,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from grants import budget, policy, search, services
 from grants.documents.downloads import attachment_response, safe_stem
 from grants.models import (
+    SESSION_DEFERRED,
     Application,
     Attachment,
     AttachmentKind,
@@ -413,7 +414,7 @@ def home(request: HttpRequest) -> HttpResponseBase:
         branches = policy.own_applications(
             request.user,
             Application.objects.select_related("call", "session", "decision").defer(
-                "search_text", "summary", "objectives"
+                "search_text", "summary", "objectives", *SESSION_DEFERRED
             ),
         )
         ordering = search.ORDERINGS["-created_at"]
@@ -1042,9 +1043,9 @@ def application_page(request: HttpRequest, pk: Any) -> HttpResponse:
     app = _application(
         request,
         pk,
-        Application.objects.select_related("call", "organisation", "session", "decision").prefetch_related(
-            _open_tasks_prefetch()
-        ),
+        Application.objects.select_related("call", "organisation", "session", "decision")
+        .defer(*SESSION_DEFERRED)
+        .prefetch_related(_open_tasks_prefetch()),
         acting=False,
     )
     decision = _decision(app)

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from grants import budget, evaluation, policy, services
 from grants.documents.downloads import attachment_response
 from grants.models import (
+    SESSION_DEFERRED,
     Application,
     Attachment,
     BudgetLine,
@@ -337,6 +338,7 @@ def visible_application(user: Any, application_id: Any) -> Application:
         policy.visible_applications(user, Application.objects.all())
         .filter(pk=application_id)
         .select_related("call", "organisation", "organisation__region", "session", "created_by")
+        .defer(*SESSION_DEFERRED)
         .first()
     )
     if app is None:
