@@ -124,6 +124,10 @@ TEMPLATES = [
     }
 ]
 
+#: Django's form renderer, its <select> written in Python (a template per option was
+#: most of a form page with country or reviewer selects: grants/web/form_renderer.py).
+FORM_RENDERER = "grants.web.form_renderer.FormRenderer"
+
 # --- Database -------------------------------------------------------------------------
 _database_url = env_str("DATABASE_URL")
 if _database_url:

@@ -376,6 +376,12 @@ def call_rules(call: Call) -> list[tuple[str, str]]:
 
 #: Applications per page of the applicant's home (newest first, keyset pages).
 HOME_PAGE_SIZE = 20
+HOME_DEFERRED = (
+    *("search_text", "summary", "objectives", "answers", "themes", "sdg_targets", "completion_message"),
+    *("call__description", "call__scoring_criteria", "call__required_attachments", "call__reminder_steps"),
+    *("decision__tranches", "decision__reasons", "decision__render_error"),
+    *SESSION_DEFERRED,
+)
 
 
 def home(request: HttpRequest) -> HttpResponseBase:
@@ -413,9 +419,9 @@ def home(request: HttpRequest) -> HttpResponseBase:
         ]
         branches = policy.own_applications(
             request.user,
-            Application.objects.select_related("call", "session", "decision").defer(
-                "search_text", "summary", "objectives", *SESSION_DEFERRED
-            ),
+            # The columns a row shows and its next step reads; the long texts and JSON of the
+            # application, its call and its decision left out (decoded for each row otherwise).
+            Application.objects.select_related("call", "session", "decision").defer(*HOME_DEFERRED),
         )
         ordering = search.ORDERINGS["-created_at"]
         try:
