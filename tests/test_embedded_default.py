@@ -41,6 +41,9 @@ pages = [
     ("instructor", "/api/v1/applications/?q=" + submitted.reference),
     ("embassy-sn", "/tasks/"),
     ("finance", "/"),
+    ("reviewer1", "/evaluations/"),
+    ("reviewer1", "/evaluations/?section=submitted&cursor=2000-01-01T00:00:00%2B00:00~1"),
+    ("reviewer1", "/tasks/"),
 ]
 for username, path in pages:
     client = Client()
@@ -72,7 +75,7 @@ def test_make_run_prepares_the_demo_on_sqlite_and_every_main_page_answers(tmp_pa
     )
     assert browsed.returncode == 0, browsed.stderr[-4000:]
     lines = [line.split(" ", 3) for line in browsed.stdout.splitlines() if line[:3].isdigit()]
-    assert len(lines) == 11, browsed.stdout
+    assert len(lines) == 14, browsed.stdout
     assert [(user, path) for status, user, path, _ in lines if status != "200"] == []
     found = {path: shown == "True" for _, user, path, shown in lines if user == "instructor"}
     # The search's SQLite fallback finds a reference typed whole, on the page and in the API.
