@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Model, prefetch_related_objects
@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from grants import services
 from grants.machines import dossier
-from grants.models import Application, AttachmentKind, Country
+from grants.models import Application, AttachmentKind, Call, Country
 from grants.questions import CallQuestion
 from grants.writes import drafts
 from tests.factories import PDF_BYTES, World
@@ -51,10 +51,11 @@ def _dossier(world: World) -> Application:
             name=f"annexe-{i}.pdf",
             content=PDF_BYTES,
         )
-    world.call.eligible_countries.set(["SN", "MA", "TN"])
-    CallQuestion.objects.create(call=world.call, code="b", label="Deux", position=2, min_value=Decimal("1.50"))
+    call = cast(Call, world.call)
+    call.eligible_countries.set(Country.objects.filter(iso2__in=["SN", "MA", "TN"]))
+    CallQuestion.objects.create(call=call, code="b", label="Deux", position=2, min_value=Decimal("1.50"))
     CallQuestion.objects.create(
-        call=world.call,
+        call=call,
         code="a",
         label="Une",
         type="choice",
@@ -118,7 +119,7 @@ def test_what_is_fetched_is_not_fetched_again(world: World) -> None:
 
 def test_the_submission_follows_the_chain_head_read_with_the_dossier(world: World) -> None:
     app = _dossier(world)
-    CallQuestion.objects.filter(call=world.call, required=True).delete()
+    CallQuestion.objects.filter(call=cast(Call, world.call), required=True).delete()
     services.application_transition(application_id=app.pk, name="submit", user=world.applicant)
     entries = list(TransitionLog.objects.filter(application=app).order_by("pk"))
     assert [e.transition for e in entries] == ["create", "submit"]
@@ -127,7 +128,7 @@ def test_the_submission_follows_the_chain_head_read_with_the_dossier(world: Worl
 
 def test_the_rules_read_the_call_s_countries_and_questions_from_the_dossier(world: World) -> None:
     app = _dossier(world)
-    world.call.eligible_countries.set(["SN"])
+    cast(Call, world.call).eligible_countries.set(Country.objects.filter(iso2="SN"))
     unmet = services.submission_unmet(_locked(app.pk), now=timezone.now())
     assert "Maroc n'est pas éligible à cet appel." in unmet
     assert "Question obligatoire sans réponse : « Une »." in unmet
