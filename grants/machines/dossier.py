@@ -26,7 +26,7 @@ from functools import cache
 from typing import Any
 
 from django.db import connection
-from django.db.models import Field, Model, prefetch_related_objects
+from django.db.models import Field, JSONField, Model, prefetch_related_objects
 
 from grants.models import Application, ApplicationPartner, Attachment, BudgetLine, Call, Country, Organisation
 from grants.questions import CallQuestion
@@ -148,12 +148,32 @@ def _statement(names: tuple[str, ...], head: bool) -> str:
     return f"SELECT jsonb_build_object({', '.join(pairs)})"
 
 
+def _floats(value: Any) -> Any:
+    """A JSON column's value as ``json.loads`` reads it: its numbers with a fraction as
+    floats (the statement is decoded with ``Decimal`` for the numeric columns;
+    ``float(Decimal(text))`` is ``float(text)``, both correctly rounded)."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _floats(v) for k, v in value.items()}
+    return value
+
+
 def _instances(model: type[Model], rows: list[dict[str, Any]]) -> list[Any]:
     """Model instances from ``to_jsonb`` rows, each value as the column's field reads it."""
-    fields = [(f, str(f.column)) for f in model._meta.concrete_fields]
-    names = [f.attname for f, _column in fields]
+    fields = [(f, str(f.column), isinstance(f, JSONField)) for f in model._meta.concrete_fields]
+    names = [f.attname for f, _column, _json in fields]
     alias = connection.alias
-    return [model.from_db(alias, names, [f.to_python(row[column]) for f, column in fields]) for row in rows]
+    return [
+        model.from_db(
+            alias,
+            names,
+            [_floats(row[column]) if json_column else f.to_python(row[column]) for f, column, json_column in fields],
+        )
+        for row in rows
+    ]
 
 
 def _cache(instance: Any, name: str, objects: list[Any]) -> None:

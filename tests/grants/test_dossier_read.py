@@ -59,7 +59,7 @@ def _dossier(world: World) -> Application:
         code="a",
         label="Une",
         type="choice",
-        choices=[{"value": "x", "label": "X"}],
+        choices=[{"value": "x", "label": "X", "weight": 1.5}],  # a JSON column's number stays a float
         required=True,
         position=1,
     )
@@ -102,6 +102,7 @@ def test_one_statement_reads_what_prefetch_related_reads(world: World) -> None:
         assert timezone.is_aware(read.attachments.all()[0].uploaded_at)
         assert [q.code for q in read.call.questions.all()] == ["a", "b"]
         assert read.call.questions.all()[1].min_value == Decimal("1.50")
+        assert type(read.call.questions.all()[0].choices[0]["weight"]) is float
     assert len(reading) == 0
 
 
