@@ -22,21 +22,21 @@ import smtplib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.expressions import ArraySubquery
+from django.contrib.postgres.fields import ArrayField
 from django.core.mail import EmailMultiAlternatives
 from django.db import connection, transaction
-from django.db.models import Count, F, OuterRef
-from django.db.models.functions import JSONObject
+from django.db.models import Count, F, Field, JSONField, Model
+from django.db.models.expressions import RawSQL
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from grants.models import Decision, Document, OpinionRequest, Review, Role
+from grants.models import Decision, Document, OpinionRequest, Review, Role, RoleGrant
 from grants.policy.audiences import Directory, applicant_organisations, scope_query
 from notifications import rendering, sql
 from notifications.events import (
@@ -297,17 +297,34 @@ NOTIFICATION_COLUMNS = (
 )
 
 
+@cache
+def _preferences_array() -> str:
+    """Each grantee's preferences as an array of {category, mode} (PostgreSQL), on the
+    grants' rows of ``Directory.load`` (its table is the query's, unaliased). Written
+    once: an ``ArraySubquery(JSONObject(…))`` compiled the same subquery for each event
+    (0.6 ms of a submission's Python)."""
+    qn = connection.ops.quote_name
+
+    def column(model: type[Model], name: str) -> str:
+        field = model._meta.get_field(name)
+        assert isinstance(field, Field) and field.column, (model, name)
+        return qn(field.column)
+
+    category, mode, user = (column(Preference, name) for name in ("category", "mode", "user"))
+    return (
+        f"ARRAY(SELECT jsonb_build_object('category', p.{category}, 'mode', p.{mode}) "  # noqa: S608
+        f"FROM {qn(Preference._meta.db_table)} p "
+        f"WHERE p.{user} = {qn(RoleGrant._meta.db_table)}.{column(RoleGrant, 'user')})"
+    )
+
+
 # What ``create`` needs of a recipient, read with the audience's grants
 # (``Directory.load(extra=…)``): the e-mail address and, on PostgreSQL, every preference
 # (an array subquery; the embedded SQLite reads the preferences in a query of their own).
 def recipient_facts() -> dict[str, Any]:
     facts: dict[str, Any] = {"email": F("user__email")}
     if connection.vendor == "postgresql":
-        facts["preferences"] = ArraySubquery(
-            Preference.objects.filter(user_id=OuterRef("user_id"))
-            .order_by()
-            .values(pair=JSONObject(category="category", mode="mode"))
-        )
+        facts["preferences"] = RawSQL(_preferences_array(), (), output_field=ArrayField(JSONField()))  # noqa: S611
     return facts
 
 

@@ -65,6 +65,9 @@ class Context:
     now: datetime
     application: Any
     log: TransitionLog | None = None
+    # The hash of the root's last log entry, when a guard read it under the root's row
+    # lock (submit reads it with the dossier): the entry appended follows it unread.
+    chain_head: str | None = None
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def enqueue(self, job: str, *args: Any) -> None:
@@ -193,19 +196,23 @@ def append_log(
     comment: str = "",
     payload: dict[str, Any] | None = None,
     at: datetime | None = None,
+    prev_hash: str | None = None,
 ) -> TransitionLog:
     """Append one entry to the application's hash chain (the caller holds its row lock,
-    so no other entry of this chain can be written concurrently)."""
-    chain = (
-        TransitionLog.objects.filter(application=application)
-        if application is not None
-        else (
-            TransitionLog.objects.filter(
-                application__isnull=True, subject_type=subject._meta.label_lower, subject_id=str(subject.pk)
+    so no other entry of this chain can be written concurrently). ``prev_hash``: the
+    chain's last hash, when the caller read it under that lock (else it is read here)."""
+    prev = prev_hash
+    if prev is None:
+        chain = (
+            TransitionLog.objects.filter(application=application)
+            if application is not None
+            else (
+                TransitionLog.objects.filter(
+                    application__isnull=True, subject_type=subject._meta.label_lower, subject_id=str(subject.pk)
+                )
             )
         )
-    )
-    prev = chain.order_by("-pk").values_list("hash", flat=True).first() or GENESIS_HASH
+        prev = chain.order_by("-pk").values_list("hash", flat=True).first() or GENESIS_HASH
     entry = TransitionLog(
         application=application,
         subject_type=subject._meta.label_lower,
@@ -364,6 +371,7 @@ def fire(spec: Spec, pk: Any, *, user: Any, payload: dict[str, Any] | None = Non
                 **({"confirmed": True} if confirmed else {}),
             },
             at=ctx.now,
+            prev_hash=ctx.chain_head if root is not None else None,
         )
         spec.effects(subject, cleaned, ctx)
         for callback in ctx.after_commit:

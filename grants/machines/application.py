@@ -15,12 +15,12 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection
-from django.db.models import prefetch_related_objects
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from grants import answers, budget
+from grants.machines import dossier
 from grants.machines.payload import comment_validate, end_of_day, parse_amount, parse_date, reason_validate, text
 from grants.models import (
     ZERO,
@@ -48,13 +48,14 @@ A = Application.State
 # --- submission conditions ----------------------------------------------------------------
 
 # What the submission rules, the search document, the snapshot and the notifications'
-# audience read of the dossier: fetched once (one query each), then shared.
-DOSSIER_PREFETCH = ("countries", "partners", "budget_lines", "attachments", "co_applicants")
+# audience read of the dossier: fetched once (one query on PostgreSQL), then shared.
+DOSSIER_PREFETCH = dossier.COMPANIONS
 
 
-def prefetch_dossier(application: Application) -> None:
-    """Fetch the dossier's companions once (what is already fetched is not fetched again)."""
-    prefetch_related_objects([application], *DOSSIER_PREFETCH)
+def prefetch_dossier(application: Application, *, chain_head: bool = False) -> str | None:
+    """Fetch the dossier's companions and its call's eligible countries and questions once
+    (what is already fetched is not fetched again); ``chain_head``: see ``dossier.prefetch``."""
+    return dossier.prefetch(application, chain_head=chain_head)
 
 
 def submission_unmet(application: Application, *, now: dt.datetime, check_closing: bool = True) -> list[str]:
@@ -75,7 +76,7 @@ def submission_unmet(application: Application, *, now: dt.datetime, check_closin
     if not application.summary.strip():
         reasons.append(_("Le résumé du projet est obligatoire."))
     countries = list(application.countries.all())
-    eligible = set(call.eligible_countries.values_list("iso2", flat=True))
+    eligible = {c.iso2 for c in call.eligible_countries.all()}
     if eligible:
         for country in countries:
             if country.iso2 not in eligible:
@@ -210,6 +211,8 @@ def _after_commit_receipt(ctx: Context, snapshot: Snapshot) -> None:
 
 
 def _submit_guard(app: Application, cleaned: dict[str, Any], ctx: Context) -> list[str]:
+    # The dossier and the head of the log chain in one read, under the application's lock.
+    ctx.chain_head = prefetch_dossier(app, chain_head=True)
     return submission_unmet(app, now=ctx.now, check_closing=True)
 
 
