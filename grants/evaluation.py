@@ -192,6 +192,34 @@ class SessionRanking:
         return self.frozen_at is not None
 
 
+@dataclass(frozen=True)
+class _Organisation:
+    name: str
+
+
+@dataclass(frozen=True)
+class AgendaEntry:
+    """An agenda's application as the ranking reads it: six values, not a model
+    instance (an agenda holds up to 9,000 applications)."""
+
+    pk: Any
+    reference: str | None
+    title: str
+    requested_amount: Decimal
+    submitted_at: dt.datetime | None
+    organisation: _Organisation
+
+
+def agenda_entries(applications: Any) -> list[AgendaEntry]:
+    """``applications`` (a queryset of an agenda) read as the ranking's values."""
+    return [
+        AgendaEntry(pk, reference, title, requested, submitted_at, _Organisation(organisation))
+        for pk, reference, title, requested, submitted_at, organisation in applications.values_list(
+            "pk", "reference", "title", "requested_amount", "submitted_at", "organisation__name"
+        )
+    ]
+
+
 def _agenda(session: CommitteeSession) -> Any:
     return (
         Application.objects.filter(session=session)
@@ -202,6 +230,7 @@ def _agenda(session: CommitteeSession) -> Any:
 
 
 def _live(session: CommitteeSession, applications: Any) -> SessionRanking:
+    available = budget.available_envelope(session.call, session.pk)
     rows = [
         RankingRow(
             application=str(row.application.pk),
@@ -213,9 +242,9 @@ def _live(session: CommitteeSession, applications: Any) -> SessionRanking:
             cumulative_requested=row.cumulative_requested,
             within_envelope=row.within_envelope,
         )
-        for row in budget.ranking(session.call, session.pk, applications)
+        for row in budget.ranking(session.call, session.pk, applications, available=available)
     ]
-    return SessionRanking(rows, budget.available_envelope(session.call, session.pk), RANKING_RULE, None)
+    return SessionRanking(rows, available, RANKING_RULE, None)
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -227,7 +256,7 @@ def freeze_ranking(session: CommitteeSession, *, at: dt.datetime) -> None:
     is locked by the engine). A session frozen once is never frozen again."""
     if session.frozen_ranking is not None:
         return
-    live = _live(session, _agenda(session))
+    live = _live(session, agenda_entries(_agenda(session)))
     session.frozen_ranking = {
         "rule": live.rule,
         "available": _money(live.available),
@@ -259,7 +288,7 @@ def session_ranking(session: CommitteeSession, applications: Any = None) -> Sess
     when given (the caller's visible ones), with the figures as frozen."""
     frozen = session.frozen_ranking
     if frozen is None:
-        return _live(session, _agenda(session) if applications is None else applications)
+        return _live(session, agenda_entries(_agenda(session)) if applications is None else applications)
     keep = None if applications is None else {str(pk) for pk in _ids(applications)}
     rows = [
         RankingRow(

@@ -447,6 +447,10 @@ class Application(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, mode
                 condition=Q(state="in_committee"),
                 name="application_call_committee",
             ),
+            # A committee session's agenda by reference, one page at a time (0020), and
+            # its applications per state (the session list's counts, index-only).
+            models.Index(fields=["session", "reference", "id"], name="application_session_reference"),
+            models.Index(fields=["session", "state"], name="application_session_state"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["call", "reference_number"], name="application_reference_gap_free"),
