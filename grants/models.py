@@ -896,6 +896,8 @@ class Decision(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.
                 condition=Q(outcome="approved"),
                 name="decision_call_approved",
             ),
+            # The signatory's latest signatures, newest first (0020).
+            models.Index(fields=["signed_by", "-signed_at", "-id"], name="decision_signed_by_signed_at"),
         ]
 
     def __str__(self) -> str:

@@ -1,5 +1,6 @@
 """A committee session's agenda read one page at a time by reference, and its
-applications counted per state (the session list) from an index, not every row."""
+applications counted per state (the session list) from an index, not every row; a
+signatory's latest signatures newest first without sorting all of them."""
 
 from django.db import migrations, models
 
@@ -14,5 +15,9 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name="application",
             index=models.Index(fields=["session", "state"], name="application_session_state"),
+        ),
+        migrations.AddIndex(
+            model_name="decision",
+            index=models.Index(fields=["signed_by", "-signed_at", "-id"], name="decision_signed_by_signed_at"),
         ),
     ]

@@ -80,15 +80,22 @@ def session_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Comité de sélection créé."))
                 return redirect("session", session_id=session.pk)
-    qs = (
-        policy.run_sessions(user)
-        .select_related("call")
-        .annotate(
-            n_applications=Count("applications"),
-            n_pending=Count("applications", filter=Q(applications__state=Application.State.IN_COMMITTEE)),
-        )
-    )
+    # Neither the frozen rankings (a JSON of up to 9,000 rows a closed session) nor a
+    # GROUP BY over every application of every session: the page's sessions' counts are
+    # read afterwards from the index application_session_state.
+    qs = policy.run_sessions(user).select_related("call").defer("frozen_ranking")
     page = keyset_page(qs, SESSION_KEYS, request.GET.get("cursor"))
+    counts = {
+        row["session_id"]: row
+        for row in Application.objects.filter(session__in=[session.pk for session in page.rows])
+        .values("session_id")
+        .annotate(total=Count("*"), pending=Count("state", filter=Q(state=Application.State.IN_COMMITTEE)))
+        .order_by()
+    }
+    for session in page.rows:
+        row = counts.get(session.pk, {})
+        session.n_applications = row.get("total", 0)
+        session.n_pending = row.get("pending", 0)
     return staff_render(
         request,
         "grants/staff/session_list.html",
@@ -222,7 +229,7 @@ def _agenda_page(user: Any, session: CommitteeSession, cursor: str | None, data:
             next_cursor = "n~" + _agenda_key(apps[-1])
     return AgendaPage(
         rows=rows,
-        cursor=cursor if position is not None else "",
+        cursor=(cursor or "") if position is not None else "",
         previous_cursor=previous_cursor,
         next_cursor=next_cursor,
     )
@@ -258,7 +265,18 @@ def _agenda_rows(apps: list[Application], data: Any = None) -> list[AgendaRow]:
     return rows
 
 
-def _outcome_controls(form: OutcomeRowForm, labels: dict[str, str]) -> str:
+def _control_labels() -> dict[str, Any]:
+    """The decision controls' labels in the active language, once for a page."""
+    fields = OutcomeRowForm.base_fields
+    return {
+        "outcome": str(fields["outcome"].label),
+        "amount": str(fields["amount"].label),
+        "text": str(fields["text"].label),
+        "choices": [(value, str(label)) for value, label in OutcomeRowForm.OUTCOMES],
+    }
+
+
+def _outcome_controls(form: OutcomeRowForm, labels: dict[str, Any]) -> str:
     """The outcome select, the amount and the text of one agenda row, as the template
     renders them, without a widget template per field (a millisecond a row). Only for a
     form without errors and without the joint fund's partner field; every value escaped."""
@@ -395,14 +413,7 @@ def _agenda_response(
         if row.form is not None and data is not None:
             row.form.is_valid()
         if row.form is not None and not row.joint_fund and not (row.form.is_bound and row.form.errors):
-            if not labels:
-                fields = row.form.fields
-                labels = {
-                    "outcome": str(fields["outcome"].label),
-                    "amount": str(fields["amount"].label),
-                    "text": str(fields["text"].label),
-                    "choices": [(value, str(label)) for value, label in fields["outcome"].choices],
-                }
+            labels = labels or _control_labels()
             row.controls = _outcome_controls(row.form, labels)
     context = {
         "session": session,
