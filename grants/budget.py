@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -335,7 +335,12 @@ def available_envelope(call: Call, session_id: int | None) -> Decimal:
 
 
 def ranking(
-    call: Call, session_id: int | None, applications: Iterable[Application], *, available: Decimal | None = None
+    call: Call,
+    session_id: int | None,
+    applications: Iterable[Application],
+    *,
+    available: Decimal | None = None,
+    sheets: dict[Any, Any] | None = None,
 ) -> list[RankedApplication]:
     """The applications best first, with the requested amounts cumulated down the list and
     the envelope line: a project is within while the cumulated request, its own included,
@@ -344,9 +349,10 @@ def ranking(
     Order (ties): the higher consensus weighted score (none: after every scored one), then
     the lower requested amount, then the earlier submission, then the reference."""
     apps = list(applications)
-    sheets = dict(
-        Consensus.objects.filter(application__in=[a.pk for a in apps]).values_list("application_id", "scores")
-    )
+    if sheets is None:
+        sheets = dict(
+            Consensus.objects.filter(application__in=[a.pk for a in apps]).values_list("application_id", "scores")
+        )
     criteria = call.scoring_criteria
     scored = [(a, weighted_score(sheets[a.pk], criteria) if a.pk in sheets else None) for a in apps]
     far = "9999"

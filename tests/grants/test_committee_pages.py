@@ -8,8 +8,11 @@ import html as htmllib
 import re
 from decimal import Decimal
 
+import pytest
 from django.urls import reverse
+from django.utils import timezone
 
+from grants import evaluation
 from grants.models import Application
 from grants.web.staff import committee
 from grants.web.staff.forms import OutcomeRowForm
@@ -57,10 +60,15 @@ def test_every_agenda_row_appears_once_across_pages_both_ways(world: World, clie
     assert 'action="' + reverse("session-outcomes", args=[world.session.pk]) + "?ordre=p~" in html
 
 
-def test_every_ranked_application_appears_once_with_its_rank_and_one_envelope_line(world: World, client) -> None:
+@pytest.mark.parametrize("frozen", [False, True], ids=["live", "frozen"])
+def test_every_ranked_application_appears_once_with_its_rank_and_one_envelope_line(
+    world: World, client, frozen: bool
+) -> None:
     world.call.envelope = Decimal("25000.00") * 150  # the line falls inside the second page
     world.call.save(update_fields=["envelope"])
     apps = bulk_applications(world, committee.RANKING_SIZE + 60, S.IN_COMMITTEE, session=world.session)
+    if frozen:  # the close's effect, alone: the page then reads the stored rows
+        evaluation.freeze_ranking(world.session, at=timezone.now())
     client.force_login(world.secretary)
     url = reverse("session", args=[world.session.pk])
 
@@ -82,6 +90,7 @@ def test_every_ranked_application_appears_once_with_its_rank_and_one_envelope_li
     assert sorted(pk for pk, _ in seen) == sorted(str(a.pk) for a in apps)
     assert [rank for _, rank in seen] == list(range(1, len(apps) + 1))
     assert lines == 1
+    assert ('id="ranking-frozen"' in html) is frozen
     # Back from the last page, the same pages.
     back = [pages[-1]]
     while True:

@@ -445,19 +445,26 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
     see, read as few columns) and where the envelope line falls; one page of
     ``RANKING_SIZE`` rows from ``?rang=`` (the rank it starts at) is shown."""
     visible = policy.visible_applications(request.user, Application.objects.filter(session=session))
-    if session.frozen_ranking is None:
-        agenda = visible.exclude(reference__isnull=True).order_by("reference_number", "reference")
-        ranked = evaluation.session_ranking(session, evaluation.agenda_entries(agenda))
-    else:
-        ranked = evaluation.session_ranking(session, visible)
-    total = len(ranked.rows)
-    line_at = next((index for index, row in enumerate(ranked.rows) if not row.within_envelope), None)
     try:
         start = int(request.GET.get("rang") or 1)
     except ValueError:
         start = 1
-    start = min(max(start, 1), max(total, 1))
+    start = max(start, 1)
     start -= (start - 1) % RANKING_SIZE  # a page's first rank: 1, 101, 201…
+    if session.frozen_ranking is None:
+        agenda = visible.exclude(reference__isnull=True).order_by("reference_number", "reference")
+        ranked = evaluation.session_ranking(session, evaluation.agenda_entries(agenda))
+        within = [row.within_envelope for row in ranked.rows]
+    else:
+        # Closed: the ranking frozen at the close (the minutes), never recomputed; only
+        # the page's rows of its up to 9,000 are converted.
+        ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
+    total = len(within)
+    line_at = next((index for index, inside in enumerate(within) if not inside), None)
+    if start > max(total, 1):  # beyond the end: the last page
+        start = max(total - 1, 0) // RANKING_SIZE * RANKING_SIZE + 1
+        if ranked.frozen:
+            ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
     href = url_maker("staff-application", "uuid")
     lines = []
     for index in range(start - 1, min(start - 1 + RANKING_SIZE, total)):
@@ -466,13 +473,12 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
             {
                 "rank": index + 1,
                 "href": href(row.application),
-                "line_before": not row.within_envelope and (index == 0 or ranked.rows[index - 1].within_envelope),
-                **row.__dict__,
+                "line_before": not within[index] and (index == 0 or within[index - 1]),
+                **row._asdict(),
             }
         )
     end = start + len(lines) - 1
     return {
-        # Closed: the ranking frozen at the close (the minutes), never recomputed.
         "ranking": lines,
         "ranking_available": ranked.available,
         "ranking_frozen_at": ranked.frozen_at,
