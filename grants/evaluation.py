@@ -18,14 +18,14 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from grants import budget
-from grants.models import Application, CommitteeSession, Review, Role, RoleGrant
+from grants.models import Application, CommitteeSession, Consensus, Review, Role, RoleGrant
 from workflows.models import Task, TaskKind, TransitionLog
 
 # --- reviewer candidates ------------------------------------------------------------------------
@@ -168,8 +168,9 @@ RANKING_RULE_TEXT = _(
 )
 
 
-@dataclass(frozen=True)
-class RankingRow:
+class RankingRow(NamedTuple):
+    """One row of a ranking (a tuple: a 9,000-row agenda makes 9,000 of them)."""
+
     application: str  # the application's id (a UUID, as text)
     reference: str
     title: str
@@ -192,6 +193,32 @@ class SessionRanking:
         return self.frozen_at is not None
 
 
+class _Organisation(NamedTuple):
+    name: str
+
+
+class AgendaEntry(NamedTuple):
+    """An agenda's application as the ranking reads it: six values, not a model
+    instance (an agenda holds up to 9,000 applications)."""
+
+    pk: Any
+    reference: str | None
+    title: str
+    requested_amount: Decimal
+    submitted_at: dt.datetime | None
+    organisation: _Organisation
+
+
+def agenda_entries(applications: Any) -> list[AgendaEntry]:
+    """``applications`` (a queryset of an agenda) read as the ranking's values."""
+    return [
+        AgendaEntry(pk, reference, title, requested, submitted_at, _Organisation(organisation))
+        for pk, reference, title, requested, submitted_at, organisation in applications.values_list(
+            "pk", "reference", "title", "requested_amount", "submitted_at", "organisation__name"
+        )
+    ]
+
+
 def _agenda(session: CommitteeSession) -> Any:
     return (
         Application.objects.filter(session=session)
@@ -202,6 +229,10 @@ def _agenda(session: CommitteeSession) -> Any:
 
 
 def _live(session: CommitteeSession, applications: Any) -> SessionRanking:
+    available = budget.available_envelope(session.call, session.pk)
+    # The session's consensus sheets by the session (not an IN list of every application
+    # ranked: 9,000 parameters); only those of ``applications`` are looked up.
+    sheets = dict(Consensus.objects.filter(application__session=session).values_list("application_id", "scores"))
     rows = [
         RankingRow(
             application=str(row.application.pk),
@@ -213,9 +244,9 @@ def _live(session: CommitteeSession, applications: Any) -> SessionRanking:
             cumulative_requested=row.cumulative_requested,
             within_envelope=row.within_envelope,
         )
-        for row in budget.ranking(session.call, session.pk, applications)
+        for row in budget.ranking(session.call, session.pk, applications, available=available, sheets=sheets)
     ]
-    return SessionRanking(rows, budget.available_envelope(session.call, session.pk), RANKING_RULE, None)
+    return SessionRanking(rows, available, RANKING_RULE, None)
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -227,7 +258,7 @@ def freeze_ranking(session: CommitteeSession, *, at: dt.datetime) -> None:
     is locked by the engine). A session frozen once is never frozen again."""
     if session.frozen_ranking is not None:
         return
-    live = _live(session, _agenda(session))
+    live = _live(session, agenda_entries(_agenda(session)))
     session.frozen_ranking = {
         "rule": live.rule,
         "available": _money(live.available),
@@ -257,30 +288,52 @@ def session_ranking(session: CommitteeSession, applications: Any = None) -> Sess
     """The session's ranking: frozen once closed, else computed over ``applications``
     (default: the whole agenda). A frozen ranking keeps only the rows of ``applications``
     when given (the caller's visible ones), with the figures as frozen."""
-    frozen = session.frozen_ranking
-    if frozen is None:
-        return _live(session, _agenda(session) if applications is None else applications)
+    if session.frozen_ranking is None:
+        return _live(session, agenda_entries(_agenda(session)) if applications is None else applications)
+    rows = [frozen_row(item) for item in frozen_items(session, applications)]
+    return SessionRanking(rows, *_frozen_header(session))
+
+
+def frozen_items(session: CommitteeSession, applications: Any = None) -> list[dict[str, Any]]:
+    """A closed session's frozen rows as stored (restricted to ``applications`` when
+    given): a page converts only the rows it shows (``frozen_row``)."""
+    frozen = session.frozen_ranking or {}
     keep = None if applications is None else {str(pk) for pk in _ids(applications)}
-    rows = [
-        RankingRow(
-            application=str(item["application"]),
-            reference=str(item.get("reference") or ""),
-            title=str(item.get("title") or ""),
-            organisation=str(item.get("organisation") or ""),
-            weighted_score=_decimal(item.get("weighted_score")),
-            requested=_decimal(item["requested"]) or Decimal("0.00"),
-            cumulative_requested=_decimal(item["cumulative_requested"]) or Decimal("0.00"),
-            within_envelope=bool(item["within_envelope"]),
-        )
-        for item in frozen.get("rows") or []
-        if keep is None or str(item["application"]) in keep
-    ]
-    return SessionRanking(
-        rows,
+    return [item for item in frozen.get("rows") or [] if keep is None or str(item["application"]) in keep]
+
+
+def frozen_row(item: dict[str, Any]) -> RankingRow:
+    return RankingRow(
+        application=str(item["application"]),
+        reference=str(item.get("reference") or ""),
+        title=str(item.get("title") or ""),
+        organisation=str(item.get("organisation") or ""),
+        weighted_score=_decimal(item.get("weighted_score")),
+        requested=_decimal(item["requested"]) or Decimal("0.00"),
+        cumulative_requested=_decimal(item["cumulative_requested"]) or Decimal("0.00"),
+        within_envelope=bool(item["within_envelope"]),
+    )
+
+
+def _frozen_header(session: CommitteeSession) -> tuple[Decimal, str, dt.datetime]:
+    frozen = session.frozen_ranking or {}
+    return (
         _decimal(frozen.get("available")) or Decimal("0.00"),
         str(frozen.get("rule") or RANKING_RULE),
         session.ranking_frozen_at or session.created_at,
     )
+
+
+def frozen_ranking_page(
+    session: CommitteeSession, applications: Any, start: int, size: int
+) -> tuple[SessionRanking, list[bool]]:
+    """A closed session's ranking with only the rows ``start:start + size`` converted
+    (the others stay ``None``), and every row's ``within_envelope`` (the line's place)."""
+    items = frozen_items(session, applications)
+    rows: list[Any] = [None] * len(items)
+    for index in range(max(start, 0), min(start + size, len(items))):
+        rows[index] = frozen_row(items[index])
+    return SessionRanking(rows, *_frozen_header(session)), [bool(item["within_envelope"]) for item in items]
 
 
 def _ids(applications: Any) -> list[Any]:

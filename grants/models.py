@@ -468,6 +468,10 @@ class Application(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, mode
                 condition=Q(state="in_committee"),
                 name="application_call_committee",
             ),
+            # A committee session's agenda by reference, one page at a time (0020), and
+            # its applications per state (the session list's counts, index-only).
+            models.Index(fields=["session", "reference", "id"], name="application_session_reference"),
+            models.Index(fields=["session", "state"], name="application_session_state"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["call", "reference_number"], name="application_reference_gap_free"),
@@ -915,6 +919,8 @@ class Decision(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.
                 condition=Q(outcome="approved"),
                 name="decision_call_approved",
             ),
+            # The signatory's latest signatures, newest first (0020).
+            models.Index(fields=["signed_by", "-signed_at", "-id"], name="decision_signed_by_signed_at"),
         ]
 
     def __str__(self) -> str:

@@ -513,7 +513,7 @@ def booklet_context(session: CommitteeSession, *, code: str, issued_at: dt.datet
             "applications": applications,
             # Closed: the ranking frozen at the close, never recomputed (grants.evaluation).
             "ranking": {
-                "rows": [row.__dict__ for row in ranked.rows],
+                "rows": [row._asdict() for row in ranked.rows],
                 "available": ranked.available,
                 "frozen_at": ranked.frozen_at,
                 "rule": str(evaluation.RANKING_RULE_TEXT),

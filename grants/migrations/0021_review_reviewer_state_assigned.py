@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("grants", "0019_dossiers_filter_index"),
+        ("grants", "0020_committee_lists"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

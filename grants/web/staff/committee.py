@@ -14,6 +14,8 @@ from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, QuerySe
 from django.db.models.functions import Coalesce
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
@@ -23,6 +25,7 @@ from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession,
 from grants.scoring import score_summary
 from grants.templatetags.french_format import decimal_fr
 from grants.variants import variant_for
+from grants.web.rows import url_maker
 from grants.web.staff.common import (
     DECISION_BADGES,
     STATE_BADGES,
@@ -77,15 +80,22 @@ def session_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("Comité de sélection créé."))
                 return redirect("session", session_id=session.pk)
-    qs = (
-        policy.run_sessions(user)
-        .select_related("call")
-        .annotate(
-            n_applications=Count("applications"),
-            n_pending=Count("applications", filter=Q(applications__state=Application.State.IN_COMMITTEE)),
-        )
-    )
+    # Neither the frozen rankings (a JSON of up to 9,000 rows a closed session) nor a
+    # GROUP BY over every application of every session: the page's sessions' counts are
+    # read afterwards from the index application_session_state.
+    qs = policy.run_sessions(user).select_related("call").defer("frozen_ranking")
     page = keyset_page(qs, SESSION_KEYS, request.GET.get("cursor"))
+    counts = {
+        row["session_id"]: row
+        for row in Application.objects.filter(session__in=[session.pk for session in page.rows])
+        .values("session_id")
+        .annotate(total=Count("*"), pending=Count("state", filter=Q(state=Application.State.IN_COMMITTEE)))
+        .order_by()
+    }
+    for session in page.rows:
+        row = counts.get(session.pk, {})
+        session.n_applications = row.get("total", 0)
+        session.n_pending = row.get("pending", 0)
     return staff_render(
         request,
         "grants/staff/session_list.html",
@@ -107,6 +117,9 @@ class AgendaRow:
     scores: Any
     errors: list[str] = field(default_factory=list)
     joint_fund: bool = False  # the call's variant records the partner government's part
+    # The decision's controls built once in Python (grants.web.staff.committee.
+    # _outcome_controls); empty: the template renders the form (errors, joint funds).
+    controls: str = ""
 
     @property
     def pending(self) -> bool:
@@ -148,9 +161,83 @@ def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Applicati
     )
 
 
-def _agenda_rows(user: Any, session: CommitteeSession, data: Any = None) -> list[AgendaRow]:
+#: Rows of the agenda and of the ranking per page: the ranking is the committee's working
+#: document (867 rows at 100,000 applications, 9,000 in a closed session), so both are
+#: paged, with the whole agenda's counts and the envelope line's place above them.
+AGENDA_SIZE = 50
+RANKING_SIZE = 100
+
+
+@dataclass
+class AgendaPage:
+    """One page of the agenda by reference, both ways: ``?ordre=n~REF~ID`` (after that
+    row) or ``?ordre=p~REF~ID`` (before it)."""
+
+    rows: list[AgendaRow]
+    cursor: str
+    previous_cursor: str | None
+    next_cursor: str | None
+
+    @property
+    def has_previous(self) -> bool:
+        return self.previous_cursor is not None
+
+    @property
+    def has_next(self) -> bool:
+        return self.next_cursor is not None
+
+
+def _agenda_cursor(raw: str | None) -> tuple[str, str, uuid.UUID] | None:
+    """``(direction, reference, id)`` from ``?ordre=``, None for the first page."""
+    if not raw or raw[:2] not in ("n~", "p~"):
+        return None
+    try:
+        reference, pk = raw[2:].rsplit("~", 1)
+        return raw[0], reference, uuid.UUID(pk)
+    except ValueError:
+        return None
+
+
+def _agenda_key(app: Application) -> str:
+    return f"{app.reference or ''}~{app.pk}"
+
+
+def _agenda_page(user: Any, session: CommitteeSession, cursor: str | None, data: Any = None) -> AgendaPage:
+    """One page of the session's agenda by reference: the page's rows only are read."""
+    qs = _agenda_queryset(user, session)
+    position = _agenda_cursor(cursor)
+    backwards = position is not None and position[0] == "p"
+    if position is not None:
+        _, reference, pk = position
+        if backwards:
+            after = Q(reference__lt=reference) | Q(reference=reference, pk__lt=pk)
+        else:
+            after = Q(reference__gt=reference) | Q(reference=reference, pk__gt=pk)
+        qs = qs.filter(after)
+    qs = qs.order_by("-reference", "-id") if backwards else qs.order_by("reference", "id")
+    apps = list(qs[: AGENDA_SIZE + 1])
+    more = len(apps) > AGENDA_SIZE
+    apps = apps[:AGENDA_SIZE]
+    if backwards:
+        apps.reverse()
+    rows = _agenda_rows(apps, data)
+    previous_cursor = next_cursor = None
+    if apps:
+        if more if backwards else position is not None:
+            previous_cursor = "p~" + _agenda_key(apps[0])
+        if backwards or more:
+            next_cursor = "n~" + _agenda_key(apps[-1])
+    return AgendaPage(
+        rows=rows,
+        cursor=(cursor or "") if position is not None else "",
+        previous_cursor=previous_cursor,
+        next_cursor=next_cursor,
+    )
+
+
+def _agenda_rows(apps: list[Application], data: Any = None) -> list[AgendaRow]:
     rows = []
-    for app in _agenda_queryset(user, session):
+    for app in apps:
         countries = list(app.countries.all())
         figures = budget.figures(app, countries=countries)
         form = None
@@ -176,6 +263,68 @@ def _agenda_rows(user: Any, session: CommitteeSession, data: Any = None) -> list
             )
         )
     return rows
+
+
+def _control_labels() -> dict[str, Any]:
+    """The decision controls' labels in the active language, once for a page."""
+    fields = OutcomeRowForm.base_fields
+    return {
+        "outcome": str(fields["outcome"].label),
+        "amount": str(fields["amount"].label),
+        "text": str(fields["text"].label),
+        "choices": [(value, str(label)) for value, label in OutcomeRowForm.OUTCOMES],
+    }
+
+
+def _outcome_controls(form: OutcomeRowForm, labels: dict[str, Any]) -> str:
+    """The outcome select, the amount and the text of one agenda row, as the template
+    renders them, without a widget template per field (a millisecond a row). Only for a
+    form without errors and without the joint fund's partner field; every value escaped."""
+    outcome = form["outcome"]
+    amount = form["amount"]
+    text = form["text"]
+    chosen = outcome.value()  # as the template compared it: None selects nothing
+    options = format_html_join(
+        "",
+        '<option value="{}"{}>{}</option>',
+        ((value, mark_safe(" selected") if value == chosen else "", label) for value, label in labels["choices"]),
+    )
+    amount_value = amount.value()
+    text_value = text.value()
+    return format_html(
+        '<div class="fr-select-group fr-mb-1w">\n'
+        '<label class="fr-label" for="{outcome_id}">{outcome_label}</label>\n'
+        '<select class="fr-select" id="{outcome_id}" name="{outcome_name}">{options}</select>\n'
+        "</div>\n"
+        '<div class="fr-input-group fr-mb-1w">\n'
+        '<label class="fr-label" for="{amount_id}">{amount_label}</label>\n'
+        '<input type="text" name="{amount_name}"{amount_value} inputmode="decimal" autocomplete="off" '
+        'class="fr-input" id="{amount_id}">\n'
+        "</div>\n"
+        '<div class="fr-input-group fr-mb-1w">\n'
+        '<label class="fr-label" for="{text_id}">{text_label}</label>\n'
+        '<textarea name="{text_name}" cols="40" rows="2" class="fr-input" id="{text_id}">\n{text_value}</textarea>\n'
+        "</div>",
+        outcome_id=outcome.id_for_label,
+        outcome_label=labels["outcome"],
+        outcome_name=outcome.html_name,
+        options=options,
+        amount_id=amount.id_for_label,
+        amount_label=labels["amount"],
+        amount_name=amount.html_name,
+        amount_value=format_html(' value="{}"', amount_value) if amount_value not in (None, "") else "",
+        text_id=text.id_for_label,
+        text_label=labels["text"],
+        text_name=text.html_name,
+        text_value=text_value or "",
+    )
+
+
+def _agenda_counts(user: Any, session: CommitteeSession) -> dict[str, int]:
+    """The whole agenda's counts in one aggregate (the page shows one page of it)."""
+    return policy.visible_applications(user, Application.objects.filter(session=session)).aggregate(
+        total=Count("pk"), pending=Count("pk", filter=Q(state=Application.State.IN_COMMITTEE))
+    )
 
 
 @dataclass(frozen=True)
@@ -204,16 +353,18 @@ class Envelope:
         return min(100, int((self.committed + self.entered) * 100 / self.envelope))
 
 
-def _envelope(session: CommitteeSession, rows: list[AgendaRow], data: Any = None) -> Envelope:
-    """Committed on the call plus what is being typed for the rows marked "approve".
-    The amounts are parsed by the same function the approval uses."""
+def _envelope(user: Any, session: CommitteeSession, data: Any = None) -> Envelope:
+    """Committed on the call plus what is being typed for the rows marked "approve" (any
+    pending row of the agenda the user may see). The amounts are parsed by the same
+    function the approval uses."""
     entered = ZERO
     invalid = 0
     if data is not None:
-        for row in rows:
-            if not row.pending:
-                continue
-            prefix = str(row.app.pk)
+        pending = policy.visible_applications(
+            user, Application.objects.filter(session=session, state=Application.State.IN_COMMITTEE)
+        ).values_list("pk", flat=True)
+        for pk in pending:
+            prefix = str(pk)
             if data.get(f"{prefix}-outcome") != "approve":
                 continue
             try:
@@ -225,15 +376,22 @@ def _envelope(session: CommitteeSession, rows: list[AgendaRow], data: Any = None
 
 
 def _candidates(request: HttpRequest, session: CommitteeSession) -> Any:
-    qs = (
-        policy.visible_applications(
-            request.user,
-            Application.objects.filter(call=session.call, state=Application.State.UNDER_REVIEW),
-        )
-        .select_related("organisation")
-        .annotate(n_reviews=Count("reviews", filter=Q(reviews__state=Review.State.SUBMITTED)))
+    qs = policy.visible_applications(
+        request.user,
+        Application.objects.filter(call=session.call, state=Application.State.UNDER_REVIEW),
+    ).select_related("organisation")
+    page = keyset_page(qs, CANDIDATE_KEYS, request.GET.get("cursor"))
+    # The submitted reviews of the page's rows only (a COUNT joined to the query counted
+    # every review of the call's applications under review before the page was cut).
+    counts = dict(
+        Review.objects.filter(application__in=[app.pk for app in page.rows], state=Review.State.SUBMITTED)
+        .values_list("application_id")
+        .annotate(n=Count("*"))
+        .values_list("application_id", "n")
     )
-    return keyset_page(qs, CANDIDATE_KEYS, request.GET.get("cursor"))
+    for app in page.rows:
+        app.n_reviews = counts.get(app.pk, 0)
+    return page
 
 
 def _agenda_response(
@@ -246,16 +404,24 @@ def _agenda_response(
     confirm_errors: list[str] | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    rows = _agenda_rows(request.user, session, data)
+    user = request.user
+    agenda = _agenda_page(user, session, request.GET.get("ordre"), data)
+    rows = agenda.rows
+    labels: dict[str, Any] = {}
     for row in rows:
         row.errors = (row_errors or {}).get(str(row.app.pk), [])
         if row.form is not None and data is not None:
             row.form.is_valid()
+        if row.form is not None and not row.joint_fund and not (row.form.is_bound and row.form.errors):
+            labels = labels or _control_labels()
+            row.controls = _outcome_controls(row.form, labels)
     context = {
         "session": session,
         "rows": rows,
+        "agenda": agenda,
+        "agenda_counts": _agenda_counts(user, session),
         "pending": [r for r in rows if r.pending],
-        "envelope": _envelope(session, rows, data),
+        "envelope": _envelope(user, session, data),
         "candidates": _candidates(request, session),
         "min_reviews": session.call.min_reviews,
         "schedule_report": schedule_report or [],
@@ -269,21 +435,64 @@ def _agenda_response(
             if engine.offered(spec, session, request.user)
         ],
         "booklet": _latest_booklet(session),
-        **_ranking(session, rows),
+        **_ranking(request, session),
     }
     return staff_render(request, "grants/staff/session.html", context, active="sessions", status=status)
 
 
-def _ranking(session: CommitteeSession, rows: list[AgendaRow]) -> dict[str, Any]:
-    """The agenda best first (grants.budget.ranking) and where the envelope line falls."""
-    ranked = evaluation.session_ranking(session, [row.app for row in rows])
+def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
+    """The agenda best first (grants.budget.ranking, over the applications the user may
+    see, read as few columns) and where the envelope line falls; one page of
+    ``RANKING_SIZE`` rows from ``?rang=`` (the rank it starts at) is shown."""
+    visible = policy.visible_applications(request.user, Application.objects.filter(session=session))
+    try:
+        start = int(request.GET.get("rang") or 1)
+    except ValueError:
+        start = 1
+    start = max(start, 1)
+    start -= (start - 1) % RANKING_SIZE  # a page's first rank: 1, 101, 201…
+    if session.frozen_ranking is None:
+        agenda = visible.exclude(reference__isnull=True).order_by("reference_number", "reference")
+        ranked = evaluation.session_ranking(session, evaluation.agenda_entries(agenda))
+        within = [row.within_envelope for row in ranked.rows]
+    else:
+        # Closed: the ranking frozen at the close (the minutes), never recomputed; only
+        # the page's rows of its up to 9,000 are converted.
+        ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
+    total = len(within)
+    line_at = next((index for index, inside in enumerate(within) if not inside), None)
+    if start > max(total, 1):  # beyond the end: the last page
+        start = max(total - 1, 0) // RANKING_SIZE * RANKING_SIZE + 1
+        if ranked.frozen:
+            ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
+    href = url_maker("staff-application", "uuid")
     lines = []
-    previous_within = True
-    for row in ranked.rows:
-        lines.append({"line_before": previous_within and not row.within_envelope, **row.__dict__})
-        previous_within = row.within_envelope
-    # Closed: the ranking frozen at the close (the minutes), never recomputed.
-    return {"ranking": lines, "ranking_available": ranked.available, "ranking_frozen_at": ranked.frozen_at}
+    for index in range(start - 1, min(start - 1 + RANKING_SIZE, total)):
+        row = ranked.rows[index]
+        lines.append(
+            {
+                "rank": index + 1,
+                "href": href(row.application),
+                "line_before": not within[index] and (index == 0 or within[index - 1]),
+                **row._asdict(),
+            }
+        )
+    end = start + len(lines) - 1
+    return {
+        "ranking": lines,
+        "ranking_available": ranked.available,
+        "ranking_frozen_at": ranked.frozen_at,
+        "ranking_page": {
+            "first": start,
+            "last": end,
+            "total": total,
+            "previous": start - RANKING_SIZE if start > 1 else None,
+            "next": end + 1 if end < total else None,
+            # The page the envelope line falls on (rank of the first row outside it).
+            "line_rank": line_at + 1 if line_at is not None else None,
+            "line_page": line_at + 1 - line_at % RANKING_SIZE if line_at is not None else None,
+        },
+    }
 
 
 def _latest_booklet(session: CommitteeSession) -> Any:
@@ -303,8 +512,7 @@ def session_page(request: HttpRequest, session_id: int) -> HttpResponse:
 def session_envelope(request: HttpRequest, session_id: int) -> HttpResponse:
     """htmx: the envelope panel recomputed on the server from the amounts being typed."""
     session = _session_or_404(request.user, session_id)
-    rows = _agenda_rows(request.user, session)
-    context = {"session": session, "envelope": _envelope(session, rows, request.POST), "oob": True}
+    context = {"session": session, "envelope": _envelope(request.user, session, request.POST), "oob": True}
     return staff_render(request, "grants/staff/_envelope.html", context)
 
 

@@ -12,6 +12,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from grants import policy, services
 from grants.documents import issuing
 from grants.models import Country, Decision, Document, Role
+from grants.web.rows import csrf_input, url_maker
 from grants.web.staff import exports, spreadsheets
 from grants.web.staff.common import (
     DECISION_BADGES,
@@ -36,6 +38,8 @@ from workflows.engine import TransitionError
 DECISION_KEYS = (Key("decided_at", "datetime"), Key("id", "int"))
 DELIVERED_KEYS = (Key("delivered_at", "datetime", descending=True), Key("id", "int", descending=True))
 PROGRESS_SIZE = 20
+#: The prefix's id in the commitment form rendered once for a page (no decision has it).
+_FORM_PLACEHOLDER = 987654321
 
 
 def _with_rows(qs: QuerySet[Decision]) -> QuerySet[Decision]:
@@ -73,6 +77,11 @@ def _signatory_context(
     user = request.user
     page = keyset_page(_with_rows(policy.decisions_to_sign(user)), DECISION_KEYS, request.GET.get("cursor"))
     _decorate(page.rows)
+    application_url = url_maker("staff-application", "uuid")
+    preview_url = url_maker("signatory-preview")
+    for decision in page.rows:
+        decision.application_url = application_url(decision.application_id)
+        decision.preview_url = preview_url(decision.pk)
     progress = _progress(user)
     return {
         "page": page,
@@ -198,15 +207,24 @@ def _finance_response(
         show = "all"
     page = keyset_page(_with_rows(qs), DELIVERED_KEYS, request.GET.get("cursor"))
     _decorate(page.rows)
+    # The commitment form rendered once (a design-system form is a few templates) and
+    # given each row's prefix; a bound form (its errors) is rendered as itself.
+    blank = str(CommitmentForm(prefix=f"d{_FORM_PLACEHOLDER}"))
+    record_url = url_maker("finance-record")
+    pdf_url = url_maker("staff-decision-pdf")
     for decision in page.rows:
         decision.can_record = engine.available(services.DECISION_RECORD, decision, user)
-        decision.form = (bound or {}).get(decision.pk) or CommitmentForm(prefix=f"d{decision.pk}")
+        decision.record_url = record_url(decision.pk)
+        decision.pdf_url = pdf_url(decision.pk)
+        decision.form = (bound or {}).get(decision.pk) or mark_safe(  # noqa: S308 (our own rendering, an int)
+            blank.replace(f"d{_FORM_PLACEHOLDER}-", f"d{int(decision.pk)}-")
+        )
     query = request.GET.copy()
     query.pop("cursor", None)
     return staff_render(
         request,
         "grants/staff/finance.html",
-        {"page": page, "show": show, "export_query": query.urlencode()},
+        {"page": page, "show": show, "export_query": query.urlencode(), "csrf_input": csrf_input(request)},
         active="finance",
         status=status,
     )
