@@ -155,6 +155,48 @@ RAW_REVIEWER_LOADS = [
        (SELECT user_id FROM grants_rolegrant WHERE role = 'reviewer') GROUP BY assignee_id""",
 ]
 
+# The committee's, the signatory's and the finance department's lists. A session's page: the
+# agenda's page of 50 (by reference), its counts, the whole agenda for the ranking (cumulative
+# requests against the envelope) and what the call's approvals already commit.
+_DECISION_ROWS = """
+    SELECT d.id, d.state, d.outcome, d.amount, d.decided_at, d.delivered_at, a.id, a.reference, a.title, c.code,
+      o.name, (SELECT array_agg(ac.country_id ORDER BY ac.country_id) FROM grants_application_countries ac
+        WHERE ac.application_id = a.id) AS countries
+    FROM grants_decision d JOIN grants_application a ON a.id = d.application_id JOIN grants_call c ON c.id = a.call_id
+    JOIN grants_organisation o ON o.id = a.organisation_id
+    WHERE {where} ORDER BY {order} LIMIT {limit}"""
+RAW_SESSION_PAGE = [
+    """SELECT s.id, s.date, s.state, c.code, c.envelope FROM grants_committeesession s
+       JOIN grants_call c ON c.id = s.call_id WHERE s.id = %(session)s""",
+    """SELECT COUNT(*), COUNT(*) FILTER (WHERE state = 'in_committee') FROM grants_application
+       WHERE session_id = %(session)s""",
+    """SELECT a.id, a.reference, a.title, a.state, a.requested_amount, o.name,
+         (SELECT array_agg(ac.country_id ORDER BY ac.country_id) FROM grants_application_countries ac
+          WHERE ac.application_id = a.id) AS countries
+       FROM grants_application a JOIN grants_organisation o ON o.id = a.organisation_id
+       WHERE a.session_id = %(session)s ORDER BY a.reference, a.id LIMIT 51""",
+    """SELECT a.id, a.reference, a.title, o.name, a.requested_amount, a.submitted_at, k.scores
+       FROM grants_application a JOIN grants_organisation o ON o.id = a.organisation_id
+       LEFT JOIN grants_consensus k ON k.application_id = a.id WHERE a.session_id = %(session)s""",
+    """SELECT SUM(d.amount) FROM grants_decision d JOIN grants_application a ON a.id = d.application_id
+       WHERE d.call_id = (SELECT call_id FROM grants_committeesession WHERE id = %(session)s)
+         AND d.outcome = 'approved' AND a.session_id <> %(session)s""",
+]
+RAW_SESSION_LIST = [
+    """SELECT s.id, s.date, s.state, c.code FROM grants_committeesession s JOIN grants_call c ON c.id = s.call_id
+       ORDER BY s.date DESC, s.id DESC LIMIT 51""",
+    """SELECT session_id, state, COUNT(*) FROM grants_application WHERE session_id IN
+       (SELECT id FROM grants_committeesession ORDER BY date DESC, id DESC LIMIT 51) GROUP BY 1, 2""",
+]
+RAW_SIGNATORY = [
+    _DECISION_ROWS.format(where="d.state = 'draft'", order="d.decided_at, d.id", limit=51),
+    _DECISION_ROWS.format(where="d.signed_by_id = %(signatory)s", order="d.signed_at DESC, d.id DESC", limit=20),
+]
+RAW_FINANCE = [
+    _DECISION_ROWS.format(where="d.state = 'delivered' AND d.outcome = 'approved'",
+                          order="d.delivered_at DESC, d.id DESC", limit=51),
+]  # fmt: skip
+
 # The staff list /dossiers/ and the API's search: the rows and columns the page shows, its
 # filters and its keyset window (grants.search, grants.web.staff.dossiers), by hand.
 DOSSIER_ROWS = """
@@ -324,6 +366,17 @@ def reviewer_pages(world: World, chosen: dict[str, Any]) -> list[Page]:
         Page("reviewer_inbox", "Reviewer inbox /tasks/", "/tasks/", chosen["reviewer_username"],
              _inbox(f"t.queue_role = 'reviewer' AND t.assignee_id = {int(reviewer)}")),
     ]  # fmt: skip
+    if chosen.get("session"):
+        out.append(
+            Page("session_page", f"Committee session page /comites/<id>/ ({chosen['session_applications']:,} on its agenda)",
+                 f"/comites/{chosen['session']}/", "bench-secretary", RAW_SESSION_PAGE, {"session": chosen["session"]})
+        )  # fmt: skip
+    out += [
+        Page("session_list", "Committee sessions /comites/", "/comites/", "bench-secretary", RAW_SESSION_LIST),
+        Page("signatory", "Signatory /signature/", "/signature/", "bench-signatory", RAW_SIGNATORY,
+             {"signatory": chosen.get("signatory", 0)}),
+        Page("finance", "Finance /finances/", "/finances/", "bench-finance", RAW_FINANCE),
+    ]  # fmt: skip
     if chosen.get("submitted_app"):
         app = chosen["submitted_app"]
         out.append(
@@ -358,7 +411,18 @@ def choose(world: World) -> dict[str, Any]:
         reviewer = cursor.fetchone() or (0, "bench-reviewer-01", 0)
         cursor.execute("SELECT id FROM grants_application WHERE state = 'submitted' ORDER BY submitted_at, id LIMIT 1")
         submitted = cursor.fetchone()
+        # The session with the longest agenda that is not closed (the secretary's working page).
+        cursor.execute(
+            """SELECT s.id, COUNT(a.id) FROM grants_committeesession s LEFT JOIN grants_application a ON a.session_id = s.id
+               WHERE s.state <> 'closed' GROUP BY s.id ORDER BY COUNT(a.id) DESC, s.id LIMIT 1"""
+        )
+        session = cursor.fetchone() or (None, 0)
+        cursor.execute("SELECT id FROM auth_user WHERE username = 'bench-signatory'")
+        signatory = cursor.fetchone()
     return {
+        "session": session[0],
+        "session_applications": session[1],
+        "signatory": signatory[0] if signatory else 0,
         "reviewer": reviewer[0],
         "reviewer_username": reviewer[1],
         "reviewer_reviews": reviewer[2],

@@ -87,6 +87,10 @@ PAGE_ORDER = [
     "reviewer_dashboard",
     "reviewer_inbox",
     "staff_application_submitted",
+    "session_page",
+    "session_list",
+    "signatory",
+    "finance",
 ]
 
 

@@ -43,9 +43,11 @@ _FORM_PLACEHOLDER = 987654321
 
 
 def _with_rows(qs: QuerySet[Decision]) -> QuerySet[Decision]:
-    return qs.select_related(
-        "application", "application__call", "application__organisation", "session", "document"
-    ).prefetch_related(Prefetch("application__countries", queryset=Country.objects.order_by("iso2")))
+    return (
+        qs.select_related("application", "application__call", "application__organisation", "session", "document")
+        .defer("session__frozen_ranking")  # a closed session's whole agenda, for each row otherwise
+        .prefetch_related(Prefetch("application__countries", queryset=Country.objects.order_by("iso2")))
+    )
 
 
 def _decorate(decisions: list[Decision]) -> list[Decision]:
