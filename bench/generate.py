@@ -52,6 +52,7 @@ from typing import Any
 UTC = dt.UTC
 PASSWORD = "bench-password"  # noqa: S105 - throw-away accounts of a benchmark database
 SERVICE_SAMPLE = 50
+CHUNK = 10_000  # applications simulated between two rounds of COPY
 
 # --- the shape of the data ------------------------------------------------------------------
 
@@ -423,6 +424,8 @@ class Generator:
         self.counts: dict[str, int] = defaultdict(int)
         self.uuid_rng = random.Random(seed + 1)
         self.org_texts: dict[int, tuple[str, str]] = {}  # organisation id -> (name, SIREN): the search document
+        self._extra: dict[str, list[tuple[str, Any]]] = {}  # table -> the model defaults of unwritten columns
+        self._columns: dict[str, list[str]] = {}
 
     # --- helpers -----------------------------------------------------------------------
     def uuid(self) -> uuid.UUID:
@@ -740,8 +743,10 @@ class Generator:
                 numbers[index] = number
         for index, (info, state, created, submit_at) in enumerate(specs):
             self._application(info, state, created, submit_at, numbers.get(index))
-            if index and index % 20000 == 0:
-                progress(f"  {index:,} applications simulated")
+            if index and index % CHUNK == 0:
+                self.flush()
+                if index % (5 * CHUNK) == 0:
+                    progress(f"  {index:,} applications simulated and loaded")
 
     def _application(
         self, info: dict[str, Any], target: str, created: dt.datetime, submit_at: dt.datetime | None, number: int | None
@@ -763,81 +768,158 @@ class Generator:
             info["n"] += 1
         self.world.submit_org = org_id  # type: ignore[attr-defined]
 
-    # --- writing ---------------------------------------------------------------------------
-    def finish_log(self) -> None:
-        self.log_rows.sort(key=lambda r: (r[0], r[1]))
-        rows = self.t.rows["workflows_transitionlog"]
-        for i, (_at, _seq, e) in enumerate(self.log_rows, start=1):
-            rows.append(
-                (
-                    i,
-                    e.subject_type,
-                    e.subject_id,
-                    e.transition,
-                    e.source,
-                    e.target,
-                    e.actor_name,
-                    e.role,
-                    e.at,
-                    e.comment,
-                    json.dumps(e.payload, sort_keys=True, ensure_ascii=False),
-                    e.prev_hash,
-                    e.hash,
-                    e.actor_id,
-                    e.application_id,
-                )
-            )
-        self.t.ids["workflows_transitionlog"] = len(rows)
-        self.log_rows = []
+    # --- writing: COPY in rounds, so memory stays flat whatever the size ----------------------
+    #
+    # The rows of every CHUNK applications go to PostgreSQL as soon as they are simulated
+    # (1,000,000 applications held in memory first would take ~15 GB). The log's ids follow
+    # time across all chains, which is known only at the end: its rows wait in a temporary
+    # table and get their ids there, in one sorted INSERT ... SELECT. Secondary indexes are
+    # dropped first and built once at the end (one sort per index instead of an insertion per
+    # row and index). Foreign keys are checked set-based at the end (one anti-join per
+    # constraint, every one of the loaded tables), not row by row in the deferred trigger
+    # queue (at 100,000 that queue took longer than the COPY itself, and it grows in the
+    # server's memory with every row): the load runs with ``session_replication_role =
+    # replica`` where the role may (a superuser, as on a benchmark server), with the triggers
+    # otherwise. Unique constraints and primary keys are indexes: they check every row.
+    def begin_load(self, progress: Callable[[str], None]) -> None:
+        from django.db import DatabaseError, connection, transaction
 
-    def copy(self, progress: Callable[[str], None]) -> dict[str, int]:
-        from django.db import connection
+        self._say = progress
+        self._cursor = cursor = connection.cursor()
+        self.written: dict[str, int] = defaultdict(int)
+        self.copy_s = 0.0
+        cursor.execute(
+            """SELECT i.indexname, i.indexdef FROM pg_indexes i
+               WHERE i.schemaname = current_schema() AND i.tablename = ANY(%s)
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""",
+            [ORDER],
+        )
+        self._secondary = cursor.fetchall()
+        for name, _definition in self._secondary:
+            cursor.execute(f'DROP INDEX "{name}"')
+        self._replica = True
+        try:  # in a savepoint (released, its SET LOCAL lasts to the transaction's end)
+            with transaction.atomic():
+                cursor.execute("SET LOCAL session_replication_role = replica")
+        except DatabaseError:  # not a superuser: the foreign-key triggers run (deferred)
+            self._replica = False
+        log_columns = ", ".join(c for c in COLUMNS["workflows_transitionlog"].split() if c != "id")
+        cursor.execute("DROP TABLE IF EXISTS bench_log_stage")
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE bench_log_stage ON COMMIT DROP AS "  # noqa: S608 - the module's constants
+            f"SELECT {log_columns} FROM workflows_transitionlog WITH NO DATA"
+        )
+        cursor.execute("ALTER TABLE bench_log_stage ADD COLUMN seq bigint NOT NULL")
 
-        written: dict[str, int] = {}
-        with connection.cursor() as cursor:
-            raw = cursor.cursor  # psycopg 3
-            # The loaded tables' secondary indexes are dropped before COPY and built again
-            # after it (one sort per index instead of an insertion per row and index: the
-            # applications' full-text and trigram indexes made their COPY 25 s at 100,000).
-            # Indexes behind a constraint (primary keys, unique) stay: they check the rows.
-            tables = [table for table in ORDER if self.t.rows.get(table)]
-            cursor.execute(
-                """SELECT i.indexname, i.indexdef FROM pg_indexes i
-                   WHERE i.schemaname = current_schema() AND i.tablename = ANY(%s)
-                     AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)""",
-                [tables],
-            )
-            secondary = cursor.fetchall()
-            for name, _definition in secondary:
-                cursor.execute(f'DROP INDEX "{name}"')
-            for table in ORDER:
-                rows = self.t.rows.get(table, [])
-                if not rows:
-                    continue
-                started = time.perf_counter()
-                names = COLUMNS[table].split()
-                extra = _defaults_for_other_columns(table, names)
-                columns = ", ".join(names + [name for name, _ in extra])
-                tail = tuple(value for _, value in extra)
-                with raw.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row + tail if tail else row)
-                written[table] = len(rows)
-                progress(f"  COPY {table}: {len(rows):,} rows in {time.perf_counter() - started:.1f} s")
-                self.t.rows[table] = []
-            started = time.perf_counter()
+    def _copy(self, table: str, columns: list[str], rows: list[tuple[Any, ...]], tail: tuple[Any, ...] = ()) -> None:
+        raw = self._cursor.cursor  # psycopg 3
+        with raw.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row + tail if tail else row)
+
+    def flush(self, *, final: bool = False) -> None:
+        """COPY what has been simulated since the last round. The calls' rows only at the
+        end (their envelopes and reference counters are known then)."""
+        started = time.perf_counter()
+        for table in ORDER:
+            rows = self.t.rows.get(table)
+            if not rows or (table == "grants_call" and not final):
+                continue
+            names = COLUMNS[table].split()
+            extra = self._extra.get(table)
+            if extra is None:
+                extra = self._extra[table] = _defaults_for_other_columns(table, names)
+                self._columns[table] = names + [name for name, _ in extra]
+            self._copy(table, self._columns[table], rows, tuple(value for _, value in extra))
+            self.written[table] += len(rows)
+            self.t.rows[table] = []
+        if self.log_rows:
+            self._copy(
+                "bench_log_stage",
+                [c for c in COLUMNS["workflows_transitionlog"].split() if c != "id"] + ["seq"],
+                [
+                    (e.subject_type, e.subject_id, e.transition, e.source, e.target, e.actor_name, e.role, e.at,
+                     e.comment, json.dumps(e.payload, sort_keys=True, ensure_ascii=False), e.prev_hash, e.hash,
+                     e.actor_id, e.application_id, seq)
+                    for _at, seq, e in self.log_rows
+                ],
+            )  # fmt: skip
+            self.written["workflows_transitionlog"] += len(self.log_rows)
+            self.log_rows = []
+        self.copy_s += time.perf_counter() - started
+
+    def end_load(self) -> dict[str, int]:
+        cursor, say = self._cursor, self._say
+        self.flush(final=True)
+        started = time.perf_counter()
+        cursor.execute("SET LOCAL work_mem = '512MB'")
+        names = COLUMNS["workflows_transitionlog"].split()
+        extra = _defaults_for_other_columns("workflows_transitionlog", names)
+        staged = ", ".join(n for n in names if n != "id")
+        cursor.execute(
+            f"INSERT INTO workflows_transitionlog ({', '.join(names + [n for n, _ in extra])}) "  # noqa: S608
+            f"SELECT row_number() OVER (ORDER BY at, seq), {staged}{', %s' * len(extra)} FROM bench_log_stage",
+            [value for _, value in extra],
+        )
+        cursor.execute("DROP TABLE bench_log_stage")
+        self.t.ids["workflows_transitionlog"] = self.written["workflows_transitionlog"]
+        say(f"  transition log: {self.written['workflows_transitionlog']:,} rows numbered in time order in "
+            f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+        started = time.perf_counter()
+        if self._replica:
+            cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+            orphans = foreign_key_orphans(cursor, ORDER)
+            if orphans:
+                raise RuntimeError(f"bench.generate: rows pointing at nothing: {orphans[:5]}")
+        else:
             # The deferred foreign-key checks now (at commit otherwise): an index cannot be
             # built on a table with pending trigger events.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-            for _name, definition in secondary:
-                cursor.execute(definition)
-            progress(f"  {len(secondary)} secondary indexes built in {time.perf_counter() - started:.1f} s")
-            for table in SEQUENCED:
-                cursor.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"  # noqa: S608
-                )
-        return written
+        say(f"  foreign keys checked in {time.perf_counter() - started:.1f} s")
+        started = time.perf_counter()
+        cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for _name, definition in self._secondary:
+            cursor.execute(definition)
+        say(f"  {len(self._secondary)} secondary indexes built in {time.perf_counter() - started:.1f} s")
+        for table in SEQUENCED:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), GREATEST((SELECT MAX(id) FROM {table}), 1))"  # noqa: S608
+            )
+        cursor.close()
+        return dict(self.written)
+
+
+def foreign_key_orphans(cursor: Any, tables: list[str]) -> list[str]:
+    """Every foreign key of ``tables``, one anti-join each: the constraints with rows
+    pointing at no row (``table.column → parent: count``); empty when sound."""
+    cursor.execute(
+        "SELECT conname FROM pg_constraint c JOIN pg_class child ON child.oid = c.conrelid "
+        "WHERE c.contype = 'f' AND child.relname = ANY(%s) AND cardinality(c.conkey) > 1",
+        [tables],
+    )
+    if several := [row[0] for row in cursor.fetchall()]:
+        raise RuntimeError(f"bench.generate: foreign keys of several columns are not checked yet: {several}")
+    cursor.execute(
+        """SELECT child.relname, a.attname, parent.relname, pa.attname
+           FROM pg_constraint c
+           JOIN pg_class child ON child.oid = c.conrelid
+           JOIN pg_class parent ON parent.oid = c.confrelid
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+           JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = c.confkey[1]
+           WHERE c.contype = 'f' AND child.relname = ANY(%s) AND cardinality(c.conkey) = 1
+           ORDER BY 1, 2""",
+        [tables],
+    )
+    orphans = []
+    for table, column, parent, key in cursor.fetchall():
+        cursor.execute(
+            f'SELECT COUNT(*) FROM "{table}" x WHERE x."{column}" IS NOT NULL '  # noqa: S608 - catalogue names
+            f'AND NOT EXISTS (SELECT 1 FROM "{parent}" p WHERE p."{key}" = x."{column}")'
+        )
+        missing = cursor.fetchone()[0]
+        if missing:
+            orphans.append(f"{table}.{column} → {parent}: {missing}")
+    return orphans
 
 
 def _defaults_for_other_columns(table: str, names: list[str]) -> list[tuple[str, Any]]:
@@ -1494,15 +1576,15 @@ def generate(
             raise RuntimeError("generate() needs a database without applications (bench/scale.py makes a fresh one)")
     g.reference(countries, regions)
     g.make_calls()
-    g.applications(say)
-    if submit_pool:
-        g.submit_pool(submit_pool)
-    g._finish_calls()
-    g.finish_log()
-    simulated = time.perf_counter() - started
-    say(f"  simulated in {simulated:.1f} s; loading")
     with transaction.atomic():
-        written = g.copy(say)
+        g.begin_load(say)
+        g.applications(say)
+        if submit_pool:
+            g.submit_pool(submit_pool)
+        g._finish_calls()
+        simulated = time.perf_counter() - started - g.copy_s
+        say(f"  simulated in {simulated:.1f} s (and loaded by rounds in {g.copy_s:.1f} s); finishing the load")
+        written = g.end_load()
     copied = time.perf_counter() - started - simulated
     # VACUUM as well as ANALYZE: what autovacuum does to a production database after a load.
     # Without it the visibility map is empty and every index-only scan (the pages' counts per

@@ -5,6 +5,8 @@ machines are noisy: compare ratios, not seconds). Results go to bench/results.js
 docs/benchmarks.md.
 
     .venv/bin/python -m bench.run [--only NAME ...] [--quick] [--sizes N ...] [--load-seconds S] [--keep]
+    .venv/bin/python -m bench.run --prepare --sizes 1000000   # generate + verify only, kept
+    .venv/bin/python -m bench.run --only scale --sizes 10000 100000 1000000 --reuse 1000000
 
 The database is DATABASE_URL (default postgres://postgres@127.0.0.1:5432/grants_bench);
 a throw-away test database is created from it and dropped at the end. The scale benchmark
@@ -133,6 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", nargs="*", type=int, help="scale: the database sizes (applications)")
     parser.add_argument("--load-seconds", type=int, help="scale: the load test's duration (0: none)")
     parser.add_argument("--keep", action="store_true", help="scale: keep the generated databases")
+    parser.add_argument(
+        "--prepare", action="store_true", help="scale: only generate and verify the sizes into bench_keep_<size>"
+    )
+    parser.add_argument(
+        "--reuse", nargs="*", type=int, default=[], help="scale: measure these sizes on their --prepare database"
+    )
     parser.add_argument("--report", action="store_true", help="only rewrite docs/benchmarks.md from results.json")
     args = parser.parse_args(argv)
     if args.report:
@@ -148,6 +156,17 @@ def main(argv: list[str] | None = None) -> int:
         overrides["load_duration"] = args.load_seconds
     if args.keep:
         overrides["keep"] = True
+    if args.reuse:
+        overrides["reuse"] = tuple(args.reuse)
+    if args.prepare:
+        # Nothing measured, nothing written: the databases are the result.
+        _setup()
+        from bench import scale
+
+        for n in overrides.get("sizes", BENCHMARKS["scale"][1]["sizes"]):
+            figures = scale.run_size(n, prepare=True)
+            print(f"bench: {scale.kept_name(n)} prepared: {json.dumps(figures.get('generation'), default=str)[:400]}")
+        return 0
     old_config = _setup()
     results: dict[str, Any] = {
         "run_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -106,30 +106,33 @@ def run_size(
     database: str | None = None,
     keep: bool = False,
     exports: bool = True,
+    prepare: bool = False,
+    reuse: bool = False,
 ) -> dict[str, Any]:
-    """One size, on its own fresh database (dropped afterwards unless ``keep``)."""
-    from bench import exports as export_bench
-    from bench import generate, load, pages, submit
+    """One size, on its own fresh database (dropped afterwards unless ``keep``).
 
-    # BENCH_DATABASE_PREFIX: runs side by side on one server each name their own databases.
-    name = fresh_database(database or f"{os.environ.get('BENCH_DATABASE_PREFIX', 'bench_helper')}_{n}")
-    figures: dict[str, Any] = {"database": name}
+    ``prepare``: only generate, sample and verify, into ``bench_keep_<n>``, kept with what the
+    measurements need (``bench_world``); ``reuse``: measure on such a database instead of
+    generating one (its generation figures are the preparation's), then drop it unless ``keep``
+    (the submission benchmark spends its pool of drafts)."""
+    from bench import exports as export_bench
+    from bench import load, pages, submit
+
+    if reuse:
+        name = use_database(kept_name(n))
+        world, figures = _read_prepared()
+    else:
+        # BENCH_DATABASE_PREFIX: runs side by side on one server each name their own databases.
+        prefix = os.environ.get("BENCH_DATABASE_PREFIX", "bench_helper")
+        name = fresh_database(database or (kept_name(n) if prepare else f"{prefix}_{n}"))
+        figures = {}
+    figures["database"] = name
     try:
-        started = time.perf_counter()
-        result = generate.generate(n, submit_pool=2 * submit_n, progress=print)
-        world = result.pop("world")
-        figures["generation"] = result
-        _timed(f"{n:,} applications generated in {result['generate_s']} s", started)
-        if sample:
-            started = time.perf_counter()
-            figures["service_sample"] = generate.service_sample(world, n=sample)
-            figures["service_sample"].pop("service_sample_ids", None)
-            _timed(f"{sample} applications through the transition service", started)
-        started = time.perf_counter()
-        figures["verification"] = generate.verify()
-        _timed(f"verified: {'ok' if figures['verification']['ok'] else 'PROBLEMS'}", started)
-        if not figures["verification"]["ok"]:
-            raise RuntimeError(f"verification failed: {figures['verification']['problems'][:5]}")
+        if not reuse:
+            world = _generate_and_verify(n, figures, sample=sample, submit_pool=2 * submit_n)
+        if prepare:
+            _write_prepared(world, figures)
+            return figures
         started = time.perf_counter()
         figures["pages"] = pages.run(world, repeat=repeat, only=only_pages)
         _timed("pages measured", started)
@@ -146,9 +149,78 @@ def run_size(
             figures["load"] = load.run(world, users=load_users, rate=10, duration=load_duration)
             _timed("load test done", started)
     finally:
-        if not keep:
+        if not keep and not prepare:
             drop_database(name)
     return figures
+
+
+def _generate_and_verify(n: int, figures: dict[str, Any], *, sample: int, submit_pool: int) -> Any:
+    from bench import generate
+
+    started = time.perf_counter()
+    result = generate.generate(n, submit_pool=submit_pool, progress=print)
+    world = result.pop("world")
+    figures["generation"] = result
+    _timed(f"{n:,} applications generated in {result['generate_s']} s", started)
+    if sample:
+        started = time.perf_counter()
+        figures["service_sample"] = generate.service_sample(world, n=sample)
+        figures["service_sample"].pop("service_sample_ids", None)
+        _timed(f"{sample} applications through the transition service", started)
+    started = time.perf_counter()
+    figures["verification"] = generate.verify()
+    _timed(f"verified: {'ok' if figures['verification']['ok'] else 'PROBLEMS'}", started)
+    if not figures["verification"]["ok"]:
+        raise RuntimeError(f"verification failed: {figures['verification']['problems'][:5]}")
+    return world
+
+
+def kept_name(n: int) -> str:
+    return f"bench_keep_{n}"
+
+
+def use_database(name: str) -> str:
+    """Point Django's default connection at an existing database."""
+    from django.conf import settings
+    from django.db import connection
+
+    connection.close()
+    settings.DATABASES["default"]["NAME"] = name
+    connection.settings_dict["NAME"] = name
+    return name
+
+
+def _write_prepared(world: Any, figures: dict[str, Any]) -> None:
+    """What a later ``reuse`` needs that the rows do not say: the submission benchmark's pool
+    of drafts and their authority, and the preparation's figures."""
+    import json
+
+    from django.db import connection
+
+    kept = {"submit_pool": world.submit_pool, "submit_org": getattr(world, "submit_org", None)}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE bench_world (world jsonb NOT NULL, figures jsonb NOT NULL, prepared_at timestamptz)"
+        )
+        cursor.execute(
+            "INSERT INTO bench_world VALUES (%s, %s, now())",
+            [json.dumps(kept), json.dumps({k: v for k, v in figures.items() if k != "database"}, default=str)],
+        )
+
+
+def _read_prepared() -> tuple[Any, dict[str, Any]]:
+    from django.db import connection
+
+    from bench import generate
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT world, figures, prepared_at FROM bench_world")
+        kept, figures, prepared_at = cursor.fetchone()
+    world = generate.world_from_db()
+    world.submit_pool = kept["submit_pool"]
+    world.submit_org = kept["submit_org"]  # type: ignore[attr-defined]
+    figures["prepared_at"] = prepared_at.isoformat(timespec="seconds")
+    return world, figures
 
 
 def run(
@@ -161,8 +233,11 @@ def run(
     load_users: int = 50,
     plot: bool = True,
     keep: bool = False,
+    prepare: bool = False,
+    reuse: tuple[int, ...] = (),
 ) -> dict[str, Any]:
-    """Every size in turn; the harness's own database is given back at the end."""
+    """Every size in turn; the harness's own database is given back at the end. ``prepare``:
+    only generate the sizes into kept databases; ``reuse``: the sizes measured on those."""
     from django.conf import settings
     from django.db import connection
 
@@ -178,11 +253,15 @@ def run(
                 load_duration=load_duration,
                 load_users=load_users,
                 keep=keep,
+                prepare=prepare,
+                reuse=n in reuse,
             )
     finally:
         connection.close()
         settings.DATABASES["default"]["NAME"] = original
         connection.settings_dict["NAME"] = original
+    if prepare:
+        return results
     results["targets"] = targets(results)
     if plot:
         results["plot"] = write_plot(results)

@@ -102,3 +102,45 @@ def test_the_staff_list_its_search_and_its_exports_are_measured_on_a_tiny_databa
         assert sheets[kind]["rows"] == visible
         assert sheets[kind]["bytes"] > 0
         assert sheets[kind]["rss_peak_mb"] > 0
+
+
+def test_the_load_checks_every_foreign_key_the_triggers_did_not() -> None:
+    """The generator loads with the foreign-key triggers off and checks each constraint
+    afterwards: a row pointing at nothing is reported with its table, column and count."""
+    import uuid
+
+    from django.db import connection
+
+    from bench import generate
+
+    with connection.cursor() as cursor:
+        assert generate.foreign_key_orphans(cursor, ["grants_budgetline"]) == []
+        cursor.execute("SET LOCAL session_replication_role = replica")
+        cursor.execute(
+            "INSERT INTO grants_budgetline (year, category, label, amount, application_id) "
+            "VALUES (1, 'staff', 'x', 1.00, %s)",
+            [uuid.uuid4()],
+        )
+        cursor.execute("SET LOCAL session_replication_role = DEFAULT")
+        assert generate.foreign_key_orphans(cursor, ["grants_budgetline", "grants_organisation"]) == [
+            "grants_budgetline.application_id → grants_application: 1"
+        ]
+
+
+def test_the_log_is_numbered_in_time_order_across_chains_and_the_triggers_are_back() -> None:
+    from django.db import connection
+
+    from bench import generate
+
+    generate.generate(200)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT subject_id), bool_and(ok) FROM ("
+            " SELECT subject_id, at >= lag(at, 1, at) OVER (ORDER BY id) AS ok FROM workflows_transitionlog) x"
+        )
+        entries, chains, ordered = cursor.fetchone()
+        assert entries > 200 * 3 and chains > 200 and ordered
+        cursor.execute("SHOW session_replication_role")
+        assert cursor.fetchone()[0] == "origin"
+        cursor.execute("SELECT MAX(id) = COUNT(*) FROM workflows_transitionlog")
+        assert cursor.fetchone()[0]
