@@ -160,12 +160,19 @@ def main(argv: list[str] | None = None) -> int:
         overrides["reuse"] = tuple(args.reuse)
     if args.prepare:
         # Nothing measured, nothing written: the databases are the result.
-        _setup()
+        old_config = _setup()
+        from django.conf import settings
+
         from bench import scale
 
-        for n in overrides.get("sizes", BENCHMARKS["scale"][1]["sizes"]):
-            figures = scale.run_size(n, prepare=True)
-            print(f"bench: {scale.kept_name(n)} prepared: {json.dumps(figures.get('generation'), default=str)[:400]}")
+        original = str(settings.DATABASES["default"]["NAME"])
+        try:
+            for n in overrides.get("sizes", BENCHMARKS["scale"][1]["sizes"]):
+                figures = scale.run_size(n, prepare=True)
+                print(f"bench: {scale.kept_name(n)} prepared: {json.dumps(figures.get('generation'), default=str)}")
+        finally:
+            scale.use_database(original)
+            _teardown(old_config)
         return 0
     old_config = _setup()
     results: dict[str, Any] = {

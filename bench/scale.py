@@ -209,6 +209,8 @@ def _write_prepared(world: Any, figures: dict[str, Any]) -> None:
 
 
 def _read_prepared() -> tuple[Any, dict[str, Any]]:
+    import json
+
     from django.db import connection
 
     from bench import generate
@@ -216,6 +218,8 @@ def _read_prepared() -> tuple[Any, dict[str, Any]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT world, figures, prepared_at FROM bench_world")
         kept, figures, prepared_at = cursor.fetchone()
+    # Django's connection leaves json undecoded (its fields decode it).
+    kept, figures = (json.loads(v) if isinstance(v, str) else v for v in (kept, figures))
     world = generate.world_from_db()
     world.submit_pool = kept["submit_pool"]
     world.submit_org = kept["submit_org"]  # type: ignore[attr-defined]

@@ -144,3 +144,19 @@ def test_the_log_is_numbered_in_time_order_across_chains_and_the_triggers_are_ba
         assert cursor.fetchone()[0] == "origin"
         cursor.execute("SELECT MAX(id) = COUNT(*) FROM workflows_transitionlog")
         assert cursor.fetchone()[0]
+
+
+def test_a_prepared_database_gives_back_what_its_measurement_needs() -> None:
+    """`bench.run --prepare` keeps a generated size; `--reuse` measures it later with the same
+    pool of drafts to submit, the same authority and the preparation's figures."""
+    from bench import generate, scale
+
+    result = generate.generate(150, submit_pool=3)
+    world = result.pop("world")
+    scale._write_prepared(world, {"database": "x", "generation": result})
+    again, figures = scale._read_prepared()
+    assert again.submit_pool == world.submit_pool and len(again.submit_pool) == 3
+    assert again.submit_org == world.submit_org
+    assert again.applicants == world.applicants and again.accounts["bench-instructor"]
+    assert figures["generation"]["rows_total"] == result["rows_total"] and figures["prepared_at"]
+    assert "database" not in figures
