@@ -187,6 +187,10 @@ def test_the_rows_say_what_the_reviewer_needs(dashboard: World, client) -> None:
     assert "<td>—</td>" in declined
     # Only the reviewer's own reviews.
     assert html.count('<tr id="review-') == 12
+    # The overdue count: the open reviews past their task's due date, never a closed one.
+    assert "<p>4 évaluations en retard.</p>" in html
+    assert 'href="#section-declare">À déclarer : absence de conflit d&#x27;intérêts (4)</a>' in html
+    assert 'href="#section-submitted">Rendues (3)</a>' in html and 'href="#section-declined">Déclinées (2)</a>' in html
 
 
 def test_english_readers_get_english_country_names_and_labels(dashboard: World, client) -> None:
@@ -251,5 +255,6 @@ def test_the_dashboard_reads_the_countries_of_every_section_in_one_query(world: 
     at_43 = _queries(client, reverse("reviews"))
     assert len(at_3) == len(at_43)
     assert sum("grants_application_countries" in sql for sql in at_43) == 1
-    # One query per section's rows, none per row (no application, call or organisation read apart).
-    assert sum('FROM "grants_review"' in sql for sql in at_43) == 6  # 4 sections, the counts, the overdue count
+    # One query per section's rows, none per row; the sections' counts and the overdue
+    # count in one more.
+    assert sum('FROM "grants_review"' in sql for sql in at_43) == 5

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
-from django.db.models import CharField, Count, OuterRef, Prefetch, Q, Subquery
+from django.db.models import Case, CharField, Count, OuterRef, Prefetch, Q, Subquery, Value, When
 from django.db.models.functions import Cast
+from django.db.models.lookups import LessThan
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.utils import timezone
@@ -217,9 +218,19 @@ def _review_countries(app_ids: set[int]) -> dict[int, list[str]]:
     return names
 
 
-def _date(value: Any) -> str:
-    local = timezone.localtime(value)  # what the template's |date:"d/m/Y" wrote
+def _date(value: Any, zone: Any) -> str:
+    local = value.astimezone(zone)  # what the template's |date:"d/m/Y" wrote (timezone.localtime)
     return f"{local.day:02d}/{local.month:02d}/{local.year:04d}"
+
+
+class _Scores:
+    """What the score calculator reads of a review (its ``scores``), for a row read as
+    values: a model instance per row cost more than the rest of the row."""
+
+    __slots__ = ("scores",)
+
+    def __init__(self, scores: dict[str, Any]) -> None:
+        self.scores = scores
 
 
 def _review_rows(rows: list[dict[str, Any]], countries: dict[int, list[str]], now: Any) -> SafeString:
@@ -232,6 +243,7 @@ def _review_rows(rows: list[dict[str, Any]], countries: dict[int, list[str]], no
     overdue_badge = f' <span class="fr-badge fr-badge--sm fr-badge--error">{_("En retard")}</span>'
     evaluate, declare = _("Évaluer"), _("Déclarer")
     recommendations = {code: str(label) for code, label in Review.Recommendation.choices}
+    zone = timezone.get_current_timezone()
     out = []
     for row in rows:
         pk = row["id"]
@@ -239,9 +251,10 @@ def _review_rows(rows: list[dict[str, Any]], countries: dict[int, list[str]], no
         state = row["state"]
         due_at = row["due_at"]
         overdue = state == Review.State.ASSIGNED and due_at is not None and due_at < now
-        due = _date(due_at) + (overdue_badge if overdue else "") if due_at is not None else "—"
+        due = _date(due_at, zone) + (overdue_badge if overdue else "") if due_at is not None else "—"
         if state == Review.State.SUBMITTED:
-            average = review_average(Review(scores=row["scores"]), row["application__call__scoring_criteria"])
+            scores = cast(Review, _Scores(row["scores"]))
+            average = review_average(scores, row["application__call__scoring_criteria"])
             recommendation = row["recommendation"]
             note = f"{e(decimal_fr(average, 1))}/5 — {e(recommendations.get(recommendation, recommendation))}"
         elif state == Review.State.ASSIGNED:
@@ -251,7 +264,7 @@ def _review_rows(rows: list[dict[str, Any]], countries: dict[int, list[str]], no
         app = row["application_id"]
         out.append(
             f'\n        <tr id="review-{pk}" class="{"staff-overdue" if overdue else ""}">\n'
-            f'          <td class="staff-nowrap">{_date(row["assigned_at"])}</td>\n'
+            f'          <td class="staff-nowrap">{_date(row["assigned_at"], zone)}</td>\n'
             f'          <td class="staff-nowrap">{due}</td>\n'
             f'          <td><a class="fr-link" href="{url}"><strong>{e(str(row["application__reference"]))}</strong></a>'
             f'<br>{e(str(row["application__title"]))}<br><span class="staff-muted">'
@@ -274,10 +287,12 @@ def review_list(request: HttpRequest) -> HttpResponse:
     user = request.user
     now = timezone.now()
     mine = policy.visible_reviews(user).filter(reviewer_id=user.pk)
-    counted = mine.aggregate(**{key: Count("pk", filter=condition) for key, condition, _keys in REVIEW_SECTIONS})
-    # The due dates of the open reviews only (a subquery per row: not for the closed ones).
-    counted["overdue"] = (
-        mine.filter(state=Review.State.ASSIGNED).annotate(due_at=_review_due()).filter(due_at__lt=now).count()
+    # The due dates of the open reviews only (CASE reads the task of an assigned review,
+    # never of a closed one), counted with the sections in the same query.
+    open_due = Case(When(state=Review.State.ASSIGNED, then=_review_due()))
+    counted = mine.aggregate(
+        **{key: Count("pk", filter=condition) for key, condition, _keys in REVIEW_SECTIONS},
+        overdue=Count("pk", filter=LessThan(open_due, Value(now))),
     )
     paged = request.GET.get("section")
     titles = {
