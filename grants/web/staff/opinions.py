@@ -289,7 +289,8 @@ def review_list(request: HttpRequest) -> HttpResponse:
     mine = policy.visible_reviews(user).filter(reviewer_id=user.pk)
     # The due dates of the open reviews only (CASE reads the task of an assigned review,
     # never of a closed one), counted with the sections in the same query.
-    open_due = Case(When(state=Review.State.ASSIGNED, then=_review_due()))
+    due = _review_due()  # built once: each query resolves its own copy
+    open_due = Case(When(state=Review.State.ASSIGNED, then=due))
     counted = mine.aggregate(
         **{key: Count("pk", filter=condition) for key, condition, _keys in REVIEW_SECTIONS},
         overdue=Count("pk", filter=LessThan(open_due, Value(now))),
@@ -303,11 +304,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
     }
     sections = []
     for key, condition, keys in REVIEW_SECTIONS:
-        rows_qs = (
-            mine.filter(condition)
-            .annotate(due_at=_review_due())
-            .values(*REVIEW_ROW_VALUES, *REVIEW_SECTION_VALUES[key])
-        )
+        rows_qs = mine.filter(condition).annotate(due_at=due).values(*REVIEW_ROW_VALUES, *REVIEW_SECTION_VALUES[key])
         page = keyset_page(rows_qs, keys, request.GET.get("cursor") if paged == key else None, REVIEW_SECTION_SIZE)
         sections.append(
             {"key": key, "title": titles[key], "rows": page.rows, "page": page, "count": counted[key],
