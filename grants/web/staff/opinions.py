@@ -203,10 +203,10 @@ REVIEW_SECTION_VALUES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _review_countries(app_ids: set[int]) -> dict[int, list[str]]:
+def _review_countries(app_ids: set[Any]) -> dict[Any, list[str]]:
     """The countries of the applications of every section's rows, in one query: their
-    names in the reader's language, in ISO order (what the prefetch ordered by)."""
-    names: dict[int, list[str]] = {}
+    names in the reader's language, in ISO order (the order the page always gave)."""
+    names: dict[Any, list[str]] = {}
     if not app_ids:
         return names
     for app_id, name in (
@@ -233,7 +233,7 @@ class _Scores:
         self.scores = scores
 
 
-def _review_rows(rows: list[dict[str, Any]], countries: dict[int, list[str]], now: Any) -> SafeString:
+def _review_rows(rows: list[dict[str, Any]], countries: dict[Any, list[str]], now: Any) -> SafeString:
     """A section's rows as the template's loop wrote them, rendered here (its tags and
     lookups, per row, were most of the page's time). Every text read from the database
     goes through ``html.escape`` (quotes included: what ``django.utils.html.escape``
