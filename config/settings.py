@@ -305,6 +305,8 @@ CACHES = {
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, the row of each request read without the ORM (config/sessions.py).
+SESSION_ENGINE = "config.sessions"
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
