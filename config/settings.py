@@ -120,6 +120,8 @@ TEMPLATES = [
                 "config.site_config.site_config",  # django-dsfr's, without a query per page
                 "security.otp.context",
             ],
+            # {% per_language %}: the layout's parts rendered once per language (config/fragments.py).
+            "libraries": {"per_language": "config.fragments"},
         },
     }
 ]
