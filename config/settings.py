@@ -120,6 +120,8 @@ TEMPLATES = [
                 "config.site_config.site_config",  # django-dsfr's, without a query per page
                 "security.otp.context",
             ],
+            # {% per_language %}: the layout's parts rendered once per language (config/fragments.py).
+            "libraries": {"per_language": "config.fragments"},
         },
     }
 ]
@@ -305,6 +307,8 @@ CACHES = {
 
 # --- Security -------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, the row of each request read without the ORM (config/sessions.py).
+SESSION_ENGINE = "config.sessions"
 CSRF_COOKIE_HTTPONLY = False
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from django.db import connection, models
 from django.db.models import Q
 
 from grants.models import Role, RoleGrant
@@ -47,6 +48,36 @@ class Scopes:
         return Q(**{f"{lookup}__in": sorted(self.calls.get(role, set()))})
 
 
+#: The columns ``scopes`` reads, in the order ``_grant_rows`` returns them.
+GRANT_COLUMNS = ("role", "organisation_id", "country_id", "region_id", "call_id", "supervisor")
+_GRANTS_SQL: dict[str, str] = {}  # database vendor -> the statement
+
+
+def _column(name: str) -> str:
+    return str(cast("models.Field[Any, Any]", RoleGrant._meta.get_field(name)).column)
+
+
+def _grant_rows(user_id: int) -> list[tuple[Any, ...]]:
+    """The user's grants as ``GRANT_COLUMNS`` tuples.
+
+    Every signed-in request reads them (the second factor's middleware first, then the
+    page); the statement is the ORM's ``filter(user=…).values_list(*GRANT_COLUMNS)``
+    written once per process from the model, not compiled again on each request (≈0.5 ms
+    of CPU, ten times its round trip).
+    """
+    sql = _GRANTS_SQL.get(connection.vendor)
+    if sql is None:
+        quote = connection.ops.quote_name
+        columns = ", ".join(quote(_column(name)) for name in GRANT_COLUMNS)
+        user_column = quote(_column("user"))
+        sql = _GRANTS_SQL[connection.vendor] = (
+            f"SELECT {columns} FROM {quote(RoleGrant._meta.db_table)} WHERE {user_column} = %s"  # noqa: S608 - names from the model
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [user_id])
+        return cursor.fetchall()
+
+
 def scopes(user: Any) -> Scopes:
     if user is None or not getattr(user, "is_authenticated", False):
         return Scopes()
@@ -54,22 +85,20 @@ def scopes(user: Any) -> Scopes:
     if cached is not None:
         return cached
     result = Scopes()
-    for grant in RoleGrant.objects.filter(user=user).only(
-        "role", "organisation_id", "country_id", "region_id", "call_id", "supervisor"
-    ):
-        result.roles.add(grant.role)
-        if grant.supervisor:
-            result.supervisor.add(grant.role)
-        if grant.organisation_id:
-            result.organisations.add(grant.organisation_id)
-        if grant.country_id:
-            result.countries[grant.role].add(grant.country_id)
-        if grant.region_id:
-            result.regions[grant.role].add(grant.region_id)
-        if grant.call_id:
-            result.calls[grant.role].add(grant.call_id)
-        if not (grant.organisation_id or grant.country_id or grant.region_id or grant.call_id):
-            result.unscoped.add(grant.role)
+    for role, organisation_id, country_id, region_id, call_id, supervisor in _grant_rows(user.pk):
+        result.roles.add(role)
+        if supervisor:
+            result.supervisor.add(role)
+        if organisation_id:
+            result.organisations.add(organisation_id)
+        if country_id:
+            result.countries[role].add(country_id)
+        if region_id:
+            result.regions[role].add(region_id)
+        if call_id:
+            result.calls[role].add(call_id)
+        if not (organisation_id or country_id or region_id or call_id):
+            result.unscoped.add(role)
     if user.is_superuser:
         result.roles.add(Role.ADMIN)
         result.unscoped.add(Role.ADMIN)
