@@ -13,34 +13,23 @@ the same rows, the same encoding, so the sessions open before a deploy stay open
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.contrib.sessions.models import Session
-from django.db import connections, models, router
+from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
-
-def _column(name: str) -> str:
-    return str(cast("models.Field[Any, Any]", Session._meta.get_field(name)).column)
+from workflows.statements import Names, statement
 
 
-_SELECT: dict[str, str] = {}  # database vendor -> the statement
+def _build_select(n: Names) -> str:
+    return f"SELECT {n['session_data']} FROM {n.table} WHERE {n['session_key']} = %s AND {n['expire_date']} > %s"  # noqa: S608
 
 
 def _select(connection: BaseDatabaseWrapper) -> str:
     """``SELECT session_data … WHERE session_key = %s AND expire_date > %s`` (names from the model)."""
-    sql = _SELECT.get(connection.vendor)
-    if sql is None:
-        quote, meta = connection.ops.quote_name, Session._meta
-        column = {name: quote(_column(name)) for name in ("session_key", "session_data", "expire_date")}
-        sql = _SELECT[connection.vendor] = (
-            f"SELECT {column['session_data']} FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model
-            f"WHERE {column['session_key']} = %s AND {column['expire_date']} > %s"
-        )
-    return sql
+    return statement("session-data", Session, _build_select, connection)
 
 
 def read_session_data(connection: BaseDatabaseWrapper, session_key: str) -> str | None:

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from grants.policy.scopes import STAFF_ROLES, scopes
+from workflows.statements import statement
 
 
 def staff_roles(user: Any) -> set[str]:
@@ -46,21 +47,15 @@ def confirmed_device(user: Any) -> TOTPDevice | None:
     return TOTPDevice.objects.filter(user=user, confirmed=True).first()
 
 
-_HAS_DEVICE_SQL: dict[str, str] = {}  # database vendor -> the statement
-
-
 def has_confirmed_device(user_id: int) -> bool:
     """``TOTPDevice.objects.filter(user=…, confirmed=True).exists()``, its statement written
     once per process from the model: every request of a staff session not yet verified
     asks it (the ORM would compile it again each time, ≈0.5 ms of CPU)."""
-    sql = _HAS_DEVICE_SQL.get(connection.vendor)
-    if sql is None:
-        quote, meta = connection.ops.quote_name, TOTPDevice._meta
-        user_column, confirmed_column = (quote(meta.get_field(name).column) for name in ("user", "confirmed"))
-        sql = _HAS_DEVICE_SQL[connection.vendor] = (
-            f"SELECT 1 FROM {quote(meta.db_table)} "  # noqa: S608 - names from the model
-            f"WHERE {user_column} = %s AND {confirmed_column} = %s LIMIT 1"
-        )
+    sql = statement(
+        "confirmed-device",
+        TOTPDevice,
+        lambda n: f"SELECT 1 FROM {n.table} WHERE {n['user']} = %s AND {n['confirmed']} = %s LIMIT 1",  # noqa: S608
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [user_id, True])
         return cursor.fetchone() is not None
