@@ -699,6 +699,19 @@ def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Q:
     return condition
 
 
+def _bound(walked: Sequence[SortKey], values: Sequence[Any]) -> Q:
+    """What ``_after`` implies on the first key, to AND with it when walking a keyset in
+    reverse (a backward page): the ordering index then starts its scan at the position (an
+    index condition) instead of at the list's far end, filtering every row on the way
+    (measured at 100,000: the instructor inbox's previous page 16.7 → 0.6 ms). Only
+    backwards: forward pages keep the SQL they had (with the bound, PostgreSQL chose a
+    bitmap scan and a sort for the signatory's next page: 9 → 28 ms)."""
+    first, value = walked[0], values[0]
+    if value is None or (first.nullable and not first.descending):
+        return Q()  # after NULL, or after a value of a key whose NULLs come last: no bound
+    return Q(**{f"{first.name}__{'lte' if first.descending else 'gte'}": value})
+
+
 def _position(row: Any, keys: Sequence[SortKey]) -> list[Any]:
     if isinstance(row, dict):  # a ``values()`` row: each key under its own name
         return [row[key.name] for key in keys]
@@ -771,7 +784,7 @@ def keyset_slice(
     walked = tuple(k.reversed() for k in keys) if backwards else tuple(keys)
     qs = queryset.order_by(*_order_by(walked))
     if values is not None:
-        qs = qs.filter(_after(walked, values))
+        qs = qs.filter((_bound(walked, values) if backwards else Q()) & _after(walked, values))
     return _slice(list(qs[: size + 1]), size, backwards=backwards, values=values)
 
 
