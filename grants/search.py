@@ -497,8 +497,9 @@ def _match(qs: QuerySet[Application], words: list[str]) -> QuerySet[Application]
 @dataclass(frozen=True)
 class SortKey:
     """One column of a keyset ordering: a field lookup or an annotation, its value type
-    (``str``, ``int``, ``decimal``, ``datetime``, ``uuid``) and direction. NULL sorts as
-    the largest value, on every back-end (last ascending, first descending)."""
+    (``str``, ``int``, ``decimal``, ``datetime``, ``date``, ``uuid``) and direction. NULL
+    sorts as the largest value, on every back-end (last ascending, first descending).
+    Every keyset of the project is made of these (the staff lists' ``Key`` is this class)."""
 
     name: str
     type: str
@@ -599,7 +600,8 @@ class InvalidCursor(Exception):
     """A cursor this ordering cannot have produced (forged, truncated, another ordering)."""
 
 
-def _parse(key: SortKey, raw: Any) -> Any:
+def parse_value(key: SortKey, raw: Any) -> Any:
+    """One value of a cursor, as ``key`` types it (None: NULL), or InvalidCursor."""
     if raw is None:
         if not key.nullable:
             raise InvalidCursor(key.name)
@@ -621,6 +623,8 @@ def _parse(key: SortKey, raw: Any) -> Any:
             if moment.tzinfo is None:
                 raise InvalidCursor(key.name)
             return moment
+        if key.type == "date":
+            return dt.date.fromisoformat(raw)
         if key.type == "uuid":
             return uuid.UUID(raw)
     except (ValueError, InvalidOperation, OverflowError):
@@ -655,7 +659,7 @@ def decode_cursor(token: str, ordering: Ordering) -> tuple[bool, list[Any]]:
     values = data.get("v")
     if not isinstance(values, list) or len(values) != len(ordering.keys):
         raise InvalidCursor(token)
-    return data["b"], [_parse(key, value) for key, value in zip(ordering.keys, values, strict=True)]
+    return data["b"], [parse_value(key, value) for key, value in zip(ordering.keys, values, strict=True)]
 
 
 def _order_by(keys: Iterable[SortKey]) -> list[Any]:
@@ -695,6 +699,19 @@ def _after(keys: Sequence[SortKey], values: Sequence[Any]) -> Q:
     return condition
 
 
+def _bound(walked: Sequence[SortKey], values: Sequence[Any]) -> Q:
+    """What ``_after`` implies on the first key, to AND with it when walking a keyset in
+    reverse (a backward page): the ordering index then starts its scan at the position (an
+    index condition) instead of at the list's far end, filtering every row on the way
+    (measured at 100,000: the instructor inbox's previous page 16.7 → 0.6 ms). Only
+    backwards: forward pages keep the SQL they had (with the bound, PostgreSQL chose a
+    bitmap scan and a sort for the signatory's next page: 9 → 28 ms)."""
+    first, value = walked[0], values[0]
+    if value is None or (first.nullable and not first.descending):
+        return Q()  # after NULL, or after a value of a key whose NULLs come last: no bound
+    return Q(**{f"{first.name}__{'lte' if first.descending else 'gte'}": value})
+
+
 def _position(row: Any, keys: Sequence[SortKey]) -> list[Any]:
     if isinstance(row, dict):  # a ``values()`` row: each key under its own name
         return [row[key.name] for key in keys]
@@ -728,11 +745,20 @@ class Window:
         return self.previous_cursor is not None
 
 
-def _window(
-    fetched: list[Any], size: int, ordering: Ordering, cursor: str | None, *, backwards: bool, values: Any
-) -> Window:
+@dataclass
+class Slice:
+    """The rows of one page in the keyset's order and whether a page exists before and
+    after them (the codec-free core: ``window`` and the committee agenda build on it)."""
+
+    rows: list[Any]
+    has_previous: bool
+    has_next: bool
+
+
+def _slice(fetched: list[Any], size: int, *, backwards: bool, values: Any) -> Slice:
     """The page of ``size`` rows out of ``fetched`` (``size + 1`` rows read in the keyset's
-    direction: one more says there is a next, or for a backward cursor a previous, page)."""
+    direction: one more says there is a next, or for a backward cursor a previous, page).
+    A position was a row: after it, there is a page before; before it, a page after."""
     more = len(fetched) > size
     rows = fetched[:size]
     if backwards:
@@ -740,12 +766,42 @@ def _window(
         has_previous, has_next = more, True
     else:
         has_previous, has_next = values is not None, more
+    # No row, no neighbour to point at (a position past the end: only the first page).
+    return Slice(rows, bool(rows) and has_previous, bool(rows) and has_next)
+
+
+def keyset_slice(
+    queryset: QuerySet[Any],
+    keys: Sequence[SortKey],
+    values: Sequence[Any] | None,
+    size: int,
+    *,
+    backwards: bool = False,
+) -> Slice:
+    """The ``size`` rows of ``queryset`` in the order of ``keys`` strictly after ``values``
+    (or, ``backwards``, strictly before them): ONE query of ``size + 1`` rows in the keyset
+    order (or its reverse), never OFFSET, never COUNT. ``values`` None: the first page."""
+    walked = tuple(k.reversed() for k in keys) if backwards else tuple(keys)
+    qs = queryset.order_by(*_order_by(walked))
+    if values is not None:
+        qs = qs.filter((_bound(walked, values) if backwards else Q()) & _after(walked, values))
+    return _slice(list(qs[: size + 1]), size, backwards=backwards, values=values)
+
+
+def _window(
+    fetched: list[Any], size: int, ordering: Ordering, cursor: str | None, *, backwards: bool, values: Any
+) -> Window:
+    """The Window of ``fetched`` (``size + 1`` rows read in the keyset's direction)."""
+    return _window_of(_slice(fetched, size, backwards=backwards, values=values), size, ordering, cursor, values)
+
+
+def _window_of(part: Slice, size: int, ordering: Ordering, cursor: str | None, values: Any) -> Window:
     next_cursor = previous_cursor = None
-    if rows and has_next:
-        next_cursor = encode_cursor(ordering.name, False, _position(rows[-1], ordering.keys))
-    if rows and has_previous:
-        previous_cursor = encode_cursor(ordering.name, True, _position(rows[0], ordering.keys))
-    return Window(rows, next_cursor, previous_cursor, cursor if values is not None else None, size, ordering.name)
+    if part.has_next:
+        next_cursor = encode_cursor(ordering.name, False, _position(part.rows[-1], ordering.keys))
+    if part.has_previous:
+        previous_cursor = encode_cursor(ordering.name, True, _position(part.rows[0], ordering.keys))
+    return Window(part.rows, next_cursor, previous_cursor, cursor if values is not None else None, size, ordering.name)
 
 
 def window(queryset: QuerySet[Any], ordering: Ordering, cursor: str | None, size: int) -> Window:
@@ -753,12 +809,24 @@ def window(queryset: QuerySet[Any], ordering: Ordering, cursor: str | None, size
     one query of ``size + 1`` rows in the ordering's keyset (or its reverse), never
     OFFSET, never COUNT. Raises InvalidCursor for a cursor this ordering did not make."""
     backwards, values = (False, None) if not cursor else decode_cursor(cursor, ordering)
-    keys = tuple(k.reversed() for k in ordering.keys) if backwards else ordering.keys
-    qs = queryset.annotate(**ordering.annotations()).order_by(*_order_by(keys))
-    if values is not None:
-        qs = qs.filter(_after(keys, values))
-    rows = list(qs[: size + 1])
-    return _window(rows, size, ordering, cursor, backwards=backwards, values=values)
+    return window_at(queryset, ordering, values, size, backwards=backwards, cursor=cursor)
+
+
+def window_at(
+    queryset: QuerySet[Any],
+    ordering: Ordering,
+    values: Sequence[Any] | None,
+    size: int,
+    *,
+    backwards: bool = False,
+    cursor: str | None = None,
+) -> Window:
+    """``window`` from a position already decoded (``values`` None: the first page);
+    ``cursor`` is what the page reports it was asked for."""
+    if ordering.extra:
+        queryset = queryset.annotate(**ordering.annotations())
+    part = keyset_slice(queryset, ordering.keys, values, size, backwards=backwards)
+    return _window_of(part, size, ordering, cursor, values)
 
 
 def merged_window(querysets: Sequence[QuerySet[Any]], ordering: Ordering, cursor: str | None, size: int) -> Window:

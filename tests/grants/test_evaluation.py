@@ -205,7 +205,7 @@ def test_each_dashboard_section_shows_one_page_and_pages_through_every_review_on
         rows = submitted_rows(page)
         assert len(rows) <= opinions.REVIEW_SECTION_SIZE
         seen += rows
-        following = re.search(r'href="\?section=submitted&amp;cursor=([^"]+)"', page)
+        following = re.search(r'href="\?section=submitted&amp;cursor=([^"]+)" rel="next"', page)
         if not following:
             break
         from html import unescape

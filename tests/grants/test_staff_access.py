@@ -82,7 +82,7 @@ def test_a_descending_keyset_walks_every_session_once(world: World, client, monk
     for _ in range(10):
         html = client.get(url).content.decode()
         seen += [int(pk) for pk in re.findall(r'href="/comites/(\d+)/"', html)]
-        found = re.search(r'href="\?(cursor=[^"]+)"', html)
+        found = re.search(r'href="\?(cursor=[^"]+)" rel="next"', html)
         if not found:
             break
         url = reverse("sessions") + "?" + found.group(1).replace("&amp;", "&")

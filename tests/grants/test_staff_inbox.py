@@ -167,7 +167,7 @@ def test_keyset_pagination_walks_every_task_once_without_offset_nor_count(
         for _ in range(10):
             html = client.get(url).content.decode()
             seen += _references(html)
-            found = re.search(r'href="\?(cursor=[^"]+)"', html)
+            found = re.search(r'href="\?(cursor=[^"]+)" rel="next"', html)
             if not found:
                 break
             url = reverse("tasks") + "?" + found.group(1).replace("&amp;", "&")

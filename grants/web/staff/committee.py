@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
-from grants import budget, evaluation, policy, services
+from grants import budget, evaluation, policy, search, services
 from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
 from grants.scoring import score_summary
 from grants.templatetags.french_format import decimal_fr
@@ -187,13 +187,17 @@ class AgendaPage:
         return self.next_cursor is not None
 
 
-def _agenda_cursor(raw: str | None) -> tuple[str, str, uuid.UUID] | None:
-    """``(direction, reference, id)`` from ``?ordre=``, None for the first page."""
+#: The agenda's keyset (grants.search): by reference, the id breaking ties.
+AGENDA_KEYS = (search.SortKey("reference", "str"), search.SortKey("id", "uuid"))
+
+
+def _agenda_cursor(raw: str | None) -> tuple[bool, list[Any]] | None:
+    """``(backwards, [reference, id])`` from ``?ordre=``, None for the first page."""
     if not raw or raw[:2] not in ("n~", "p~"):
         return None
     try:
         reference, pk = raw[2:].rsplit("~", 1)
-        return raw[0], reference, uuid.UUID(pk)
+        return raw[0] == "p", [reference, uuid.UUID(pk)]
     except ValueError:
         return None
 
@@ -203,35 +207,17 @@ def _agenda_key(app: Application) -> str:
 
 
 def _agenda_page(user: Any, session: CommitteeSession, cursor: str | None, data: Any = None) -> AgendaPage:
-    """One page of the session's agenda by reference: the page's rows only are read."""
-    qs = _agenda_queryset(user, session)
+    """One page of the session's agenda by reference: the page's rows only are read (the
+    shared keyset, grants.search.keyset_slice; the agenda keeps its own ``?ordre=`` links)."""
     position = _agenda_cursor(cursor)
-    backwards = position is not None and position[0] == "p"
-    if position is not None:
-        _, reference, pk = position
-        if backwards:
-            after = Q(reference__lt=reference) | Q(reference=reference, pk__lt=pk)
-        else:
-            after = Q(reference__gt=reference) | Q(reference=reference, pk__gt=pk)
-        qs = qs.filter(after)
-    qs = qs.order_by("-reference", "-id") if backwards else qs.order_by("reference", "id")
-    apps = list(qs[: AGENDA_SIZE + 1])
-    more = len(apps) > AGENDA_SIZE
-    apps = apps[:AGENDA_SIZE]
-    if backwards:
-        apps.reverse()
-    rows = _agenda_rows(apps, data)
-    previous_cursor = next_cursor = None
-    if apps:
-        if more if backwards else position is not None:
-            previous_cursor = "p~" + _agenda_key(apps[0])
-        if backwards or more:
-            next_cursor = "n~" + _agenda_key(apps[-1])
+    backwards, values = position if position is not None else (False, None)
+    part = search.keyset_slice(_agenda_queryset(user, session), AGENDA_KEYS, values, AGENDA_SIZE, backwards=backwards)
+    apps = part.rows
     return AgendaPage(
-        rows=rows,
+        rows=_agenda_rows(apps, data),
         cursor=(cursor or "") if position is not None else "",
-        previous_cursor=previous_cursor,
-        next_cursor=next_cursor,
+        previous_cursor="p~" + _agenda_key(apps[0]) if part.has_previous else None,
+        next_cursor="n~" + _agenda_key(apps[-1]) if part.has_next else None,
     )
 
 

@@ -7,16 +7,15 @@ through ``grants.services`` / ``workflows.tasks_service``.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import wraps
 from typing import Any, TypeVar
 
 from django import forms
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import F, Model, Q, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import render
@@ -24,7 +23,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 
-from grants import policy
+from grants import policy, search
 from grants.models import Application, Decision, OpinionRequest, Role
 from grants.policy.history import ROLE_LABELS as ROLE_LABELS_ALL
 from grants.web.rows import csrf_input, url_maker  # noqa: F401 - the staff pages' helpers
@@ -178,130 +177,65 @@ def safe_next(request: HttpRequest, fallback: str) -> str:
 
 
 # --- keyset pagination -------------------------------------------------------------------
+#
+# The staff lists page with grants.search's keyset (one ``_after``, one cursor codec):
+# both ways, ONE query of ``size + 1`` rows a page, never OFFSET, never COUNT.
 
-
-def _parse_datetime(text: str) -> dt.datetime:
-    value = dt.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        raise ValueError("naive cursor")
-    return value
-
-
-PARSERS: dict[str, Callable[[str], Any]] = {
-    "datetime": _parse_datetime,
-    "date": dt.date.fromisoformat,
-    "int": int,
-    "str": str,
-}
-
-
-@dataclass(frozen=True)
-class Key:
-    """One ordering column of a keyset: its lookup, direction and value type. Only the
-    first column may be ``nullable`` (ascending, NULLs last: tasks without a due date)."""
-
-    name: str
-    type: str
-    descending: bool = False
-    nullable: bool = False
+#: One ordering column of a staff list: its lookup, value type (``datetime``, ``date``,
+#: ``int``, ``str``, ``uuid``, ``decimal``), direction, and whether it may be NULL (NULL
+#: the largest value: last ascending, first descending).
+Key = search.SortKey
 
 
 @dataclass
-class KeysetPage:
-    rows: list[Any]
-    next_cursor: str | None
-    cursor: str | None
-    size: int
-    extra: dict[str, Any] = field(default_factory=dict)
+class KeysetPage(search.Window):
+    """One page of a staff list: ``rows``, the cursors of the pages after and before it
+    (None: none), the ``cursor`` it was asked for (None: the first page), ``size``."""
 
-    @property
-    def has_next(self) -> bool:
-        return self.next_cursor is not None
+    next_cursor: str | None = None
+    previous_cursor: str | None = None
+    cursor: str | None = None
+    size: int = PAGE_SIZE
 
 
-def _encode(values: Sequence[Any]) -> str:
-    parts = []
-    for value in values:
-        if value is None:
-            parts.append("")
-        elif isinstance(value, dt.datetime | dt.date):
-            parts.append(value.isoformat())
-        else:
-            parts.append(str(value))
-    return "~".join(parts)
+def _keyset_name(keys: Sequence[Key]) -> str:
+    """The name a staff list's cursors carry: its keys, so another list's cursor is refused."""
+    return ",".join(("-" if key.descending else "") + key.name for key in keys)
 
 
-def _decode(keys: Sequence[Key], cursor: str | None) -> list[Any] | None:
-    if not cursor:
-        return None
+def _legacy_position(keys: Sequence[Key], cursor: str) -> list[Any] | None:
+    """The position of a forward cursor of the earlier format (``VALUE~VALUE``, still in
+    bookmarks), None when it is not one."""
     parts = cursor.split("~")
     if len(parts) != len(keys):
         return None
-    values: list[Any] = []
     try:
-        for key, part in zip(keys, parts, strict=True):
-            if part == "":
-                if not key.nullable:
-                    return None
-                values.append(None)
-            else:
-                values.append(PARSERS[key.type](part))
-    except (ValueError, KeyError, OverflowError):
+        return [search.parse_value(key, part if part != "" else None) for key, part in zip(keys, parts, strict=True)]
+    except search.InvalidCursor:
         return None
-    return values
-
-
-def _after(keys: Sequence[Key], values: Sequence[Any]) -> Q:
-    """Rows strictly after ``values`` in the keyset order: the row-value comparison
-    (k1, k2) > (v1, v2) spelt out as k1 > v1 OR (k1 = v1 AND k2 > v2), so the ordering
-    index serves it; a nullable first key sorts its NULLs last."""
-    branches: list[Q] = []
-    equal = Q()
-    for index, (key, value) in enumerate(zip(keys, values, strict=True)):
-        if key.nullable and index == 0:
-            if value is None:
-                equal &= Q(**{f"{key.name}__isnull": True})
-                continue
-            branches.append(Q(**{f"{key.name}__isnull": True}))
-        op = "lt" if key.descending else "gt"
-        branches.append(equal & Q(**{f"{key.name}__{op}": value}))
-        equal &= Q(**{key.name: value})
-    condition = branches[0]
-    for branch in branches[1:]:
-        condition |= branch
-    return condition
 
 
 def keyset_page(queryset: QuerySet[M], keys: Sequence[Key], cursor: str | None, size: int | None = None) -> KeysetPage:
-    """One page of ``queryset`` in the order of ``keys`` after ``cursor`` (never OFFSET,
-    never COUNT): fetch one row more than shown to know whether a next page exists."""
+    """One page of ``queryset`` in the order of ``keys`` after (or, for a backward cursor,
+    before) ``cursor``: one query of one row more than shown, to know whether the next (or
+    previous) page exists. A cursor this list did not make: the first page."""
     size = size or PAGE_SIZE
-    ordering = []
-    for key in keys:
-        expression = F(key.name)
-        if key.descending:
-            ordering.append(expression.desc(nulls_first=True) if key.nullable else expression.desc())
-        else:
-            ordering.append(expression.asc(nulls_last=True) if key.nullable else expression.asc())
-    values = _decode(keys, cursor)
-    qs = queryset.order_by(*ordering)
-    if values is not None:
-        qs = qs.filter(_after(keys, values))
-    rows = list(qs[: size + 1])
-    next_cursor = None
-    if len(rows) > size:
-        rows = rows[:size]
-        last = rows[-1]
-        next_cursor = _encode([_attr(last, key.name) for key in keys])
-    return KeysetPage(rows=rows, next_cursor=next_cursor, cursor=cursor if values is not None else None, size=size)
-
-
-def _attr(obj: Any, lookup: str) -> Any:
-    if isinstance(obj, dict):  # a row read with .values()
-        return obj[lookup]
-    for part in lookup.split("__"):
-        obj = getattr(obj, part)
-    return obj
+    ordering = search.Ordering(_keyset_name(keys), "", tuple(keys))
+    backwards, values = False, None
+    if cursor:
+        try:
+            backwards, values = search.decode_cursor(cursor, ordering)
+        except search.InvalidCursor:
+            values = _legacy_position(keys, cursor)
+    window = search.window_at(queryset, ordering, values, size, backwards=backwards, cursor=cursor)
+    return KeysetPage(
+        rows=window.rows,
+        next_cursor=window.next_cursor,
+        previous_cursor=window.previous_cursor,
+        cursor=window.cursor,
+        size=size,
+        ordering=window.ordering,
+    )
 
 
 # --- errors ---------------------------------------------------------------------------------
