@@ -70,12 +70,6 @@ PROGRESS_VALUES = (
 )  # fmt: skip
 
 
-def _with_rows(qs: QuerySet[Decision, Any]) -> QuerySet[Decision, Any]:
-    """A list's rows as plain values (dicts): the columns a queryset already reads as
-    values (finance's), else the signatory's."""
-    return qs.values(*(qs.query.values_select or SIGN_VALUES))
-
-
 def _with_letter(qs: QuerySet[Decision]) -> QuerySet[Decision]:
     """The decisions with what their letter reads (the preview renders it)."""
     return (
@@ -230,7 +224,7 @@ def _signatory_context(
     request: HttpRequest, report: list[dict[str, Any]] | None = None, *, confirm_errors: list[str] | None = None
 ) -> dict[str, Any]:
     user = request.user
-    page = keyset_page(_with_rows(policy.decisions_to_sign(user)), DECISION_KEYS, request.GET.get("cursor"))
+    page = keyset_page(policy.decisions_to_sign(user).values(*SIGN_VALUES), DECISION_KEYS, request.GET.get("cursor"))
     checked = set(request.POST.getlist("decision")) if request.method == "POST" else set()
     progress = _progress(user)
     return {
@@ -355,8 +349,7 @@ def _finance_response(
         qs = qs.filter(state=Decision.State.DELIVERED, outcome=Decision.Outcome.APPROVED)
     else:
         show = "all"
-    qs = qs.values(*FINANCE_VALUES)
-    page = keyset_page(_with_rows(qs), DELIVERED_KEYS, request.GET.get("cursor"))
+    page = keyset_page(qs.values(*FINANCE_VALUES), DELIVERED_KEYS, request.GET.get("cursor"))
     query = request.GET.copy()
     query.pop("cursor", None)
     return staff_render(
