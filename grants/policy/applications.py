@@ -327,6 +327,22 @@ def reads_every_decision(user: Any) -> bool:
     return Role.ADMIN in s.roles or bool(s.unscoped & {Role.INSTRUCTOR, Role.SECRETARY, Role.SIGNATORY})
 
 
+def decision_row_clause(user: Any) -> Q | None:
+    """On the rows of ``visible_applications(user)`` only: whether the row's decision is one
+    of ``visible_decisions(user)``, as a clause on the row itself where the roles allow one
+    (None: test the decision against ``visible_decisions``). Any decision for a reader of
+    every decision; a delivered one for a user who is only an applicant (the applications it
+    sees are exactly the ones its decisions' rule names: led or co-applied). The subquery
+    otherwise hashes every visible decision of the database for a page of 20 rows (an
+    applicant's API list: 276 ms at 100,000 applications, 30 s under load at 1,000,000)."""
+    s = scopes(user)
+    if reads_every_decision(user):
+        return Q(decision__isnull=False)
+    if s.roles == {Role.APPLICANT}:
+        return Q(decision__state__in=DELIVERED)
+    return None
+
+
 # --- the work lists of one role (a narrower view than what the role may read) --------------
 
 

@@ -197,3 +197,34 @@ def test_the_searched_list_runs_a_constant_number_of_queries(world: World, api: 
     for _ in range(90):
         make(world, state=S.APPROVED, granted="100.00")
     assert count() == at_10
+
+
+def test_an_applicant_reads_the_granted_amount_once_the_letter_is_delivered_lead_or_co_applicant(
+    world: World, api: Any
+) -> None:
+    """The applicant's list decides from each row whether its decision may be read
+    (policy.decision_row_clause): the same answer as visible_decisions, without hashing
+    every decision of the database for a page."""
+    from grants import policy
+    from grants.models import Decision
+
+    now = timezone.now()
+    marseille = organisation("Ville de Marseille", "211300553", "93")
+    drafted = make(world, title="Signée", state=S.APPROVED, granted="9000.00", decided_at=now)
+    delivered = make(world, title="Notifiée", state=S.APPROVED, granted="7000.00", decided_at=now)
+    co = make(
+        world, title="Co-portée", lead=marseille, co_applicants=(world.lyon,), state=S.APPROVED, granted="5000.00"
+    )
+    stranger = make(world, title="Autre", lead=marseille, state=S.APPROVED, granted="3000.00")
+    Decision.objects.filter(application__in=[delivered, co, stranger]).update(state=Decision.State.DELIVERED)
+
+    everything = set(results(api(world.applicant), page_size=100))
+    assert {str(drafted.pk), str(delivered.pk), str(co.pk)} <= everything and str(stranger.pk) not in everything
+    assert set(results(api(world.applicant), granted_min="1")) == {str(delivered.pk), str(co.pk)}
+    assert results(api(world.applicant), granted_min="6000", ordering="-granted_amount") == [str(delivered.pk)]
+
+    rows = search.applications(world.applicant, search.Filters())
+    readable = set(policy.visible_decisions(world.applicant).values_list("application_id", flat=True))
+    assert {a.pk for a in rows if a.granted_amount is not None} == readable == {delivered.pk, co.pk}
+    assert policy.decision_row_clause(world.instructor) is not None  # reads every decision
+    assert policy.decision_row_clause(world.embassy_sn) is None  # its rows cannot say: the subquery
