@@ -813,8 +813,13 @@ class Review(ChoiceLabels, StateFieldsOnce, ConcurrentTransitionMixin, models.Mo
         verbose_name_plural = _("évaluations")
         constraints = [models.UniqueConstraint(fields=["application", "reviewer"], name="review_one_per_reviewer")]
         # A reviewer's reviews per state, newest first (the reviewer's keyset pages of
-        # grants.web.staff.opinions; its loads, index-only, in grants.evaluation).
-        indexes = [models.Index(fields=["reviewer", "state", "assigned_at", "id"], name="review_reviewer_state")]
+        # grants.web.staff.opinions; its loads, index-only, in grants.evaluation), with
+        # the declaration's date: the dashboard's counts per section are index-only too.
+        indexes = [
+            models.Index(
+                fields=["reviewer", "state", "assigned_at", "id"], name="review_reviewer_state", include=["declared_at"]
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.application} — {self.reviewer}"

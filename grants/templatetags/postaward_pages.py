@@ -92,7 +92,7 @@ def postaward_staff(context: template.Context, app: Any) -> dict[str, Any]:
 def postaward_due(context: template.Context) -> dict[str, Any]:
     """The applicant's home: the reports its authority has to file, the nearest first."""
     user = _user(context)
-    if user is None or not user.is_authenticated:
+    if user is None or not user.is_authenticated or context.get("no_reports_due"):
         return {"reports": []}
     today = timezone.localdate()
     reports = list(

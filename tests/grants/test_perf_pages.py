@@ -204,3 +204,34 @@ def test_the_home_costs_the_same_with_more_co_applications(client, world: World)
         page = client.get("/").content.decode()
     assert len(many) == len(few)
     assert page.count('class="portal-title"') == 20
+
+
+def _home_reads(client) -> list[str]:
+    with CaptureQueriesContext(connection) as context:
+        assert client.get("/").status_code == 200
+    return [q["sql"] for q in context.captured_queries]
+
+
+def test_the_home_counts_both_branches_in_one_statement_and_reads_only_a_branch_with_applications(
+    client, world: World
+) -> None:
+    client.force_login(world.applicant)
+    world.draft(title="Dossier 00", attachments=False)
+    counts = [sql for sql in _home_reads(client) if "COUNT(" in sql and "grants_application" in sql]
+    assert len(counts) == 1 and "UNION ALL" in counts[0]
+    # Lyon co-applies to nothing yet: its co-applied branch is counted, not read for the page.
+    before = [sql for sql in _home_reads(client) if 'FROM "grants_application"' in sql and "COUNT(" not in sql]
+    co = world.draft(user=world.applicant2, title="Dossier 01", attachments=False)
+    co.co_applicants.add(world.lyon)
+    page = html.unescape(client.get("/").content.decode())
+    after = [sql for sql in _home_reads(client) if 'FROM "grants_application"' in sql and "COUNT(" not in sql]
+    assert len(after) == len(before) + 1
+    assert _titles(page) == ["Dossier 01", "Dossier 00"] and "2 dossiers :" in page
+
+
+def test_the_home_looks_for_reports_due_only_once_an_application_is_approved(client, world: World) -> None:
+    client.force_login(world.applicant)
+    world.draft(attachments=False)
+    assert not any("grants_report" in sql for sql in _home_reads(client))
+    world.advance(world.draft(), S.APPROVED)
+    assert any("grants_report" in sql for sql in _home_reads(client))

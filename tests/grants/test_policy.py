@@ -187,6 +187,22 @@ def test_a_reviewer_reads_the_opinions_and_others_reviews_only_after_its_own(wor
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize("who", ["reviewer1", "reviewer2", "instructor", "embassy_sn", "admin", "applicant"])
+def test_own_reviews_are_the_visible_reviews_assigned_to_the_user(world: World, who: str) -> None:
+    app = world.advance(world.draft(), S.AWAITING_OPINIONS)
+    second = services.review_assign(application_id=app.pk, reviewer_username="reviewer2", user=world.instructor)
+    services.review_decline(review_id=second.pk, user=world.reviewer2, reason="Conflit d'intérêts.")
+    user = getattr(world, who)
+    # A review is assigned to each staff user here, reviewer or not (the admin's own too).
+    for other in (world.instructor, world.embassy_sn, world.admin):
+        Review.objects.create(application=app, reviewer=other, assigned_at=app.created_at)
+    expected = policy.visible_reviews(user).filter(reviewer_id=user.pk)
+    assert sorted(policy.own_reviews(user).values_list("pk", flat=True)) == sorted(
+        expected.values_list("pk", flat=True)
+    )
+
+
+@pytest.mark.django_db
 @pytest.mark.parametrize("who", ["applicant", "embassy_sn", "reviewer1", "instructor", "prefecture_ara"])
 def test_web_and_api_histories_are_the_same(world: World, who: str) -> None:
     app = world.advance(world.draft(), S.APPROVED)

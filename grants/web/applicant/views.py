@@ -22,7 +22,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, Prefetch, QuerySet, prefetch_related_objects
+from django.db.models import Count, Prefetch, QuerySet, Value, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -401,6 +401,7 @@ def home(request: HttpRequest) -> HttpResponseBase:
     rows = []
     page: search.Window | None = None
     state_counts: list[dict[str, Any]] = []
+    counted: dict[str, int] = {}
     status = 200
     if is_applicant:
         # A keyset page of the authority's applications, newest first, and how many in
@@ -408,21 +409,36 @@ def home(request: HttpRequest) -> HttpResponseBase:
         # Led and co-applied separately, each from its index (policy.own_applications):
         # the counts an index-only scan of application_org_state plus the co-applications,
         # the page one keyset query of 21 rows per branch merged in Python.
-        counted: dict[str, int] = {}
-        for branch in policy.own_applications(request.user):
-            for state, n in branch.order_by().values_list("state").annotate(n=Count("*")):
-                counted[state] = counted.get(state, 0) + n
+        # Both branches' counts in one statement (UNION ALL), each branch's apart: a branch
+        # with no application is not read for the page.
+        led, co = (
+            branch.order_by().values_list("state").annotate(branch=Value(i), n=Count("*"))
+            for i, branch in enumerate(policy.own_applications(request.user))
+        )
+        in_branch = [0, 0]
+        for state, i, n in led.union(co, all=True):
+            counted[state] = counted.get(state, 0) + n
+            in_branch[i] += n
         state_counts = [
             {"state": code, "label": label, "n": counted[code], "badge": STATE_BADGES.get(code, "")}
             for code, label in Application.State.choices
             if counted.get(code)
         ]
-        branches = policy.own_applications(
-            request.user,
-            # The columns a row shows and its next step reads; the long texts and JSON of the
-            # application, its call and its decision left out (decoded for each row otherwise).
-            Application.objects.select_related("call", "session", "decision").defer(*HOME_DEFERRED),
-        )
+        branches = [
+            branch
+            for branch, n in zip(
+                policy.own_applications(
+                    request.user,
+                    # The columns a row shows and its next step reads; the long texts and JSON of
+                    # the application, its call and its decision left out (decoded for each row
+                    # otherwise).
+                    Application.objects.select_related("call", "session", "decision").defer(*HOME_DEFERRED),
+                ),
+                in_branch,
+                strict=True,
+            )
+            if n
+        ]
         ordering = search.ORDERINGS["-created_at"]
         try:
             page = search.merged_window(branches, ordering, request.GET.get("cursor"), HOME_PAGE_SIZE)
@@ -464,6 +480,9 @@ def home(request: HttpRequest) -> HttpResponseBase:
             "calls": calls,
             "is_applicant": is_applicant,
             "now": now,
+            # A report is due only on a recorded decision, whose application is approved (a
+            # final state): none approved, no report to look for (postaward_due).
+            "no_reports_due": not counted.get(Application.State.APPROVED),
         },
         status=status,
     )

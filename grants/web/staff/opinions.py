@@ -188,11 +188,15 @@ REVIEW_SECTIONS: tuple[tuple[str, Q, tuple[Key, ...]], ...] = (
 REVIEW_SECTION_SIZE = 20
 
 
+#: What a section's keyset reads first: its keys and what they need, no join (an open
+#: section sorts every open review by its due date: joined first, each of them was).
+REVIEW_KEY_VALUES = ("id", "state", "assigned_at", "due_at")
 #: What a row of each section shows, read as plain values (no model instance for the
-#: review, its application, call and organisation): every section's columns, then its own
-#: (the button's wording, the score and recommendation, the reason of a decline).
+#: review, its application, call and organisation), for the page's reviews only: every
+#: section's columns, then its own (the button's wording, the score and recommendation,
+#: the reason of a decline).
 REVIEW_ROW_VALUES = (
-    "id", "state", "assigned_at", "due_at", "application_id", "application__reference", "application__title",
+    "id", "application_id", "application__reference", "application__title",
     "application__organisation__name", "application__call__code",
 )  # fmt: skip
 REVIEW_SECTION_VALUES: dict[str, tuple[str, ...]] = {
@@ -286,7 +290,7 @@ def review_list(request: HttpRequest) -> HttpResponse:
     from one query."""
     user = request.user
     now = timezone.now()
-    mine = policy.visible_reviews(user).filter(reviewer_id=user.pk)
+    mine = policy.own_reviews(user)
     # The due dates of the open reviews only (CASE reads the task of an assigned review,
     # never of a closed one), counted with the sections in the same query.
     due = _review_due()  # built once: each query resolves its own copy
@@ -302,10 +306,21 @@ def review_list(request: HttpRequest) -> HttpResponse:
         "submitted": _("Rendues"),
         "declined": _("Déclinées"),
     }
-    sections = []
+    pages = []
     for key, condition, keys in REVIEW_SECTIONS:
-        rows_qs = mine.filter(condition).annotate(due_at=due).values(*REVIEW_ROW_VALUES, *REVIEW_SECTION_VALUES[key])
-        page = keyset_page(rows_qs, keys, request.GET.get("cursor") if paged == key else None, REVIEW_SECTION_SIZE)
+        keyed = mine.filter(condition).annotate(due_at=due).values(*REVIEW_KEY_VALUES)
+        pages.append(keyset_page(keyed, keys, request.GET.get("cursor") if paged == key else None, REVIEW_SECTION_SIZE))
+    # Then the shown reviews' columns and joins, every section's in one query.
+    shown = (
+        mine.filter(pk__in=[row["id"] for page in pages for row in page.rows])
+        .values(*REVIEW_ROW_VALUES, *dict.fromkeys(v for values in REVIEW_SECTION_VALUES.values() for v in values))
+        .order_by()
+    )
+    columns = {row["id"]: row for row in shown}
+    sections = []
+    for (key, _condition, _keys), page in zip(REVIEW_SECTIONS, pages, strict=True):
+        # A review gone between the two reads (none is ever deleted) is left out.
+        page.rows = [{**columns[row["id"]], **row} for row in page.rows if row["id"] in columns]
         sections.append(
             {"key": key, "title": titles[key], "rows": page.rows, "page": page, "count": counted[key],
              "query": f"section={key}"}
