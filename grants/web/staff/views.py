@@ -7,6 +7,7 @@ and ``views_staff_dashboard`` (instructors).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,7 +20,9 @@ from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, formats, timezone
+from django.utils.formats import localize
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -369,6 +372,39 @@ def _reviewer_choices(app: Application, candidates: evaluation.Candidates | None
     return choices
 
 
+def _candidate_rows(candidates: evaluation.Candidates) -> SafeString:
+    """The rows of the reviewers' table beside the assignment form (a reviewer of every
+    call per row: the template's loop was a third of a submitted application's page), as
+    the template wrote them: every text escaped, the numbers localized, the next due date
+    as ``|date:"SHORT_DATE_FORMAT"`` in the current time zone."""
+    e = html.escape
+    short = formats.get_format("SHORT_DATE_FORMAT")
+    none = e(_("aucun"))
+    out = []
+    for c in candidates.reviewers:
+        due = dateformat.format(timezone.localtime(c.next_due_at), short) if c.next_due_at else "—"
+        overdue = (
+            f'<span class="fr-badge fr-badge--error fr-badge--sm">{localize(c.overdue)}</span>' if c.overdue else "0"
+        )
+        if c.conflicts:
+            conflicts = " ".join(
+                f'<span class="fr-badge fr-badge--warning fr-badge--sm">{e(label)}</span>'
+                for label in c.conflict_labels
+            )
+        else:
+            conflicts = none
+        out.append(
+            f'\n                  <tr id="candidate-{e(c.username)}">'
+            f'\n                    <th scope="row">{e(c.name)} <span class="fr-hint-text">{e(c.username)}</span></th>'
+            f"\n                    <td>{localize(c.open_reviews)}</td>"
+            f"\n                    <td>{e(due)}</td>"
+            f"\n                    <td>{overdue}</td>"
+            f"\n                    <td>{conflicts}</td>"
+            "\n                  </tr>\n                "
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every text above escaped
+
+
 def _sessions(app: Application) -> list[CommitteeSession]:
     return list(
         CommitteeSession.objects.filter(call=app.call)
@@ -413,6 +449,7 @@ def application_context(
         [app],
         Prefetch("countries", queryset=Country.objects.order_by("name_fr")),
         Prefetch("budget_lines", queryset=BudgetLine.objects.select_related("country")),
+        "co_applicants",  # the page and the reviewers' conflicts
     )
     countries = list(app.countries.all())
     partners = list(app.partners.select_related("country"))
@@ -511,6 +548,7 @@ def application_context(
         "actions": actions,
         "assign_form": assign_form,
         "candidates": candidates,
+        "candidate_rows": _candidate_rows(candidates) if candidates and candidates.reviewers else "",
         "assign_unmet": unmet.get(services.ASSIGN_REVIEWER.name),
         "decision": decision,
         "decision_actions": decision_actions,
