@@ -37,6 +37,7 @@ from grants.models import (
     Call,
     CommitteeSession,
     Country,
+    Decision,
     OpinionRequest,
     Role,
 )
@@ -514,13 +515,21 @@ def application_context(
             services.ASSIGN_REVIEWER, app, candidates=candidates
         )
 
-    decision = policy.visible_decisions(user).filter(application=app).select_related("document").first()
+    # The application's decision, and whether the reader may see it, in one read: the page
+    # shows it when visible; the post-award section reads it (or its absence) from the
+    # application's reverse accessor, visible or not, as it always did.
+    row = (
+        Decision.objects.filter(application=app)
+        .annotate(visible=Exists(policy.visible_decisions(user).filter(pk=OuterRef("pk"))))
+        .select_related("document")
+        .first()
+    )
+    Application.decision.related.set_cached_value(app, row)
+    if row is not None:
+        row.application = app  # the page's application: its engine checks read it
+    decision = row if row is not None and row.visible else None
     decision_actions = {}
     if decision is not None:
-        # The page's application (its engine checks read it), and the application's
-        # decision for the post-award section (the same row: one query fewer each).
-        decision.application = app
-        Application.decision.related.set_cached_value(app, decision)
         decorate(decision, badge=DECISION_BADGES.get(decision.state, ""))
         decision_actions = {
             "sign": engine.available(services.DECISION_SIGN, decision, user),
@@ -553,7 +562,7 @@ def application_context(
         "decision": decision,
         "decision_actions": decision_actions,
         # Issued documents the policy lets this reader download (letters, evaluation summary…).
-        "documents": policy.application_documents(user, app, decision),
+        "documents": policy.application_documents(user, app, row),
     }
 
 
