@@ -15,6 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -29,9 +30,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from grants import budget, evaluation, policy, services
 from grants.documents.downloads import attachment_response
+from grants.machines import dossier
 from grants.models import (
     SESSION_DEFERRED,
     Application,
+    ApplicationPartner,
     Attachment,
     BudgetLine,
     Call,
@@ -435,6 +438,32 @@ def _members(app: Application) -> list[Any]:
     return members
 
 
+def _dossier(app: Application) -> None:
+    """The application's companions (countries, partners, budget lines, attachments,
+    co-applicants) and its call's questions, fetched once: one statement on PostgreSQL
+    (grants.machines.dossier, the submission's read), each partner and budget line given
+    its country from the countries read with them (one query more only for a country
+    outside them); a prefetch per companion elsewhere."""
+    if connection.vendor != "postgresql":
+        prefetch_related_objects(
+            [app],
+            Prefetch("countries", queryset=Country.objects.order_by("name_fr", "iso2")),
+            Prefetch("budget_lines", queryset=BudgetLine.objects.select_related("country")),
+            Prefetch("partners", queryset=ApplicationPartner.objects.select_related("country")),
+        )
+    dossier.prefetch(app)
+    if connection.vendor != "postgresql":
+        return
+    known = {country.pk: country for country in (*app.countries.all(), *app.call.eligible_countries.all())}
+    rows: list[Any] = [*app.partners.all(), *app.budget_lines.all()]
+    missing = {row.country_id for row in rows if row.country_id is not None and row.country_id not in known}
+    if missing:
+        known.update((country.pk, country) for country in Country.objects.filter(pk__in=missing))
+    for row in rows:
+        if row.country_id is not None:
+            type(row).country.field.set_cached_value(row, known[row.country_id])
+
+
 def application_context(
     request: HttpRequest,
     app: Application,
@@ -445,15 +474,11 @@ def application_context(
     user = request.user
     bound = bound or {}
     unmet = unmet or {}
-    # Read once for the page and the budget's figures and rules alike (each read them again).
-    prefetch_related_objects(
-        [app],
-        Prefetch("countries", queryset=Country.objects.order_by("name_fr")),
-        Prefetch("budget_lines", queryset=BudgetLine.objects.select_related("country")),
-        "co_applicants",  # the page and the reviewers' conflicts
-    )
+    # Read once for the page, the budget's figures and rules, the call's questions and the
+    # reviewers' conflicts alike (each read them again).
+    _dossier(app)
     countries = list(app.countries.all())
-    partners = list(app.partners.select_related("country"))
+    partners = list(app.partners.all())
     lines = list(app.budget_lines.all())
     figures = budget.figures(app, countries=countries)
     rules = budget.evaluate(app)
