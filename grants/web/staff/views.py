@@ -23,7 +23,9 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import dateformat, formats, timezone
 from django.utils.formats import localize
+from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -409,6 +411,47 @@ def _candidate_rows(candidates: evaluation.Candidates) -> SafeString:
     return mark_safe("".join(out))  # noqa: S308 - every text above escaped
 
 
+def _history_rows(entries: list[Any]) -> SafeString:
+    """The history table's rows (policy.history's entries, a long history's rows were a
+    tenth of the page), as the template wrote them: every text escaped, the time as
+    ``|date:"d/m/Y H:i"`` in the current time zone."""
+    e = conditional_escape
+    system = e(_("Système"))
+    out = []
+    for entry in entries:
+        at = template_localtime(entry.at)
+        states = (
+            f'<br><span class="staff-muted fr-text--sm">{e(entry.source_label)} → {e(entry.target_label)}</span>'
+            if entry.is_application and entry.source and entry.target
+            else ""
+        )
+        out.append(
+            "\n            <tr>"
+            f'\n              <td class="staff-nowrap">{at.day:02d}/{at.month:02d}/{at.year:04d} {at.hour:02d}:{at.minute:02d}</td>'
+            f"\n              <td>{e(entry.label)}{states}</td>"
+            f"\n              <td>{e(entry.by) if entry.by else system}"
+            f'<br><span class="staff-muted fr-text--sm">{e(entry.role_label)}</span></td>'
+            f'\n              <td class="staff-pre" lang="fr">{e(entry.comment or "")}</td>'
+            "\n            </tr>\n            "
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every text above escaped
+
+
+def _score_rows(scores: Any, reviews: list[Any]) -> list[tuple[Any, SafeString]]:
+    """Each criterion of the score table with its reviews' cells (``4/5``, empty when a
+    review has no score for it), as the template's loop over every review's scores for
+    every criterion wrote them."""
+    rows = []
+    for criterion in scores.criteria:
+        cells = []
+        for review in reviews:
+            given = review.scores if isinstance(review.scores, dict) else {}
+            cell = f"{conditional_escape(localize(given[criterion.code]))}/5" if criterion.code in given else ""
+            cells.append(f"<td>{cell}</td>")
+        rows.append((criterion, mark_safe("".join(cells))))  # noqa: S308 - the scores escaped
+    return rows
+
+
 def _sessions(app: Application) -> list[CommitteeSession]:
     return list(
         CommitteeSession.objects.filter(call=app.call)
@@ -561,6 +604,7 @@ def application_context(
             "record": engine.available(services.DECISION_RECORD, decision, user),
         }
 
+    history = policy.history(user, app)
     return {
         "consensus_offered": engine.offered(services.RECORD_CONSENSUS, app, user),
         "app": app,
@@ -578,7 +622,9 @@ def application_context(
         "show_opinions": policy.is_staff_user(user),
         "reviews": reviews,
         "scores": scores,
-        "history": policy.history(user, app),
+        "score_rows": _score_rows(scores, reviews) if reviews else [],
+        "history": history,
+        "history_rows": _history_rows(history),
         "actions": actions,
         "assign_form": assign_form,
         "candidates": candidates,
