@@ -86,7 +86,7 @@ def reviewer_candidates(application: Application, *, now: dt.datetime | None = N
     holders = RoleGrant.objects.filter(role=Role.REVIEWER, user__is_active=True).values("user_id")
     reviewers: dict[int, Candidate] = {}
     roles: list[tuple[int, Any, Any, Any]] = []
-    for user_id, role, call_id, username, first_name, last_name, *scope in (
+    for user_id, role, call_id, username, first_name, last_name, organisation_id, organisation_region, region_id in (
         RoleGrant.objects.filter(user_id__in=holders)
         .order_by("user__username", "pk")
         .values_list(
@@ -101,7 +101,7 @@ def reviewer_candidates(application: Application, *, now: dt.datetime | None = N
             "region_id",
         )
     ):
-        roles.append((user_id, *scope))
+        roles.append((user_id, organisation_id, organisation_region, region_id))
         if role != Role.REVIEWER or user_id in assigned or user_id in reviewers:
             continue
         if call_id is not None and call_id != app.call_id:

@@ -25,7 +25,6 @@ from django.utils import dateformat, formats, timezone
 from django.utils.formats import localize
 from django.utils.html import conditional_escape
 from django.utils.safestring import SafeString, mark_safe
-from django.utils.timezone import template_localtime
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -419,7 +418,7 @@ def _history_rows(entries: list[Any]) -> SafeString:
     system = e(_("Système"))
     out = []
     for entry in entries:
-        at = template_localtime(entry.at)
+        at = timezone.localtime(entry.at)  # what the template's |date did
         states = (
             f'<br><span class="staff-muted fr-text--sm">{e(entry.source_label)} → {e(entry.target_label)}</span>'
             if entry.is_application and entry.source and entry.target
