@@ -7,6 +7,7 @@ and ``views_staff_dashboard`` (instructors).
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -383,18 +384,22 @@ def _candidate_rows(candidates: evaluation.Candidates) -> SafeString:
     the template wrote them: every text escaped, the numbers localized, the next due date
     as ``|date:"SHORT_DATE_FORMAT"`` in the current time zone."""
     e = html.escape
-    short = formats.get_format("SHORT_DATE_FORMAT")
+    short = formats.get_format("SHORT_DATE_FORMAT")  # a date's format: the day is enough
+    days: dict[dt.date, str] = {}
+    labels = {code: e(str(label)) for code, label in evaluation.CONFLICT_LABELS.items()}  # once a page
     none = e(_("aucun"))
     out = []
     for c in candidates.reviewers:
-        due = dateformat.format(timezone.localtime(c.next_due_at), short) if c.next_due_at else "—"
+        due = "—"
+        if c.next_due_at:
+            day = timezone.localtime(c.next_due_at).date()
+            due = days.get(day) or days.setdefault(day, e(dateformat.format(day, short)))
         overdue = (
             f'<span class="fr-badge fr-badge--error fr-badge--sm">{localize(c.overdue)}</span>' if c.overdue else "0"
         )
         if c.conflicts:
             conflicts = " ".join(
-                f'<span class="fr-badge fr-badge--warning fr-badge--sm">{e(label)}</span>'
-                for label in c.conflict_labels
+                f'<span class="fr-badge fr-badge--warning fr-badge--sm">{labels[code]}</span>' for code in c.conflicts
             )
         else:
             conflicts = none
@@ -402,7 +407,7 @@ def _candidate_rows(candidates: evaluation.Candidates) -> SafeString:
             f'\n                  <tr id="candidate-{e(c.username)}">'
             f'\n                    <th scope="row">{e(c.name)} <span class="fr-hint-text">{e(c.username)}</span></th>'
             f"\n                    <td>{localize(c.open_reviews)}</td>"
-            f"\n                    <td>{e(due)}</td>"
+            f"\n                    <td>{due}</td>"
             f"\n                    <td>{overdue}</td>"
             f"\n                    <td>{conflicts}</td>"
             "\n                  </tr>\n                "
