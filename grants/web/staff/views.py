@@ -7,6 +7,8 @@ and ``views_staff_dashboard`` (instructors).
 
 from __future__ import annotations
 
+import datetime as dt
+import html
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,26 +16,33 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, prefetch_related_objects
 from django.db.models.expressions import RawSQL
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, formats, timezone
+from django.utils.formats import localize
+from django.utils.html import conditional_escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from grants import budget, evaluation, policy, services
 from grants.documents.downloads import attachment_response
+from grants.machines import dossier
 from grants.models import (
     SESSION_DEFERRED,
     Application,
+    ApplicationPartner,
     Attachment,
     BudgetLine,
     Call,
     CommitteeSession,
     Country,
+    Decision,
     OpinionRequest,
     Role,
 )
@@ -369,6 +378,84 @@ def _reviewer_choices(app: Application, candidates: evaluation.Candidates | None
     return choices
 
 
+def _candidate_rows(candidates: evaluation.Candidates) -> SafeString:
+    """The rows of the reviewers' table beside the assignment form (a reviewer of every
+    call per row: the template's loop was a third of a submitted application's page), as
+    the template wrote them: every text escaped, the numbers localized, the next due date
+    as ``|date:"SHORT_DATE_FORMAT"`` in the current time zone."""
+    e = html.escape
+    short = formats.get_format("SHORT_DATE_FORMAT")  # a date's format: the day is enough
+    days: dict[dt.date, str] = {}
+    labels = {code: e(str(label)) for code, label in evaluation.CONFLICT_LABELS.items()}  # once a page
+    none = e(_("aucun"))
+    out = []
+    for c in candidates.reviewers:
+        due = "—"
+        if c.next_due_at:
+            day = timezone.localtime(c.next_due_at).date()
+            due = days.get(day) or days.setdefault(day, e(dateformat.format(day, short)))
+        overdue = (
+            f'<span class="fr-badge fr-badge--error fr-badge--sm">{localize(c.overdue)}</span>' if c.overdue else "0"
+        )
+        if c.conflicts:
+            conflicts = " ".join(
+                f'<span class="fr-badge fr-badge--warning fr-badge--sm">{labels[code]}</span>' for code in c.conflicts
+            )
+        else:
+            conflicts = none
+        out.append(
+            f'\n                  <tr id="candidate-{e(c.username)}">'
+            f'\n                    <th scope="row">{e(c.name)} <span class="fr-hint-text">{e(c.username)}</span></th>'
+            f"\n                    <td>{localize(c.open_reviews)}</td>"
+            f"\n                    <td>{due}</td>"
+            f"\n                    <td>{overdue}</td>"
+            f"\n                    <td>{conflicts}</td>"
+            "\n                  </tr>\n                "
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every text above escaped
+
+
+def _history_rows(entries: list[Any]) -> SafeString:
+    """The history table's rows (policy.history's entries, a long history's rows were a
+    tenth of the page), as the template wrote them: every text escaped, the time as
+    ``|date:"d/m/Y H:i"`` in the current time zone."""
+    e = conditional_escape
+    system = e(_("Système"))
+    out = []
+    for entry in entries:
+        at = timezone.localtime(entry.at)  # what the template's |date did
+        states = (
+            f'<br><span class="staff-muted fr-text--sm">{e(entry.source_label)} → {e(entry.target_label)}</span>'
+            if entry.is_application and entry.source and entry.target
+            else ""
+        )
+        out.append(
+            "\n            <tr>"
+            f'\n              <td class="staff-nowrap">{at.day:02d}/{at.month:02d}/{at.year:04d} {at.hour:02d}:{at.minute:02d}</td>'
+            f"\n              <td>{e(entry.label)}{states}</td>"
+            f"\n              <td>{e(entry.by) if entry.by else system}"
+            f'<br><span class="staff-muted fr-text--sm">{e(entry.role_label)}</span></td>'
+            f'\n              <td class="staff-pre" lang="fr">{e(entry.comment or "")}</td>'
+            "\n            </tr>\n            "
+        )
+    return mark_safe("".join(out))  # noqa: S308 - every text above escaped
+
+
+def _score_rows(scores: Any, reviews: list[Any]) -> list[tuple[Any, SafeString]]:
+    """Each criterion of the score table with its reviews' cells (``4/5``, empty when a
+    review has no score for it), as the template's loop over every review's scores for
+    every criterion wrote them."""
+    rows = []
+    for criterion in scores.criteria:
+        cells = []
+        for review in reviews:
+            given = review.scores if isinstance(review.scores, dict) else {}
+            cell = f"{conditional_escape(localize(given[criterion.code]))}/5" if criterion.code in given else ""
+            cells.append(f"<td>{cell}</td>")
+        rows.append((criterion, mark_safe("".join(cells))))  # noqa: S308 - the scores escaped
+    return rows
+
+
 def _sessions(app: Application) -> list[CommitteeSession]:
     return list(
         CommitteeSession.objects.filter(call=app.call)
@@ -398,6 +485,32 @@ def _members(app: Application) -> list[Any]:
     return members
 
 
+def _dossier(app: Application) -> None:
+    """The application's companions (countries, partners, budget lines, attachments,
+    co-applicants) and its call's questions, fetched once: one statement on PostgreSQL
+    (grants.machines.dossier, the submission's read), each partner and budget line given
+    its country from the countries read with them (one query more only for a country
+    outside them); a prefetch per companion elsewhere."""
+    if connection.vendor != "postgresql":
+        prefetch_related_objects(
+            [app],
+            Prefetch("countries", queryset=Country.objects.order_by("name_fr", "iso2")),
+            Prefetch("budget_lines", queryset=BudgetLine.objects.select_related("country")),
+            Prefetch("partners", queryset=ApplicationPartner.objects.select_related("country")),
+        )
+    dossier.prefetch(app)
+    if connection.vendor != "postgresql":
+        return
+    known = {country.pk: country for country in (*app.countries.all(), *app.call.eligible_countries.all())}
+    rows: list[Any] = [*app.partners.all(), *app.budget_lines.all()]
+    missing = {row.country_id for row in rows if row.country_id is not None and row.country_id not in known}
+    if missing:
+        known.update((country.pk, country) for country in Country.objects.filter(pk__in=missing))
+    for row in rows:
+        if row.country_id is not None:
+            type(row).country.field.set_cached_value(row, known[row.country_id])
+
+
 def application_context(
     request: HttpRequest,
     app: Application,
@@ -408,14 +521,11 @@ def application_context(
     user = request.user
     bound = bound or {}
     unmet = unmet or {}
-    # Read once for the page and the budget's figures and rules alike (each read them again).
-    prefetch_related_objects(
-        [app],
-        Prefetch("countries", queryset=Country.objects.order_by("name_fr")),
-        Prefetch("budget_lines", queryset=BudgetLine.objects.select_related("country")),
-    )
+    # Read once for the page, the budget's figures and rules, the call's questions and the
+    # reviewers' conflicts alike (each read them again).
+    _dossier(app)
     countries = list(app.countries.all())
-    partners = list(app.partners.select_related("country"))
+    partners = list(app.partners.all())
     lines = list(app.budget_lines.all())
     figures = budget.figures(app, countries=countries)
     rules = budget.evaluate(app)
@@ -477,19 +587,28 @@ def application_context(
             services.ASSIGN_REVIEWER, app, candidates=candidates
         )
 
-    decision = policy.visible_decisions(user).filter(application=app).select_related("document").first()
+    # The application's decision, and whether the reader may see it, in one read: the page
+    # shows it when visible; the post-award section reads it (or its absence) from the
+    # application's reverse accessor, visible or not, as it always did.
+    row = (
+        Decision.objects.filter(application=app)
+        .annotate(visible=Exists(policy.visible_decisions(user).filter(pk=OuterRef("pk"))))
+        .select_related("document")
+        .first()
+    )
+    Application.decision.related.set_cached_value(app, row)
+    if row is not None:
+        row.application = app  # the page's application: its engine checks read it
+    decision = row if row is not None and row.visible else None
     decision_actions = {}
     if decision is not None:
-        # The page's application (its engine checks read it), and the application's
-        # decision for the post-award section (the same row: one query fewer each).
-        decision.application = app
-        Application.decision.related.set_cached_value(app, decision)
         decorate(decision, badge=DECISION_BADGES.get(decision.state, ""))
         decision_actions = {
             "sign": engine.available(services.DECISION_SIGN, decision, user),
             "record": engine.available(services.DECISION_RECORD, decision, user),
         }
 
+    history = policy.history(user, app)
     return {
         "consensus_offered": engine.offered(services.RECORD_CONSENSUS, app, user),
         "app": app,
@@ -507,15 +626,18 @@ def application_context(
         "show_opinions": policy.is_staff_user(user),
         "reviews": reviews,
         "scores": scores,
-        "history": policy.history(user, app),
+        "score_rows": _score_rows(scores, reviews) if reviews else [],
+        "history": history,
+        "history_rows": _history_rows(history),
         "actions": actions,
         "assign_form": assign_form,
         "candidates": candidates,
+        "candidate_rows": _candidate_rows(candidates) if candidates and candidates.reviewers else "",
         "assign_unmet": unmet.get(services.ASSIGN_REVIEWER.name),
         "decision": decision,
         "decision_actions": decision_actions,
         # Issued documents the policy lets this reader download (letters, evaluation summary…).
-        "documents": policy.application_documents(user, app, decision),
+        "documents": policy.application_documents(user, app, row),
     }
 
 
