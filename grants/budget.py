@@ -85,6 +85,16 @@ def cap_rate(call: Call, countries: list[Country], lines_by_country: dict[str | 
     return weighted / total
 
 
+def rates(
+    call: Call, countries: list[Country], lines_by_country: dict[str | None, Decimal], requested: Decimal
+) -> tuple[Decimal | None, Decimal | None]:
+    """``(requested rate, cap rate)`` of ``figures`` from the budget lines' totals by
+    country (``None`` for the lines tied to no country): what a list's row shows without
+    reading each line (the committee's agenda sums them in SQL, exactly)."""
+    total = sum(lines_by_country.values(), ZERO)
+    return ((requested / total) if total > 0 else None), cap_rate(call, countries, lines_by_country)
+
+
 def figures(application: Application, *, countries: Iterable[Country] | None = None) -> BudgetFigures:
     lines = list(application.budget_lines.all())
     country_list = list(countries if countries is not None else application.countries.all())
@@ -94,8 +104,8 @@ def figures(application: Application, *, countries: Iterable[Country] | None = N
     for line in lines:
         years[line.year] += line.amount
         by_country[line.country_id] += line.amount
-    rate = cap_rate(application.call, country_list, by_country)
     requested = application.requested_amount
+    requested_rate, rate = rates(application.call, country_list, by_country, requested)
     members = members_contribution(application)
     return BudgetFigures(
         total_expenses=total,
@@ -107,7 +117,7 @@ def figures(application: Application, *, countries: Iterable[Country] | None = N
         members_contribution=members,
         cap_rate=rate,
         cap_amount=(rate * total).quantize(CENT, rounding=ROUND_HALF_UP) if rate is not None else None,
-        requested_rate=(requested / total) if total > 0 else None,
+        requested_rate=requested_rate,
         years=dict(sorted(years.items())),
     )
 

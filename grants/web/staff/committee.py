@@ -3,27 +3,39 @@ outcomes of a whole agenda at once (all or nothing)."""
 
 from __future__ import annotations
 
+import html
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.template.loader import render_to_string
 from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from grants import budget, evaluation, policy, search, services
-from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
+from grants.models import (
+    ZERO,
+    Application,
+    BudgetLine,
+    Call,
+    CommitteeSession,
+    Country,
+    Decision,
+    OpinionRequest,
+    Review,
+    Role,
+)
 from grants.scoring import score_summary
-from grants.templatetags.french_format import decimal_fr
+from grants.templatetags.french_format import decimal_fr, euros, percent_fr
 from grants.variants import variant_for
 from grants.web.rows import url_maker
 from grants.web.staff.common import (
@@ -32,7 +44,6 @@ from grants.web.staff.common import (
     VERDICT_BADGES,
     Key,
     apply_errors,
-    decorate,
     keyset_page,
     staff_render,
     staff_view,
@@ -108,57 +119,62 @@ def session_list(request: HttpRequest) -> HttpResponse:
 # --- the agenda -----------------------------------------------------------------------------
 
 
+class AgendaReview(NamedTuple):
+    """A submitted review as the score's calculator reads it (grants.scoring.Scored)."""
+
+    state: str
+    scores: dict[str, Any]
+    recommendation: str
+
+
 @dataclass
 class AgendaRow:
-    app: Application
+    """One application of the agenda, from its values (``AGENDA_VALUES``): no model
+    instance per row."""
+
+    app: dict[str, Any]
     form: OutcomeRowForm | None
-    figures: budget.BudgetFigures
-    opinions: list[Any]
+    requested_rate: Decimal | None
+    cap_rate: Decimal | None
+    countries: list[str]
+    opinions: list[dict[str, Any]]
     scores: Any
     errors: list[str] = field(default_factory=list)
     joint_fund: bool = False  # the call's variant records the partner government's part
     # The decision's controls built once in Python (grants.web.staff.committee.
-    # _outcome_controls); empty: the template renders the form (errors, joint funds).
+    # _outcome_controls); empty: the form is rendered by grants/staff/_outcome_form.html
+    # (errors, joint funds).
     controls: str = ""
 
     @property
+    def pk(self) -> Any:
+        return self.app["id"]
+
+    @property
     def pending(self) -> bool:
-        return self.app.state == Application.State.IN_COMMITTEE
+        return self.app["state"] == Application.State.IN_COMMITTEE
 
 
-def _total_expenses() -> Coalesce:
-    lines = (
-        BudgetLine.objects.filter(application=OuterRef("pk"))
-        .order_by()
-        .values("application")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return Coalesce(Subquery(lines), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2))
+#: The columns an agenda row shows (and its decision's, when it has one).
+AGENDA_VALUES = (
+    "id",
+    "reference",
+    "title",
+    "requested_amount",
+    "state",
+    "call_id",
+    "organisation__name",
+    "decision__id",
+    "decision__amount",
+    "decision__partner_amount",
+    "decision__state",
+)
 
 
-def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Application]:
-    """The session's applications with everything a row shows, in a constant number of
-    queries: the opinions and reviews the user may read, countries and budget lines."""
-    return (
-        policy.visible_applications(user, Application.objects.filter(session=session))
-        .select_related("call", "organisation", "decision")
-        .prefetch_related(
-            Prefetch("countries", queryset=Country.objects.order_by("iso2")),
-            "budget_lines",
-            Prefetch(
-                "opinion_requests",
-                queryset=policy.visible_opinion_requests(user).select_related("country", "region").order_by("pk"),
-                to_attr="visible_opinions",
-            ),
-            Prefetch(
-                "reviews",
-                queryset=policy.visible_reviews(user).filter(state=Review.State.SUBMITTED).order_by("pk"),
-                to_attr="submitted_reviews",
-            ),
-        )
-        .order_by("reference")
-    )
+def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Any]:
+    """The session's applications the user may see, as the values a row shows; the
+    countries, budget lines, opinions and reviews of a page are read by its ids."""
+    return policy.visible_applications(user, Application.objects.filter(session=session)).values(*AGENDA_VALUES)
 
 
 #: Rows of the agenda and of the ranking per page: the ranking is the committee's working
@@ -202,8 +218,8 @@ def _agenda_cursor(raw: str | None) -> tuple[bool, list[Any]] | None:
         return None
 
 
-def _agenda_key(app: Application) -> str:
-    return f"{app.reference or ''}~{app.pk}"
+def _agenda_key(app: dict[str, Any]) -> str:
+    return f"{app['reference'] or ''}~{app['id']}"
 
 
 def _agenda_page(user: Any, session: CommitteeSession, cursor: str | None, data: Any = None) -> AgendaPage:
@@ -214,41 +230,184 @@ def _agenda_page(user: Any, session: CommitteeSession, cursor: str | None, data:
     part = search.keyset_slice(_agenda_queryset(user, session), AGENDA_KEYS, values, AGENDA_SIZE, backwards=backwards)
     apps = part.rows
     return AgendaPage(
-        rows=_agenda_rows(apps, data),
+        rows=_agenda_rows(user, session, apps, data),
         cursor=(cursor or "") if position is not None else "",
         previous_cursor="p~" + _agenda_key(apps[0]) if part.has_previous else None,
         next_cursor="n~" + _agenda_key(apps[-1]) if part.has_next else None,
     )
 
 
-def _agenda_rows(apps: list[Application], data: Any = None) -> list[AgendaRow]:
+def _agenda_rows(user: Any, session: CommitteeSession, apps: list[dict[str, Any]], data: Any = None) -> list[AgendaRow]:
+    """The page's rows from its values: its applications' countries, budget totals by
+    country, the opinions and the submitted reviews the user may read, one query each."""
+    ids = [app["id"] for app in apps]
+    if not ids:
+        return []
+    calls = {session.call_id: session.call}
+    others = {app["call_id"] for app in apps} - calls.keys()
+    if others:  # an agenda holds its session's call's applications; read any other once
+        calls.update(Call.objects.in_bulk(others))
+    countries: dict[Any, list[Country]] = {}
+    name = Country.name_field()
+    for app_id, iso2, country_name, tier in (
+        Application.countries.through.objects.filter(application_id__in=ids)
+        .order_by("application_id", "country_id")
+        .values_list("application_id", "country_id", f"country__{name}", "country__tier")
+    ):
+        countries.setdefault(app_id, []).append(Country(iso2=iso2, tier=tier, **{name: country_name}))
+    lines: dict[Any, dict[str | None, Decimal]] = {}
+    for app_id, country_id, total in (
+        BudgetLine.objects.filter(application_id__in=ids)
+        .order_by()
+        .values_list("application_id", "country_id")
+        .annotate(total=Sum("amount"))
+        .values_list("application_id", "country_id", "total")
+    ):
+        lines.setdefault(app_id, {})[country_id] = total
+    opinions: dict[Any, list[Any]] = {}
+    for opinion in (
+        policy.visible_opinion_requests(user)
+        .filter(application_id__in=ids)
+        .order_by("pk")
+        .values("application_id", "country_id", "region__short", "verdict", "state")
+    ):
+        opinions.setdefault(opinion["application_id"], []).append(opinion)
+    reviews: dict[Any, list[AgendaReview]] = {}
+    for app_id, state, scores, recommendation in (
+        policy.visible_reviews(user)
+        .filter(application_id__in=ids, state=Review.State.SUBMITTED)
+        .order_by("pk")
+        .values_list("application_id", "state", "scores", "recommendation")
+    ):
+        reviews.setdefault(app_id, []).append(AgendaReview(state, scores, recommendation))
     rows = []
     for app in apps:
-        countries = list(app.countries.all())
-        figures = budget.figures(app, countries=countries)
+        pk = app["id"]
+        call = calls[app["call_id"]]
+        shown = countries.get(pk, [])
+        requested_rate, cap_rate = budget.rates(call, shown, lines.get(pk, {}), app["requested_amount"])
         form = None
-        joint_fund = variant_for(app.call).partner_validation
-        if app.state == Application.State.IN_COMMITTEE:
-            form = OutcomeRowForm(data, prefix=str(app.pk), initial={"amount": decimal_fr(app.requested_amount)})
+        joint_fund = variant_for(call).partner_validation
+        if app["state"] == Application.State.IN_COMMITTEE:
+            form = OutcomeRowForm(data, prefix=str(pk), initial={"amount": decimal_fr(app["requested_amount"])})
             form.joint_fund = joint_fund
-        decorate(app, badge=STATE_BADGES.get(app.state, ""))
-        decision = getattr(app, "decision", None) if hasattr(app, "decision") else None
-        if decision is not None:
-            decision.badge = DECISION_BADGES.get(decision.state, "")
-        opinions: list[Any] = getattr(app, "visible_opinions", [])
-        for opinion in opinions:
-            decorate(opinion, badge=VERDICT_BADGES.get(opinion.verdict, ""))
         rows.append(
             AgendaRow(
                 app=app,
                 form=form,
-                figures=figures,
-                opinions=opinions,
-                scores=score_summary(app.call.scoring_criteria, getattr(app, "submitted_reviews", [])),
+                requested_rate=requested_rate,
+                cap_rate=cap_rate,
+                countries=[country.name for country in shown],
+                opinions=opinions.get(pk, []),
+                scores=score_summary(call.scoring_criteria, reviews.get(pk, [])),
                 joint_fund=joint_fund,
             )
         )
     return rows
+
+
+class _RowLabels:
+    """The agenda rows' labels, translated once for a page."""
+
+    def __init__(self) -> None:
+        self.states = {code: str(label) for code, label in Application.State.choices}
+        self.decision_states = {code: str(label) for code, label in Decision.State.choices}
+        self.verdicts = {code: str(label) for code, label in OpinionRequest.Verdict.choices}
+        self.opinion_states = {code: str(label) for code, label in OpinionRequest.State.choices}
+        self.cap = _("plafond")
+        self.partner = _("gouvernement partenaire")
+
+
+def _agenda_rows_html(rows: list[AgendaRow]) -> SafeString:
+    """The agenda's rows, rendered here rather than by the template (fifty rows of nested
+    loops and filters were a third of the page), as the template wrote them. Every text
+    read from the database is escaped (``html.escape``: what ``django.utils.html.escape``
+    does); the amounts, rates and scores go through the template's own filters. A form
+    the controls do not cover (errors, joint funds) is rendered by its template."""
+    e = html.escape
+    labels = _RowLabels()
+    href = url_maker("staff-application", "uuid")
+    out = []
+    for row in rows:
+        app = row.app
+        pk = str(app["id"])
+        countries = ", ".join(e(name) for name in row.countries)
+        rate = ""
+        if row.requested_rate is not None and row.requested_rate <= 1:
+            rate = percent_fr(row.requested_rate)
+        if row.cap_rate is not None:
+            rate += f" / {e(labels.cap)} {percent_fr(row.cap_rate)}"
+        opinions = "".join(
+            '<p class="fr-mb-1v">'
+            f"{e(str(o['country_id'] if o['country_id'] else o['region__short'] or ''))} : "
+            + (
+                f'<span class="fr-badge fr-badge--sm {VERDICT_BADGES.get(o["verdict"], "")}">'
+                f"{e(labels.verdicts.get(o['verdict'], o['verdict']))}</span>"
+                if o["verdict"]
+                else e(labels.opinion_states.get(o["state"], o["state"]))
+            )
+            + "</p>"
+            for o in row.opinions
+        )
+        scores = row.scores
+        if scores.average is not None:
+            # The count's phrase is {% blocktranslate count %}'s: the page's own text.
+            count = ngettext("%(n)s évaluation", "%(n)s évaluations", scores.count) % {"n": scores.count}
+            score = (
+                f'<strong>{decimal_fr(scores.average, 1)}/5</strong> <span class="staff-muted">({count})</span>'
+                f"<br>{e(scores.recommendation_text)}"
+            )
+        else:
+            score = "—"
+        if row.form is not None:
+            controls = row.controls or _outcome_form(row)
+            errors = ""
+            if row.errors:
+                errors = (
+                    '<div class="fr-messages-group" role="alert">'
+                    + "".join(f'<p class="fr-message fr-message--error">{e(str(m))}</p>' for m in row.errors)
+                    + "</div>"
+                )
+            cell = f"\n                {controls}\n                {errors}\n              "
+        else:
+            state = app["state"]
+            decision = ""
+            if app["decision__id"] is not None:
+                partner = app["decision__partner_amount"]
+                joint = f" + {euros(partner)} ({e(labels.partner)})" if row.joint_fund and partner else ""
+                decided = app["decision__state"]
+                decision = (
+                    f"<br>{euros(app['decision__amount'])}{joint} — "
+                    f'<span class="fr-badge fr-badge--sm {DECISION_BADGES.get(decided, "")}">'
+                    f"{e(labels.decision_states.get(decided, decided))}</span>"
+                )
+            cell = (
+                f'\n                <span class="fr-badge fr-badge--sm {STATE_BADGES.get(state, "")}">'
+                f"{e(labels.states.get(state, state))}</span>\n                {decision}\n              "
+            )
+        out.append(
+            f'\n          <tr id="row-{pk}"{_OVERDUE if row.errors else ""}>\n'
+            f'            <td class="staff-title"><a class="fr-link" href="{e(href(app["id"]))}">'
+            f"<strong>{e(str(app['reference']))}</strong></a><br>{e(str(app['title']))}<br>"
+            f'<span class="staff-muted">{e(str(app["organisation__name"]))} — {countries}</span></td>\n'
+            f'            <td class="staff-amount">{euros(app["requested_amount"])}<br>'
+            f'<span class="staff-muted">{rate}</span></td>\n'
+            f"            <td>{opinions or '—'}</td>\n"
+            f"            <td>{score}</td>\n"
+            f'            <td class="staff-decision-cell">\n              {cell}\n            </td>\n'
+            "          </tr>\n        "
+        )
+    # Every interpolated text was escaped just above (the rest is this function's markup).
+    return mark_safe("".join(out))  # noqa: S308
+
+
+_OVERDUE = ' class="staff-overdue"'
+
+
+def _outcome_form(row: AgendaRow) -> str:
+    """A row's form with its errors or its joint fund's partner field, by its template."""
+    html_ = render_to_string("grants/staff/_outcome_form.html", {"row": row}).removesuffix("\n")
+    return "\n                " + html_  # the template's indentation, as the page wrote it
 
 
 def _control_labels() -> dict[str, Any]:
@@ -395,7 +554,7 @@ def _agenda_response(
     rows = agenda.rows
     labels: dict[str, Any] = {}
     for row in rows:
-        row.errors = (row_errors or {}).get(str(row.app.pk), [])
+        row.errors = (row_errors or {}).get(str(row.pk), [])
         if row.form is not None and data is not None:
             row.form.is_valid()
         if row.form is not None and not row.joint_fund and not (row.form.is_bound and row.form.errors):
@@ -404,6 +563,7 @@ def _agenda_response(
     context = {
         "session": session,
         "rows": rows,
+        "agenda_rows": _agenda_rows_html(rows),
         "agenda": agenda,
         "agenda_counts": _agenda_counts(user, session),
         "pending": [r for r in rows if r.pending],
