@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -321,9 +321,10 @@ def tranche_schedule(amount: Decimal, years: dict[int, Decimal], *, exact: bool 
 # --- the session's ranking --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RankedApplication:
-    application: Application
+class RankedApplication(NamedTuple):
+    """One row of a ranking (a tuple: an agenda of 9,000 applications makes 9,000)."""
+
+    application: Any  # an Application, or an agenda's values (grants.evaluation.AgendaEntry)
     weighted_score: Decimal | None  # the consensus's weighted score (grants.scoring), None without one
     requested: Decimal
     cumulative_requested: Decimal
@@ -357,7 +358,9 @@ def ranking(
     is at most the available envelope (one that fits exactly is within).
 
     Order (ties): the higher consensus weighted score (none: after every scored one), then
-    the lower requested amount, then the earlier submission, then the reference."""
+    the lower requested amount, then the earlier submission (none: after every submitted
+    one), then the reference. ``submitted_at`` is compared as given: a datetime, or the
+    instant as a number (an agenda read as values: its seconds since the epoch, exact)."""
     apps = list(applications)
     if sheets is None:
         sheets = dict(
@@ -365,13 +368,13 @@ def ranking(
         )
     criteria = call.scoring_criteria
     scored = [(a, weighted_score(sheets[a.pk], criteria) if a.pk in sheets else None) for a in apps]
-    far = "9999"
     scored.sort(
         key=lambda pair: (
             pair[1] is None,
             -(pair[1] or ZERO),
             pair[0].requested_amount,
-            pair[0].submitted_at.isoformat() if pair[0].submitted_at else far,
+            pair[0].submitted_at is None,
+            pair[0].submitted_at or 0,  # compared only with another submission's instant
             pair[0].reference or "",
         )
     )

@@ -598,22 +598,35 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
     start = max(start, 1)
     start -= (start - 1) % RANKING_SIZE  # a page's first rank: 1, 101, 201…
     if session.frozen_ranking is None:
-        agenda = visible.exclude(reference__isnull=True).order_by("reference_number", "reference")
-        ranked = evaluation.session_ranking(session, evaluation.agenda_entries(agenda))
-        within = [row.within_envelope for row in ranked.rows]
+        # The whole agenda is ranked from four values per application; only the page's
+        # rows are converted, and only their titles read.
+        agenda = evaluation.agenda_entries(
+            visible.exclude(reference__isnull=True).order_by("reference_number", "reference"), labels=False
+        )
+
+        def page(first: int) -> tuple[evaluation.SessionRanking, list[bool]]:
+            return evaluation.live_ranking_page(session, agenda, first, RANKING_SIZE)
+
     else:
         # Closed: the ranking frozen at the close (the minutes), never recomputed; only
         # the page's rows of its up to 9,000 are converted.
-        ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
+        def page(first: int) -> tuple[evaluation.SessionRanking, list[bool]]:
+            return evaluation.frozen_ranking_page(session, visible, first, RANKING_SIZE)
+
+    ranked, within = page(start - 1)
     total = len(within)
     line_at = next((index for index, inside in enumerate(within) if not inside), None)
     if start > max(total, 1):  # beyond the end: the last page
         start = max(total - 1, 0) // RANKING_SIZE * RANKING_SIZE + 1
-        if ranked.frozen:
-            ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
+        ranked, within = page(start - 1)
+    shown = range(start - 1, min(start - 1 + RANKING_SIZE, total))
+    titles = {}
+    if not ranked.frozen:
+        ids = [ranked.rows[index].application for index in shown]
+        titles = {str(pk): title for pk, title in Application.objects.filter(pk__in=ids).values_list("pk", "title")}
     href = url_maker("staff-application", "uuid")
     lines = []
-    for index in range(start - 1, min(start - 1 + RANKING_SIZE, total)):
+    for index in shown:
         row = ranked.rows[index]
         lines.append(
             {
@@ -621,11 +634,13 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
                 "href": href(row.application),
                 "line_before": not within[index] and (index == 0 or within[index - 1]),
                 **row._asdict(),
+                **({"title": titles.get(row.application, "")} if titles else {}),
             }
         )
     end = start + len(lines) - 1
     return {
         "ranking": lines,
+        "ranking_rows": _ranking_rows_html(lines),
         "ranking_available": ranked.available,
         "ranking_frozen_at": ranked.frozen_at,
         "ranking_page": {
@@ -639,6 +654,32 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
             "line_page": line_at + 1 - line_at % RANKING_SIZE if line_at is not None else None,
         },
     }
+
+
+def _ranking_rows_html(lines: list[dict[str, Any]]) -> SafeString:
+    """The ranking's page of rows, rendered here rather than by the template, as it wrote
+    them; every text read from the database (or the frozen ranking) is escaped."""
+    e = html.escape
+    limit = _("Limite de l'enveloppe")  # the page's own text, as {% translate %} writes it
+    line = f'<tr class="staff-envelope-line" id="envelope-line"><td colspan="5"><strong>{limit}</strong></td></tr>'
+    out = []
+    for row in lines:
+        score = row["weighted_score"]
+        out.append(
+            f"{line if row['line_before'] else ''}\n"
+            f'        <tr id="rank-{e(row["application"])}"{"" if row["within_envelope"] else _MUTED}>\n'
+            f"          <td>{row['rank']}</td>\n"
+            f'          <td><a class="fr-link" href="{e(row["href"])}">{e(row["reference"])}</a> — {e(row["title"])}</td>\n'
+            f"          <td>{'—' if score is None else decimal_fr(score, 1) + '/5'}</td>\n"
+            f"          <td>{euros(row['requested'])}</td>\n"
+            f"          <td>{euros(row['cumulative_requested'])}</td>\n"
+            "        </tr>\n      "
+        )
+    # Every interpolated text was escaped just above (the rest is this function's markup).
+    return mark_safe("".join(out))  # noqa: S308
+
+
+_MUTED = ' class="staff-muted"'
 
 
 def _latest_booklet(session: CommitteeSession) -> Any:
