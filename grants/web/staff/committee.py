@@ -520,23 +520,52 @@ def _envelope(user: Any, session: CommitteeSession, data: Any = None) -> Envelop
     return Envelope(envelope=call.envelope, committed=budget.committed_amount(call), entered=entered, invalid=invalid)
 
 
+#: The columns a candidate row shows (and its keyset's).
+CANDIDATE_VALUES = ("id", "reference", "title", "requested_amount", "organisation__name", "created_at")
+
+
 def _candidates(request: HttpRequest, session: CommitteeSession) -> Any:
     qs = policy.visible_applications(
         request.user,
         Application.objects.filter(call=session.call, state=Application.State.UNDER_REVIEW),
-    ).select_related("organisation")
+    ).values(*CANDIDATE_VALUES)
     page = keyset_page(qs, CANDIDATE_KEYS, request.GET.get("cursor"))
     # The submitted reviews of the page's rows only (a COUNT joined to the query counted
     # every review of the call's applications under review before the page was cut).
     counts = dict(
-        Review.objects.filter(application__in=[app.pk for app in page.rows], state=Review.State.SUBMITTED)
+        Review.objects.filter(application__in=[app["id"] for app in page.rows], state=Review.State.SUBMITTED)
         .values_list("application_id")
         .annotate(n=Count("*"))
         .values_list("application_id", "n")
     )
     for app in page.rows:
-        app.n_reviews = counts.get(app.pk, 0)
+        app["n_reviews"] = counts.get(app["id"], 0)
     return page
+
+
+def _candidate_rows_html(rows: list[dict[str, Any]], min_reviews: int) -> SafeString:
+    """The candidates' rows, rendered here rather than by the template, as it wrote them;
+    every text read from the database is escaped."""
+    e = html.escape
+    href = url_maker("staff-application", "uuid")
+    short = f' <span class="fr-badge fr-badge--sm fr-badge--warning">{_("insuffisant")}</span>'
+    out = []
+    for app in rows:
+        pk = e(str(app["id"]))
+        n = app["n_reviews"]
+        out.append(
+            "\n            <tr>\n"
+            '              <td><div class="fr-checkbox-group fr-checkbox-group--sm">'
+            f'<input type="checkbox" id="schedule-{pk}" name="application" value="{pk}">'
+            f'<label class="fr-label staff-nowrap" for="schedule-{pk}">{e(str(app["reference"]))}</label></div></td>\n'
+            f'              <td class="staff-title"><a class="fr-link" href="{e(href(app["id"]))}">{e(str(app["title"]))}</a>'
+            f'<br><span class="staff-muted">{e(str(app["organisation__name"]))}</span></td>\n'
+            f'              <td class="staff-amount">{euros(app["requested_amount"])}</td>\n'
+            f"              <td>{n} / {min_reviews}{short if n < min_reviews else ''}</td>\n"
+            "            </tr>\n          "
+        )
+    # Every interpolated text was escaped just above (the rest is this function's markup).
+    return mark_safe("".join(out))  # noqa: S308
 
 
 def _agenda_response(
@@ -560,6 +589,7 @@ def _agenda_response(
         if row.form is not None and not row.joint_fund and not (row.form.is_bound and row.form.errors):
             labels = labels or _control_labels()
             row.controls = _outcome_controls(row.form, labels)
+    candidates = _candidates(request, session)
     context = {
         "session": session,
         "rows": rows,
@@ -568,7 +598,8 @@ def _agenda_response(
         "agenda_counts": _agenda_counts(user, session),
         "pending": [r for r in rows if r.pending],
         "envelope": _envelope(user, session, data),
-        "candidates": _candidates(request, session),
+        "candidates": candidates,
+        "candidate_rows": _candidate_rows_html(candidates.rows, session.call.min_reviews),
         "min_reviews": session.call.min_reviews,
         "schedule_report": schedule_report or [],
         "has_row_errors": bool(row_errors),
