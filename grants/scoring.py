@@ -96,16 +96,23 @@ class ScoreSummary:
 
     @property
     def recommendation_text(self) -> str:
-        labels = dict(Review.Recommendation.choices)
+        return self.recommendations_text(dict(Review.Recommendation.choices))
+
+    def recommendations_text(self, labels: dict[str, Any]) -> str:
+        """``recommendation_text`` with the labels given (a list translates them once)."""
         return ", ".join(f"{labels[code]} × {n}" for code, n in self.recommendations.items() if n)
 
 
-def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Scored]) -> ScoreSummary:
+def score_summary(
+    criteria: list[dict[str, Any]], reviews: Iterable[Scored], *, per_criterion: bool = True
+) -> ScoreSummary:
+    """The reviews' figures; without ``per_criterion``, no criterion's (the summary's ``criteria`` is
+    empty: a list's row shows the mean, the count and the recommendations only)."""
     submitted = [r for r in reviews if r.state == Review.State.SUBMITTED]
-    per_criterion = []
-    for criterion in criteria:
+    by_criterion = []
+    for criterion in criteria if per_criterion else ():
         scores = [int(r.scores[criterion["code"]]) for r in submitted if criterion["code"] in r.scores]
-        per_criterion.append(
+        by_criterion.append(
             CriterionSummary(
                 code=str(criterion["code"]),
                 label=criterion_label(criterion),
@@ -118,7 +125,7 @@ def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Scored]) -> 
     for review in submitted:
         if review.recommendation in recommendations:
             recommendations[review.recommendation] += 1
-    return ScoreSummary(per_criterion, application_score(submitted, criteria), len(submitted), recommendations)
+    return ScoreSummary(by_criterion, application_score(submitted, criteria), len(submitted), recommendations)
 
 
 # --- the consensus ------------------------------------------------------------------------------

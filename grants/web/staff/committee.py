@@ -15,7 +15,6 @@ from django.db.models import Count, Q, QuerySet, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.loader import render_to_string
-from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -133,7 +132,7 @@ class AgendaRow:
     instance per row."""
 
     app: dict[str, Any]
-    form: OutcomeRowForm | None
+    form: OutcomeRowForm | None  # a pending row's, when posted or for a joint fund
     requested_rate: Decimal | None
     cap_rate: Decimal | None
     countries: list[str]
@@ -288,7 +287,9 @@ def _agenda_rows(user: Any, session: CommitteeSession, apps: list[dict[str, Any]
         requested_rate, cap_rate = budget.rates(call, shown, lines.get(pk, {}), app["requested_amount"])
         form = None
         joint_fund = variant_for(call).partner_validation
-        if app["state"] == Application.State.IN_COMMITTEE:
+        # A pending row's form: to validate what was posted, or for the joint fund's
+        # partner field (its template); an unbound row's controls are written from values.
+        if app["state"] == Application.State.IN_COMMITTEE and (data is not None or joint_fund):
             form = OutcomeRowForm(data, prefix=str(pk), initial={"amount": decimal_fr(app["requested_amount"])})
             form.joint_fund = joint_fund
         rows.append(
@@ -299,7 +300,7 @@ def _agenda_rows(user: Any, session: CommitteeSession, apps: list[dict[str, Any]
                 cap_rate=cap_rate,
                 countries=[country.name for country in shown],
                 opinions=opinions.get(pk, []),
-                scores=score_summary(call.scoring_criteria, reviews.get(pk, [])),
+                scores=score_summary(call.scoring_criteria, reviews.get(pk, []), per_criterion=False),
                 joint_fund=joint_fund,
             )
         )
@@ -314,6 +315,7 @@ class _RowLabels:
         self.decision_states = {code: str(label) for code, label in Decision.State.choices}
         self.verdicts = {code: str(label) for code, label in OpinionRequest.Verdict.choices}
         self.opinion_states = {code: str(label) for code, label in OpinionRequest.State.choices}
+        self.recommendations = {code: str(label) for code, label in Review.Recommendation.choices}
         self.cap = _("plafond")
         self.partner = _("gouvernement partenaire")
 
@@ -355,11 +357,11 @@ def _agenda_rows_html(rows: list[AgendaRow]) -> SafeString:
             count = ngettext("%(n)s évaluation", "%(n)s évaluations", scores.count) % {"n": scores.count}
             score = (
                 f'<strong>{decimal_fr(scores.average, 1)}/5</strong> <span class="staff-muted">({count})</span>'
-                f"<br>{e(scores.recommendation_text)}"
+                f"<br>{e(scores.recommendations_text(labels.recommendations))}"
             )
         else:
             score = "—"
-        if row.form is not None:
+        if row.pending:
             controls = row.controls or _outcome_form(row)
             errors = ""
             if row.errors:
@@ -411,13 +413,15 @@ def _outcome_form(row: AgendaRow) -> str:
 
 
 def _control_labels() -> dict[str, Any]:
-    """The decision controls' labels in the active language, once for a page."""
+    """The decision controls' labels in the active language, once for a page (escaped)."""
     fields = OutcomeRowForm.base_fields
+    e = html.escape
     return {
-        "outcome": str(fields["outcome"].label),
-        "amount": str(fields["amount"].label),
-        "text": str(fields["text"].label),
-        "choices": [(value, str(label)) for value, label in OutcomeRowForm.OUTCOMES],
+        "outcome": e(str(fields["outcome"].label)),
+        "amount": e(str(fields["amount"].label)),
+        "text": e(str(fields["text"].label)),
+        "choices": [(e(str(value)), value, e(str(label))) for value, label in OutcomeRowForm.OUTCOMES],
+        "options": {},  # the <option>s by the value selected, written once per page
     }
 
 
@@ -425,43 +429,39 @@ def _outcome_controls(form: OutcomeRowForm, labels: dict[str, Any]) -> str:
     """The outcome select, the amount and the text of one agenda row, as the template
     renders them, without a widget template per field (a millisecond a row). Only for a
     form without errors and without the joint fund's partner field; every value escaped."""
-    outcome = form["outcome"]
-    amount = form["amount"]
-    text = form["text"]
-    chosen = outcome.value()  # as the template compared it: None selects nothing
-    options = format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        ((value, mark_safe(" selected") if value == chosen else "", label) for value, label in labels["choices"]),
-    )
-    amount_value = amount.value()
-    text_value = text.value()
-    return format_html(
+    # The outcome as the template compared it (None selects nothing); the amount and the
+    # text as their widgets write them (``format_value``: None or "" is no value).
+    prefix = str(form.prefix)
+    return _controls_html(prefix, form["outcome"].value(), form["amount"].value(), form["text"].value(), labels)
+
+
+def _controls_html(prefix: str, chosen: Any, amount: Any, text: Any, labels: dict[str, Any]) -> str:
+    """``_outcome_controls`` from the values (an unbound row's are its initial ones: no
+    form is built for it). Django's names (``PREFIX-field``) and ids (``id_PREFIX-field``)."""
+    e = html.escape
+    options = labels["options"].get(chosen)
+    if options is None:
+        options = labels["options"][chosen] = "".join(
+            f'<option value="{escaped}"{" selected" if value == chosen else ""}>{label}</option>'
+            for escaped, value, label in labels["choices"]
+        )
+    name = e(prefix)
+    amount_value = f' value="{e(str(amount))}"' if amount not in (None, "") else ""
+    return (
         '<div class="fr-select-group fr-mb-1w">\n'
-        '<label class="fr-label" for="{outcome_id}">{outcome_label}</label>\n'
-        '<select class="fr-select" id="{outcome_id}" name="{outcome_name}">{options}</select>\n'
+        f'<label class="fr-label" for="id_{name}-outcome">{labels["outcome"]}</label>\n'
+        f'<select class="fr-select" id="id_{name}-outcome" name="{name}-outcome">{options}</select>\n'
         "</div>\n"
         '<div class="fr-input-group fr-mb-1w">\n'
-        '<label class="fr-label" for="{amount_id}">{amount_label}</label>\n'
-        '<input type="text" name="{amount_name}"{amount_value} inputmode="decimal" autocomplete="off" '
-        'class="fr-input" id="{amount_id}">\n'
+        f'<label class="fr-label" for="id_{name}-amount">{labels["amount"]}</label>\n'
+        f'<input type="text" name="{name}-amount"{amount_value} inputmode="decimal" autocomplete="off" '
+        f'class="fr-input" id="id_{name}-amount">\n'
         "</div>\n"
         '<div class="fr-input-group fr-mb-1w">\n'
-        '<label class="fr-label" for="{text_id}">{text_label}</label>\n'
-        '<textarea name="{text_name}" cols="40" rows="2" class="fr-input" id="{text_id}">\n{text_value}</textarea>\n'
-        "</div>",
-        outcome_id=outcome.id_for_label,
-        outcome_label=labels["outcome"],
-        outcome_name=outcome.html_name,
-        options=options,
-        amount_id=amount.id_for_label,
-        amount_label=labels["amount"],
-        amount_name=amount.html_name,
-        amount_value=format_html(' value="{}"', amount_value) if amount_value not in (None, "") else "",
-        text_id=text.id_for_label,
-        text_label=labels["text"],
-        text_name=text.html_name,
-        text_value=text_value or "",
+        f'<label class="fr-label" for="id_{name}-text">{labels["text"]}</label>\n'
+        f'<textarea name="{name}-text" cols="40" rows="2" class="fr-input" id="id_{name}-text">\n'
+        f"{e(str(text)) if text else ''}</textarea>\n"
+        "</div>"
     )
 
 
@@ -589,6 +589,9 @@ def _agenda_response(
         if row.form is not None and not row.joint_fund and not (row.form.is_bound and row.form.errors):
             labels = labels or _control_labels()
             row.controls = _outcome_controls(row.form, labels)
+        elif row.form is None and row.pending:  # unbound: the form's initial values
+            labels = labels or _control_labels()
+            row.controls = _controls_html(str(row.pk), None, decimal_fr(row.app["requested_amount"]), None, labels)
     candidates = _candidates(request, session)
     context = {
         "session": session,
