@@ -20,7 +20,7 @@ from tests.grants.test_staff_performance import bulk_applications
 
 S = Application.State
 RANK = re.compile(r'<tr id="rank-([0-9a-f-]{36})"')
-HOSTILE = '<script>alert("x")</script> & \'co\''
+HOSTILE = "<script>alert(\"x\")</script> & 'co'"
 
 
 def test_what_the_rows_show_from_the_database_is_escaped(world: World, client) -> None:
@@ -65,9 +65,7 @@ def test_the_page_s_controls_match_the_form_path_for_a_posted_row(world: World, 
     assert cell.findall(shown) == cell.findall(posted.content.decode())
 
 
-def test_equal_requests_rank_by_the_submission_instant_across_the_autumn_clock_change(
-    world: World, client
-) -> None:
+def test_equal_requests_rank_by_the_submission_instant_across_the_autumn_clock_change(world: World, client) -> None:
     # 00:30 and 01:30 UTC on 25 October 2026 are both 02:30 in Paris: ranked by local
     # time they would tie and fall to the reference, which says the opposite.
     first, second, third = bulk_applications(world, 3, S.IN_COMMITTEE, session=world.session)
