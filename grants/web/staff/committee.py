@@ -329,6 +329,7 @@ def _agenda_rows_html(rows: list[AgendaRow]) -> SafeString:
     e = html.escape
     labels = _RowLabels()
     href = url_maker("staff-application", "uuid")
+    counts: dict[int, str] = {}  # the reviews' count's phrase, once per count
     out = []
     for row in rows:
         app = row.app
@@ -354,7 +355,10 @@ def _agenda_rows_html(rows: list[AgendaRow]) -> SafeString:
         scores = row.scores
         if scores.average is not None:
             # The count's phrase is {% blocktranslate count %}'s: the page's own text.
-            count = ngettext("%(n)s évaluation", "%(n)s évaluations", scores.count) % {"n": scores.count}
+            count = counts.get(scores.count)
+            if count is None:
+                n = scores.count
+                count = counts[n] = ngettext("%(n)s évaluation", "%(n)s évaluations", n) % {"n": n}
             score = (
                 f'<strong>{decimal_fr(scores.average, 1)}/5</strong> <span class="staff-muted">({count})</span>'
                 f"<br>{e(scores.recommendations_text(labels.recommendations))}"
