@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django.db.models import Sum
 from django.utils.translation import gettext as _
@@ -85,6 +85,16 @@ def cap_rate(call: Call, countries: list[Country], lines_by_country: dict[str | 
     return weighted / total
 
 
+def rates(
+    call: Call, countries: list[Country], lines_by_country: dict[str | None, Decimal], requested: Decimal
+) -> tuple[Decimal | None, Decimal | None]:
+    """``(requested rate, cap rate)`` of ``figures`` from the budget lines' totals by
+    country (``None`` for the lines tied to no country): what a list's row shows without
+    reading each line (the committee's agenda sums them in SQL, exactly)."""
+    total = sum(lines_by_country.values(), ZERO)
+    return ((requested / total) if total > 0 else None), cap_rate(call, countries, lines_by_country)
+
+
 def figures(application: Application, *, countries: Iterable[Country] | None = None) -> BudgetFigures:
     lines = list(application.budget_lines.all())
     country_list = list(countries if countries is not None else application.countries.all())
@@ -94,8 +104,8 @@ def figures(application: Application, *, countries: Iterable[Country] | None = N
     for line in lines:
         years[line.year] += line.amount
         by_country[line.country_id] += line.amount
-    rate = cap_rate(application.call, country_list, by_country)
     requested = application.requested_amount
+    requested_rate, rate = rates(application.call, country_list, by_country, requested)
     members = members_contribution(application)
     return BudgetFigures(
         total_expenses=total,
@@ -107,7 +117,7 @@ def figures(application: Application, *, countries: Iterable[Country] | None = N
         members_contribution=members,
         cap_rate=rate,
         cap_amount=(rate * total).quantize(CENT, rounding=ROUND_HALF_UP) if rate is not None else None,
-        requested_rate=(requested / total) if total > 0 else None,
+        requested_rate=requested_rate,
         years=dict(sorted(years.items())),
     )
 
@@ -311,9 +321,10 @@ def tranche_schedule(amount: Decimal, years: dict[int, Decimal], *, exact: bool 
 # --- the session's ranking --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RankedApplication:
-    application: Application
+class RankedApplication(NamedTuple):
+    """One row of a ranking (a tuple: an agenda of 9,000 applications makes 9,000)."""
+
+    application: Any  # an Application, or an agenda's values (grants.evaluation.AgendaEntry)
     weighted_score: Decimal | None  # the consensus's weighted score (grants.scoring), None without one
     requested: Decimal
     cumulative_requested: Decimal
@@ -347,7 +358,9 @@ def ranking(
     is at most the available envelope (one that fits exactly is within).
 
     Order (ties): the higher consensus weighted score (none: after every scored one), then
-    the lower requested amount, then the earlier submission, then the reference."""
+    the lower requested amount, then the earlier submission (none: after every submitted
+    one), then the reference. ``submitted_at`` is compared as given: a datetime, or the
+    instant as a number (an agenda read as values: its seconds since the epoch, exact)."""
     apps = list(applications)
     if sheets is None:
         sheets = dict(
@@ -355,13 +368,13 @@ def ranking(
         )
     criteria = call.scoring_criteria
     scored = [(a, weighted_score(sheets[a.pk], criteria) if a.pk in sheets else None) for a in apps]
-    far = "9999"
     scored.sort(
         key=lambda pair: (
             pair[1] is None,
             -(pair[1] or ZERO),
             pair[0].requested_amount,
-            pair[0].submitted_at.isoformat() if pair[0].submitted_at else far,
+            pair[0].submitted_at is None,
+            pair[0].submitted_at or 0,  # compared only with another submission's instant
             pair[0].reference or "",
         )
     )

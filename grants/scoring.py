@@ -12,13 +12,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.utils import translation
 
 from grants.models import Review
 
 PRECISION = Decimal("0.1")
+
+
+class Scored(Protocol):
+    """What the calculator reads of a review: a ``Review``, or its values as a tuple (a
+    list's rows read no model instance)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def scores(self) -> dict[str, Any]: ...
+    @property
+    def recommendation(self) -> str: ...
 
 
 def criterion_label(criterion: dict[str, Any], language: str | None = None) -> str:
@@ -38,7 +50,7 @@ def _weight(criterion: dict[str, Any]) -> Decimal:
     return Decimal(str(criterion.get("weight", 1)))
 
 
-def exact_review_score(review: Review, criteria: list[dict[str, Any]]) -> Decimal | None:
+def exact_review_score(review: Scored, criteria: list[dict[str, Any]]) -> Decimal | None:
     total_weight = Decimal(0)
     total = Decimal(0)
     for criterion in criteria:
@@ -51,12 +63,12 @@ def exact_review_score(review: Review, criteria: list[dict[str, Any]]) -> Decima
     return total / total_weight if total_weight else None
 
 
-def review_average(review: Review, criteria: list[dict[str, Any]]) -> Decimal | None:
+def review_average(review: Scored, criteria: list[dict[str, Any]]) -> Decimal | None:
     """The weighted mean of one review on the 0–5 scale, rounded for display."""
     return rounded(exact_review_score(review, criteria))
 
 
-def application_score(reviews: Iterable[Review], criteria: list[dict[str, Any]]) -> Decimal | None:
+def application_score(reviews: Iterable[Scored], criteria: list[dict[str, Any]]) -> Decimal | None:
     """The mean of the submitted reviews' weighted scores, rounded once."""
     exact = [
         s
@@ -84,16 +96,23 @@ class ScoreSummary:
 
     @property
     def recommendation_text(self) -> str:
-        labels = dict(Review.Recommendation.choices)
+        return self.recommendations_text(dict(Review.Recommendation.choices))
+
+    def recommendations_text(self, labels: dict[str, Any]) -> str:
+        """``recommendation_text`` with the labels given (a list translates them once)."""
         return ", ".join(f"{labels[code]} × {n}" for code, n in self.recommendations.items() if n)
 
 
-def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> ScoreSummary:
+def score_summary(
+    criteria: list[dict[str, Any]], reviews: Iterable[Scored], *, per_criterion: bool = True
+) -> ScoreSummary:
+    """The reviews' figures; without ``per_criterion``, no criterion's (the summary's ``criteria`` is
+    empty: a list's row shows the mean, the count and the recommendations only)."""
     submitted = [r for r in reviews if r.state == Review.State.SUBMITTED]
-    per_criterion = []
-    for criterion in criteria:
+    by_criterion = []
+    for criterion in criteria if per_criterion else ():
         scores = [int(r.scores[criterion["code"]]) for r in submitted if criterion["code"] in r.scores]
-        per_criterion.append(
+        by_criterion.append(
             CriterionSummary(
                 code=str(criterion["code"]),
                 label=criterion_label(criterion),
@@ -106,7 +125,7 @@ def score_summary(criteria: list[dict[str, Any]], reviews: Iterable[Review]) -> 
     for review in submitted:
         if review.recommendation in recommendations:
             recommendations[review.recommendation] += 1
-    return ScoreSummary(per_criterion, application_score(submitted, criteria), len(submitted), recommendations)
+    return ScoreSummary(by_criterion, application_score(submitted, criteria), len(submitted), recommendations)
 
 
 # --- the consensus ------------------------------------------------------------------------------

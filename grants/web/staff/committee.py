@@ -3,27 +3,38 @@ outcomes of a whole agenda at once (all or nothing)."""
 
 from __future__ import annotations
 
+import html
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Count, DecimalField, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import Count, Q, QuerySet, Sum
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import mark_safe
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods, require_POST
 
 from grants import budget, evaluation, policy, search, services
-from grants.models import ZERO, Application, BudgetLine, Call, CommitteeSession, Country, Review, Role
+from grants.models import (
+    ZERO,
+    Application,
+    BudgetLine,
+    Call,
+    CommitteeSession,
+    Country,
+    Decision,
+    OpinionRequest,
+    Review,
+    Role,
+)
 from grants.scoring import score_summary
-from grants.templatetags.french_format import decimal_fr
+from grants.templatetags.french_format import decimal_fr, euros, percent_fr
 from grants.variants import variant_for
 from grants.web.rows import url_maker
 from grants.web.staff.common import (
@@ -32,7 +43,6 @@ from grants.web.staff.common import (
     VERDICT_BADGES,
     Key,
     apply_errors,
-    decorate,
     keyset_page,
     staff_render,
     staff_view,
@@ -108,57 +118,62 @@ def session_list(request: HttpRequest) -> HttpResponse:
 # --- the agenda -----------------------------------------------------------------------------
 
 
+class AgendaReview(NamedTuple):
+    """A submitted review as the score's calculator reads it (grants.scoring.Scored)."""
+
+    state: str
+    scores: dict[str, Any]
+    recommendation: str
+
+
 @dataclass
 class AgendaRow:
-    app: Application
-    form: OutcomeRowForm | None
-    figures: budget.BudgetFigures
-    opinions: list[Any]
+    """One application of the agenda, from its values (``AGENDA_VALUES``): no model
+    instance per row."""
+
+    app: dict[str, Any]
+    form: OutcomeRowForm | None  # a pending row's, when posted or for a joint fund
+    requested_rate: Decimal | None
+    cap_rate: Decimal | None
+    countries: list[str]
+    opinions: list[dict[str, Any]]
     scores: Any
     errors: list[str] = field(default_factory=list)
     joint_fund: bool = False  # the call's variant records the partner government's part
     # The decision's controls built once in Python (grants.web.staff.committee.
-    # _outcome_controls); empty: the template renders the form (errors, joint funds).
+    # _outcome_controls); empty: the form is rendered by grants/staff/_outcome_form.html
+    # (errors, joint funds).
     controls: str = ""
 
     @property
+    def pk(self) -> Any:
+        return self.app["id"]
+
+    @property
     def pending(self) -> bool:
-        return self.app.state == Application.State.IN_COMMITTEE
+        return self.app["state"] == Application.State.IN_COMMITTEE
 
 
-def _total_expenses() -> Coalesce:
-    lines = (
-        BudgetLine.objects.filter(application=OuterRef("pk"))
-        .order_by()
-        .values("application")
-        .annotate(total=Sum("amount"))
-        .values("total")
-    )
-    return Coalesce(Subquery(lines), Value(ZERO), output_field=DecimalField(max_digits=14, decimal_places=2))
+#: The columns an agenda row shows (and its decision's, when it has one).
+AGENDA_VALUES = (
+    "id",
+    "reference",
+    "title",
+    "requested_amount",
+    "state",
+    "call_id",
+    "organisation__name",
+    "decision__id",
+    "decision__amount",
+    "decision__partner_amount",
+    "decision__state",
+)
 
 
-def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Application]:
-    """The session's applications with everything a row shows, in a constant number of
-    queries: the opinions and reviews the user may read, countries and budget lines."""
-    return (
-        policy.visible_applications(user, Application.objects.filter(session=session))
-        .select_related("call", "organisation", "decision")
-        .prefetch_related(
-            Prefetch("countries", queryset=Country.objects.order_by("iso2")),
-            "budget_lines",
-            Prefetch(
-                "opinion_requests",
-                queryset=policy.visible_opinion_requests(user).select_related("country", "region").order_by("pk"),
-                to_attr="visible_opinions",
-            ),
-            Prefetch(
-                "reviews",
-                queryset=policy.visible_reviews(user).filter(state=Review.State.SUBMITTED).order_by("pk"),
-                to_attr="submitted_reviews",
-            ),
-        )
-        .order_by("reference")
-    )
+def _agenda_queryset(user: Any, session: CommitteeSession) -> QuerySet[Any]:
+    """The session's applications the user may see, as the values a row shows; the
+    countries, budget lines, opinions and reviews of a page are read by its ids."""
+    return policy.visible_applications(user, Application.objects.filter(session=session)).values(*AGENDA_VALUES)
 
 
 #: Rows of the agenda and of the ranking per page: the ranking is the committee's working
@@ -202,8 +217,8 @@ def _agenda_cursor(raw: str | None) -> tuple[bool, list[Any]] | None:
         return None
 
 
-def _agenda_key(app: Application) -> str:
-    return f"{app.reference or ''}~{app.pk}"
+def _agenda_key(app: dict[str, Any]) -> str:
+    return f"{app['reference'] or ''}~{app['id']}"
 
 
 def _agenda_page(user: Any, session: CommitteeSession, cursor: str | None, data: Any = None) -> AgendaPage:
@@ -214,51 +229,203 @@ def _agenda_page(user: Any, session: CommitteeSession, cursor: str | None, data:
     part = search.keyset_slice(_agenda_queryset(user, session), AGENDA_KEYS, values, AGENDA_SIZE, backwards=backwards)
     apps = part.rows
     return AgendaPage(
-        rows=_agenda_rows(apps, data),
+        rows=_agenda_rows(user, session, apps, data),
         cursor=(cursor or "") if position is not None else "",
         previous_cursor="p~" + _agenda_key(apps[0]) if part.has_previous else None,
         next_cursor="n~" + _agenda_key(apps[-1]) if part.has_next else None,
     )
 
 
-def _agenda_rows(apps: list[Application], data: Any = None) -> list[AgendaRow]:
+def _agenda_rows(user: Any, session: CommitteeSession, apps: list[dict[str, Any]], data: Any = None) -> list[AgendaRow]:
+    """The page's rows from its values: its applications' countries, budget totals by
+    country, the opinions and the submitted reviews the user may read, one query each."""
+    ids = [app["id"] for app in apps]
+    if not ids:
+        return []
+    calls = {session.call_id: session.call}
+    others = {app["call_id"] for app in apps} - calls.keys()
+    if others:  # an agenda holds its session's call's applications; read any other once
+        calls.update(Call.objects.in_bulk(others))
+    countries: dict[Any, list[Country]] = {}
+    name = Country.name_field()
+    for app_id, iso2, country_name, tier in (
+        Application.countries.through.objects.filter(application_id__in=ids)
+        .order_by("application_id", "country_id")
+        .values_list("application_id", "country_id", f"country__{name}", "country__tier")
+    ):
+        countries.setdefault(app_id, []).append(Country(iso2=iso2, tier=tier, **{name: country_name}))
+    lines: dict[Any, dict[str | None, Decimal]] = {}
+    for app_id, country_id, total in (
+        BudgetLine.objects.filter(application_id__in=ids)
+        .order_by()
+        .values_list("application_id", "country_id")
+        .annotate(total=Sum("amount"))
+        .values_list("application_id", "country_id", "total")
+    ):
+        lines.setdefault(app_id, {})[country_id] = total
+    opinions: dict[Any, list[Any]] = {}
+    for opinion in (
+        policy.visible_opinion_requests(user)
+        .filter(application_id__in=ids)
+        .order_by("pk")
+        .values("application_id", "country_id", "region__short", "verdict", "state")
+    ):
+        opinions.setdefault(opinion["application_id"], []).append(opinion)
+    reviews: dict[Any, list[AgendaReview]] = {}
+    for app_id, state, scores, recommendation in (
+        policy.visible_reviews(user)
+        .filter(application_id__in=ids, state=Review.State.SUBMITTED)
+        .order_by("pk")
+        .values_list("application_id", "state", "scores", "recommendation")
+    ):
+        reviews.setdefault(app_id, []).append(AgendaReview(state, scores, recommendation))
     rows = []
     for app in apps:
-        countries = list(app.countries.all())
-        figures = budget.figures(app, countries=countries)
+        pk = app["id"]
+        call = calls[app["call_id"]]
+        shown = countries.get(pk, [])
+        requested_rate, cap_rate = budget.rates(call, shown, lines.get(pk, {}), app["requested_amount"])
         form = None
-        joint_fund = variant_for(app.call).partner_validation
-        if app.state == Application.State.IN_COMMITTEE:
-            form = OutcomeRowForm(data, prefix=str(app.pk), initial={"amount": decimal_fr(app.requested_amount)})
+        joint_fund = variant_for(call).partner_validation
+        # A pending row's form: to validate what was posted, or for the joint fund's
+        # partner field (its template); an unbound row's controls are written from values.
+        if app["state"] == Application.State.IN_COMMITTEE and (data is not None or joint_fund):
+            form = OutcomeRowForm(data, prefix=str(pk), initial={"amount": decimal_fr(app["requested_amount"])})
             form.joint_fund = joint_fund
-        decorate(app, badge=STATE_BADGES.get(app.state, ""))
-        decision = getattr(app, "decision", None) if hasattr(app, "decision") else None
-        if decision is not None:
-            decision.badge = DECISION_BADGES.get(decision.state, "")
-        opinions: list[Any] = getattr(app, "visible_opinions", [])
-        for opinion in opinions:
-            decorate(opinion, badge=VERDICT_BADGES.get(opinion.verdict, ""))
         rows.append(
             AgendaRow(
                 app=app,
                 form=form,
-                figures=figures,
-                opinions=opinions,
-                scores=score_summary(app.call.scoring_criteria, getattr(app, "submitted_reviews", [])),
+                requested_rate=requested_rate,
+                cap_rate=cap_rate,
+                countries=[country.name for country in shown],
+                opinions=opinions.get(pk, []),
+                scores=score_summary(call.scoring_criteria, reviews.get(pk, []), per_criterion=False),
                 joint_fund=joint_fund,
             )
         )
     return rows
 
 
+class _RowLabels:
+    """The agenda rows' labels, translated once for a page."""
+
+    def __init__(self) -> None:
+        self.states = {code: str(label) for code, label in Application.State.choices}
+        self.decision_states = {code: str(label) for code, label in Decision.State.choices}
+        self.verdicts = {code: str(label) for code, label in OpinionRequest.Verdict.choices}
+        self.opinion_states = {code: str(label) for code, label in OpinionRequest.State.choices}
+        self.recommendations = {code: str(label) for code, label in Review.Recommendation.choices}
+        self.cap = _("plafond")
+        self.partner = _("gouvernement partenaire")
+
+
+def _agenda_rows_html(rows: list[AgendaRow]) -> SafeString:
+    """The agenda's rows, rendered here rather than by the template (fifty rows of nested
+    loops and filters were a third of the page), as the template wrote them. Every text
+    read from the database is escaped (``html.escape``: what ``django.utils.html.escape``
+    does); the amounts, rates and scores go through the template's own filters. A form
+    the controls do not cover (errors, joint funds) is rendered by its template."""
+    e = html.escape
+    labels = _RowLabels()
+    href = url_maker("staff-application", "uuid")
+    counts: dict[int, str] = {}  # the reviews' count's phrase, once per count
+    out = []
+    for row in rows:
+        app = row.app
+        pk = str(app["id"])
+        countries = ", ".join(e(name) for name in row.countries)
+        rate = ""
+        if row.requested_rate is not None and row.requested_rate <= 1:
+            rate = percent_fr(row.requested_rate)
+        if row.cap_rate is not None:
+            rate += f" / {e(labels.cap)} {percent_fr(row.cap_rate)}"
+        opinions = "".join(
+            '<p class="fr-mb-1v">'
+            f"{e(str(o['country_id'] if o['country_id'] else o['region__short'] or ''))} : "
+            + (
+                f'<span class="fr-badge fr-badge--sm {VERDICT_BADGES.get(o["verdict"], "")}">'
+                f"{e(labels.verdicts.get(o['verdict'], o['verdict']))}</span>"
+                if o["verdict"]
+                else e(labels.opinion_states.get(o["state"], o["state"]))
+            )
+            + "</p>"
+            for o in row.opinions
+        )
+        scores = row.scores
+        if scores.average is not None:
+            # The count's phrase is {% blocktranslate count %}'s: the page's own text.
+            count = counts.get(scores.count)
+            if count is None:
+                n = scores.count
+                count = counts[n] = ngettext("%(n)s évaluation", "%(n)s évaluations", n) % {"n": n}
+            score = (
+                f'<strong>{decimal_fr(scores.average, 1)}/5</strong> <span class="staff-muted">({count})</span>'
+                f"<br>{e(scores.recommendations_text(labels.recommendations))}"
+            )
+        else:
+            score = "—"
+        if row.pending:
+            controls = row.controls or _outcome_form(row)
+            errors = ""
+            if row.errors:
+                errors = (
+                    '<div class="fr-messages-group" role="alert">'
+                    + "".join(f'<p class="fr-message fr-message--error">{e(str(m))}</p>' for m in row.errors)
+                    + "</div>"
+                )
+            cell = f"\n                {controls}\n                {errors}\n              "
+        else:
+            state = app["state"]
+            decision = ""
+            if app["decision__id"] is not None:
+                partner = app["decision__partner_amount"]
+                joint = f" + {euros(partner)} ({e(labels.partner)})" if row.joint_fund and partner else ""
+                decided = app["decision__state"]
+                decision = (
+                    f"<br>{euros(app['decision__amount'])}{joint} — "
+                    f'<span class="fr-badge fr-badge--sm {DECISION_BADGES.get(decided, "")}">'
+                    f"{e(labels.decision_states.get(decided, decided))}</span>"
+                )
+            cell = (
+                f'\n                <span class="fr-badge fr-badge--sm {STATE_BADGES.get(state, "")}">'
+                f"{e(labels.states.get(state, state))}</span>\n                {decision}\n              "
+            )
+        out.append(
+            f'\n          <tr id="row-{pk}"{_OVERDUE if row.errors else ""}>\n'
+            f'            <td class="staff-title"><a class="fr-link" href="{e(href(app["id"]))}">'
+            f"<strong>{e(str(app['reference']))}</strong></a><br>{e(str(app['title']))}<br>"
+            f'<span class="staff-muted">{e(str(app["organisation__name"]))} — {countries}</span></td>\n'
+            f'            <td class="staff-amount">{euros(app["requested_amount"])}<br>'
+            f'<span class="staff-muted">{rate}</span></td>\n'
+            f"            <td>{opinions or '—'}</td>\n"
+            f"            <td>{score}</td>\n"
+            f'            <td class="staff-decision-cell">\n              {cell}\n            </td>\n'
+            "          </tr>\n        "
+        )
+    # Every interpolated text was escaped just above (the rest is this function's markup).
+    return mark_safe("".join(out))  # noqa: S308
+
+
+_OVERDUE = ' class="staff-overdue"'
+
+
+def _outcome_form(row: AgendaRow) -> str:
+    """A row's form with its errors or its joint fund's partner field, by its template."""
+    html_ = render_to_string("grants/staff/_outcome_form.html", {"row": row}).removesuffix("\n")
+    return "\n                " + html_  # the template's indentation, as the page wrote it
+
+
 def _control_labels() -> dict[str, Any]:
-    """The decision controls' labels in the active language, once for a page."""
+    """The decision controls' labels in the active language, once for a page (escaped)."""
     fields = OutcomeRowForm.base_fields
+    e = html.escape
     return {
-        "outcome": str(fields["outcome"].label),
-        "amount": str(fields["amount"].label),
-        "text": str(fields["text"].label),
-        "choices": [(value, str(label)) for value, label in OutcomeRowForm.OUTCOMES],
+        "outcome": e(str(fields["outcome"].label)),
+        "amount": e(str(fields["amount"].label)),
+        "text": e(str(fields["text"].label)),
+        "choices": [(e(str(value)), value, e(str(label))) for value, label in OutcomeRowForm.OUTCOMES],
+        "options": {},  # the <option>s by the value selected, written once per page
     }
 
 
@@ -266,43 +433,39 @@ def _outcome_controls(form: OutcomeRowForm, labels: dict[str, Any]) -> str:
     """The outcome select, the amount and the text of one agenda row, as the template
     renders them, without a widget template per field (a millisecond a row). Only for a
     form without errors and without the joint fund's partner field; every value escaped."""
-    outcome = form["outcome"]
-    amount = form["amount"]
-    text = form["text"]
-    chosen = outcome.value()  # as the template compared it: None selects nothing
-    options = format_html_join(
-        "",
-        '<option value="{}"{}>{}</option>',
-        ((value, mark_safe(" selected") if value == chosen else "", label) for value, label in labels["choices"]),
-    )
-    amount_value = amount.value()
-    text_value = text.value()
-    return format_html(
+    # The outcome as the template compared it (None selects nothing); the amount and the
+    # text as their widgets write them (``format_value``: None or "" is no value).
+    prefix = str(form.prefix)
+    return _controls_html(prefix, form["outcome"].value(), form["amount"].value(), form["text"].value(), labels)
+
+
+def _controls_html(prefix: str, chosen: Any, amount: Any, text: Any, labels: dict[str, Any]) -> str:
+    """``_outcome_controls`` from the values (an unbound row's are its initial ones: no
+    form is built for it). Django's names (``PREFIX-field``) and ids (``id_PREFIX-field``)."""
+    e = html.escape
+    options = labels["options"].get(chosen)
+    if options is None:
+        options = labels["options"][chosen] = "".join(
+            f'<option value="{escaped}"{" selected" if value == chosen else ""}>{label}</option>'
+            for escaped, value, label in labels["choices"]
+        )
+    name = e(prefix)
+    amount_value = f' value="{e(str(amount))}"' if amount not in (None, "") else ""
+    return (
         '<div class="fr-select-group fr-mb-1w">\n'
-        '<label class="fr-label" for="{outcome_id}">{outcome_label}</label>\n'
-        '<select class="fr-select" id="{outcome_id}" name="{outcome_name}">{options}</select>\n'
+        f'<label class="fr-label" for="id_{name}-outcome">{labels["outcome"]}</label>\n'
+        f'<select class="fr-select" id="id_{name}-outcome" name="{name}-outcome">{options}</select>\n'
         "</div>\n"
         '<div class="fr-input-group fr-mb-1w">\n'
-        '<label class="fr-label" for="{amount_id}">{amount_label}</label>\n'
-        '<input type="text" name="{amount_name}"{amount_value} inputmode="decimal" autocomplete="off" '
-        'class="fr-input" id="{amount_id}">\n'
+        f'<label class="fr-label" for="id_{name}-amount">{labels["amount"]}</label>\n'
+        f'<input type="text" name="{name}-amount"{amount_value} inputmode="decimal" autocomplete="off" '
+        f'class="fr-input" id="id_{name}-amount">\n'
         "</div>\n"
         '<div class="fr-input-group fr-mb-1w">\n'
-        '<label class="fr-label" for="{text_id}">{text_label}</label>\n'
-        '<textarea name="{text_name}" cols="40" rows="2" class="fr-input" id="{text_id}">\n{text_value}</textarea>\n'
-        "</div>",
-        outcome_id=outcome.id_for_label,
-        outcome_label=labels["outcome"],
-        outcome_name=outcome.html_name,
-        options=options,
-        amount_id=amount.id_for_label,
-        amount_label=labels["amount"],
-        amount_name=amount.html_name,
-        amount_value=format_html(' value="{}"', amount_value) if amount_value not in (None, "") else "",
-        text_id=text.id_for_label,
-        text_label=labels["text"],
-        text_name=text.html_name,
-        text_value=text_value or "",
+        f'<label class="fr-label" for="id_{name}-text">{labels["text"]}</label>\n'
+        f'<textarea name="{name}-text" cols="40" rows="2" class="fr-input" id="id_{name}-text">\n'
+        f"{e(str(text)) if text else ''}</textarea>\n"
+        "</div>"
     )
 
 
@@ -361,23 +524,52 @@ def _envelope(user: Any, session: CommitteeSession, data: Any = None) -> Envelop
     return Envelope(envelope=call.envelope, committed=budget.committed_amount(call), entered=entered, invalid=invalid)
 
 
+#: The columns a candidate row shows (and its keyset's).
+CANDIDATE_VALUES = ("id", "reference", "title", "requested_amount", "organisation__name", "created_at")
+
+
 def _candidates(request: HttpRequest, session: CommitteeSession) -> Any:
     qs = policy.visible_applications(
         request.user,
         Application.objects.filter(call=session.call, state=Application.State.UNDER_REVIEW),
-    ).select_related("organisation")
+    ).values(*CANDIDATE_VALUES)
     page = keyset_page(qs, CANDIDATE_KEYS, request.GET.get("cursor"))
     # The submitted reviews of the page's rows only (a COUNT joined to the query counted
     # every review of the call's applications under review before the page was cut).
     counts = dict(
-        Review.objects.filter(application__in=[app.pk for app in page.rows], state=Review.State.SUBMITTED)
+        Review.objects.filter(application__in=[app["id"] for app in page.rows], state=Review.State.SUBMITTED)
         .values_list("application_id")
         .annotate(n=Count("*"))
         .values_list("application_id", "n")
     )
     for app in page.rows:
-        app.n_reviews = counts.get(app.pk, 0)
+        app["n_reviews"] = counts.get(app["id"], 0)
     return page
+
+
+def _candidate_rows_html(rows: list[dict[str, Any]], min_reviews: int) -> SafeString:
+    """The candidates' rows, rendered here rather than by the template, as it wrote them;
+    every text read from the database is escaped."""
+    e = html.escape
+    href = url_maker("staff-application", "uuid")
+    short = f' <span class="fr-badge fr-badge--sm fr-badge--warning">{_("insuffisant")}</span>'
+    out = []
+    for app in rows:
+        pk = e(str(app["id"]))
+        n = app["n_reviews"]
+        out.append(
+            "\n            <tr>\n"
+            '              <td><div class="fr-checkbox-group fr-checkbox-group--sm">'
+            f'<input type="checkbox" id="schedule-{pk}" name="application" value="{pk}">'
+            f'<label class="fr-label staff-nowrap" for="schedule-{pk}">{e(str(app["reference"]))}</label></div></td>\n'
+            f'              <td class="staff-title"><a class="fr-link" href="{e(href(app["id"]))}">{e(str(app["title"]))}</a>'
+            f'<br><span class="staff-muted">{e(str(app["organisation__name"]))}</span></td>\n'
+            f'              <td class="staff-amount">{euros(app["requested_amount"])}</td>\n'
+            f"              <td>{n} / {min_reviews}{short if n < min_reviews else ''}</td>\n"
+            "            </tr>\n          "
+        )
+    # Every interpolated text was escaped just above (the rest is this function's markup).
+    return mark_safe("".join(out))  # noqa: S308
 
 
 def _agenda_response(
@@ -395,20 +587,26 @@ def _agenda_response(
     rows = agenda.rows
     labels: dict[str, Any] = {}
     for row in rows:
-        row.errors = (row_errors or {}).get(str(row.app.pk), [])
+        row.errors = (row_errors or {}).get(str(row.pk), [])
         if row.form is not None and data is not None:
             row.form.is_valid()
         if row.form is not None and not row.joint_fund and not (row.form.is_bound and row.form.errors):
             labels = labels or _control_labels()
             row.controls = _outcome_controls(row.form, labels)
+        elif row.form is None and row.pending:  # unbound: the form's initial values
+            labels = labels or _control_labels()
+            row.controls = _controls_html(str(row.pk), None, decimal_fr(row.app["requested_amount"]), None, labels)
+    candidates = _candidates(request, session)
     context = {
         "session": session,
         "rows": rows,
+        "agenda_rows": _agenda_rows_html(rows),
         "agenda": agenda,
         "agenda_counts": _agenda_counts(user, session),
         "pending": [r for r in rows if r.pending],
         "envelope": _envelope(user, session, data),
-        "candidates": _candidates(request, session),
+        "candidates": candidates,
+        "candidate_rows": _candidate_rows_html(candidates.rows, session.call.min_reviews),
         "min_reviews": session.call.min_reviews,
         "schedule_report": schedule_report or [],
         "has_row_errors": bool(row_errors),
@@ -438,22 +636,35 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
     start = max(start, 1)
     start -= (start - 1) % RANKING_SIZE  # a page's first rank: 1, 101, 201…
     if session.frozen_ranking is None:
-        agenda = visible.exclude(reference__isnull=True).order_by("reference_number", "reference")
-        ranked = evaluation.session_ranking(session, evaluation.agenda_entries(agenda))
-        within = [row.within_envelope for row in ranked.rows]
+        # The whole agenda is ranked from four values per application; only the page's
+        # rows are converted, and only their titles read.
+        agenda = evaluation.agenda_entries(
+            visible.exclude(reference__isnull=True).order_by("reference_number", "reference"), labels=False
+        )
+
+        def page(first: int) -> tuple[evaluation.SessionRanking, list[bool]]:
+            return evaluation.live_ranking_page(session, agenda, first, RANKING_SIZE)
+
     else:
         # Closed: the ranking frozen at the close (the minutes), never recomputed; only
         # the page's rows of its up to 9,000 are converted.
-        ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
+        def page(first: int) -> tuple[evaluation.SessionRanking, list[bool]]:
+            return evaluation.frozen_ranking_page(session, visible, first, RANKING_SIZE)
+
+    ranked, within = page(start - 1)
     total = len(within)
     line_at = next((index for index, inside in enumerate(within) if not inside), None)
     if start > max(total, 1):  # beyond the end: the last page
         start = max(total - 1, 0) // RANKING_SIZE * RANKING_SIZE + 1
-        if ranked.frozen:
-            ranked, within = evaluation.frozen_ranking_page(session, visible, start - 1, RANKING_SIZE)
+        ranked, within = page(start - 1)
+    shown = range(start - 1, min(start - 1 + RANKING_SIZE, total))
+    titles = {}
+    if not ranked.frozen:
+        ids = [ranked.rows[index].application for index in shown]
+        titles = {str(pk): title for pk, title in Application.objects.filter(pk__in=ids).values_list("pk", "title")}
     href = url_maker("staff-application", "uuid")
     lines = []
-    for index in range(start - 1, min(start - 1 + RANKING_SIZE, total)):
+    for index in shown:
         row = ranked.rows[index]
         lines.append(
             {
@@ -461,11 +672,13 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
                 "href": href(row.application),
                 "line_before": not within[index] and (index == 0 or within[index - 1]),
                 **row._asdict(),
+                **({"title": titles.get(row.application, "")} if titles else {}),
             }
         )
     end = start + len(lines) - 1
     return {
         "ranking": lines,
+        "ranking_rows": _ranking_rows_html(lines),
         "ranking_available": ranked.available,
         "ranking_frozen_at": ranked.frozen_at,
         "ranking_page": {
@@ -479,6 +692,32 @@ def _ranking(request: HttpRequest, session: CommitteeSession) -> dict[str, Any]:
             "line_page": line_at + 1 - line_at % RANKING_SIZE if line_at is not None else None,
         },
     }
+
+
+def _ranking_rows_html(lines: list[dict[str, Any]]) -> SafeString:
+    """The ranking's page of rows, rendered here rather than by the template, as it wrote
+    them; every text read from the database (or the frozen ranking) is escaped."""
+    e = html.escape
+    limit = _("Limite de l'enveloppe")  # the page's own text, as {% translate %} writes it
+    line = f'<tr class="staff-envelope-line" id="envelope-line"><td colspan="5"><strong>{limit}</strong></td></tr>'
+    out = []
+    for row in lines:
+        score = row["weighted_score"]
+        out.append(
+            f"{line if row['line_before'] else ''}\n"
+            f'        <tr id="rank-{e(row["application"])}"{"" if row["within_envelope"] else _MUTED}>\n'
+            f"          <td>{row['rank']}</td>\n"
+            f'          <td><a class="fr-link" href="{e(row["href"])}">{e(row["reference"])}</a> — {e(row["title"])}</td>\n'
+            f"          <td>{'—' if score is None else decimal_fr(score, 1) + '/5'}</td>\n"
+            f"          <td>{euros(row['requested'])}</td>\n"
+            f"          <td>{euros(row['cumulative_requested'])}</td>\n"
+            "        </tr>\n      "
+        )
+    # Every interpolated text was escaped just above (the rest is this function's markup).
+    return mark_safe("".join(out))  # noqa: S308
+
+
+_MUTED = ' class="staff-muted"'
 
 
 def _latest_booklet(session: CommitteeSession) -> Any:
