@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from workflows.model_mixins import ChoiceLabels, StateFieldsOnce
+from workflows.model_mixins import ChoiceLabels, CompiledInsert, StateFieldsOnce
 
 ZERO = Decimal("0.00")
 # Money: max_digits=14, decimal_places=2. Rates: fractions with 4 decimals (0.7000 = 70 %).
@@ -622,7 +622,7 @@ class BudgetLine(ChoiceLabels, models.Model):
         return f"{self.year} {self.label}: {self.amount}"
 
 
-class Snapshot(models.Model):
+class Snapshot(CompiledInsert, models.Model):
     """What was submitted, frozen: one row per submit / resubmit / reinstate."""
 
     application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="snapshots")

@@ -16,6 +16,7 @@ Retries live in the database, not in Celery countdowns: a transient failure sets
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import smtplib
@@ -37,7 +38,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from grants.models import Decision, Document, OpinionRequest, Review, Role, RoleGrant
-from grants.policy.audiences import Directory, applicant_organisations, scope_query
+from grants.policy.audiences import Directory, applicant_organisations, load_scoped, scope_query
 from notifications import rendering, sql
 from notifications.events import (
     APPLICANTS,
@@ -225,14 +226,11 @@ def record_event(event: str, *, application: Any, subject: Any, actor: Any, extr
     if isinstance(subject, OpinionRequest):
         roles.add(subject.authority)
     # The grants, with each grantee's e-mail and preferences: one query.
-    directory = Directory.load(
-        scope_query(
-            roles,
-            organisation_ids=applicant_organisations(application),
-            country_ids=[getattr(subject, "country_id", None)],
-            region_ids=[getattr(subject, "region_id", None)],
-        ),
-        extra=recipient_facts(),
+    directory = _directory(
+        roles,
+        organisation_ids=applicant_organisations(application),
+        country_ids=[getattr(subject, "country_id", None)],
+        region_ids=[getattr(subject, "region_id", None)],
     )
     # The transition's own log entry (just appended, under the application's lock) makes
     # the key: one event occurrence, whatever replays it.
@@ -326,6 +324,35 @@ def recipient_facts() -> dict[str, Any]:
     if connection.vendor == "postgresql":
         facts["preferences"] = RawSQL(_preferences_array(), (), output_field=ArrayField(JSONField()))  # noqa: S611
     return facts
+
+
+def _directory(
+    roles: set[str], *, organisation_ids: list[Any], country_ids: list[Any], region_ids: list[Any]
+) -> Directory:
+    """The audience's grants with each grantee's ``recipient_facts()``: on PostgreSQL one
+    statement written once (``audiences.load_scoped``), elsewhere the ORM's query."""
+    scope = {"organisation_ids": organisation_ids, "country_ids": country_ids, "region_ids": region_ids}
+    if connection.vendor != "postgresql":
+        return Directory.load(scope_query(roles, **scope), extra=recipient_facts())
+    return load_scoped(roles, **scope, extra=_facts_sql(), decode={"preferences": _decode_preferences})
+
+
+@cache
+def _facts_sql() -> dict[str, str]:
+    """``recipient_facts()`` as SQL on the grants' rows (PostgreSQL)."""
+    qn = connection.ops.quote_name
+    user = get_user_model()
+    email = user._meta.get_field("email")
+    assert isinstance(email, Field) and email.column
+    return {"email": f"{qn(user._meta.db_table)}.{qn(email.column)}", "preferences": _preferences_array()}
+
+
+def _decode_preferences(value: Any) -> list[Any] | None:
+    # What the ORM's ArrayField(JSONField()) gives: each jsonb decoded (Django's
+    # connection leaves json undecoded).
+    if value is None:
+        return None
+    return [json.loads(item) if isinstance(item, str) else item for item in value]
 
 
 def _recipients(

@@ -15,7 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from workflows.model_mixins import ChoiceLabels
+from workflows.model_mixins import ChoiceLabels, CompiledInsert
 
 GENESIS_HASH = "0" * 64
 #: Where a task without a due date sorts (last): the API inbox orders by
@@ -23,7 +23,7 @@ GENESIS_HASH = "0" * 64
 FAR_FUTURE = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
 
-class TransitionLog(models.Model):
+class TransitionLog(CompiledInsert, models.Model):
     """One fired transition. Append-only: PostgreSQL refuses UPDATE and DELETE on the
     table (a trigger, see migration 0002), and each row's hash chains to the previous
     row of the same application so an edit made around the trigger is detectable."""
@@ -117,7 +117,7 @@ class TaskKind(models.TextChoices):
     VALIDATE_PROJECT = "validate_project", _("Valider le projet (gouvernement partenaire)")
 
 
-class Task(ChoiceLabels, models.Model):
+class Task(ChoiceLabels, CompiledInsert, models.Model):
     """A unit of work in a queue (a role, optionally narrowed by a scope). Opened and
     closed only by transitions (workflows.tasks_service), never by hand."""
 

@@ -9,12 +9,15 @@ country, prefectures by region, the delegation's roles unscoped or scoped to the
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Q
 
 from grants.models import Role, RoleGrant
+from workflows.statements import Names, statement
 
 # Roles outside the delegation: their overdue work escalates to the call's instructors.
 EXTERNAL_ROLES = frozenset({Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE, Role.PARTNER, Role.REVIEWER})
@@ -116,6 +119,24 @@ class Directory:
         return found
 
 
+def _scope(
+    roles: Iterable[str], *, organisation_ids: Iterable[Any], country_ids: Iterable[Any], region_ids: Iterable[Any]
+) -> tuple[list[str], list[tuple[str, str, list[Any]]]]:
+    """The grants a Directory needs for these roles: (the delegation's roles, whose every
+    grant is read, [(a scoped role, its scope's field, the scope items wanted)])."""
+    wanted = set(roles)
+    staff = sorted(wanted - {Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE, Role.PARTNER})
+    scoped: list[tuple[str, str, list[Any]]] = []
+    if Role.APPLICANT in wanted:
+        scoped.append((Role.APPLICANT, "organisation", sorted(set(organisation_ids))))
+    for role in (Role.EMBASSY, Role.PARTNER):
+        if role in wanted:
+            scoped.append((role, "country", sorted(set(country_ids))))
+    if Role.PREFECTURE in wanted:
+        scoped.append((Role.PREFECTURE, "region", sorted(set(region_ids))))
+    return staff, scoped
+
+
 def scope_query(
     roles: Iterable[str],
     *,
@@ -125,19 +146,73 @@ def scope_query(
 ) -> Q:
     """The grants a Directory needs for these roles: every grant of the delegation's
     roles (a few rows), only the given scope items for applicants and authorities."""
+    staff, scoped = _scope(roles, organisation_ids=organisation_ids, country_ids=country_ids, region_ids=region_ids)
     q = Q(pk__in=[])
-    wanted = set(roles)
-    staff = sorted(wanted - {Role.APPLICANT, Role.EMBASSY, Role.PREFECTURE, Role.PARTNER})
     if staff:
         q |= Q(role__in=staff)
-    if Role.APPLICANT in wanted:
-        q |= Q(role=Role.APPLICANT, organisation_id__in=sorted(set(organisation_ids)))
-    for role in (Role.EMBASSY, Role.PARTNER):
-        if role in wanted:
-            q |= Q(role=role, country_id__in=sorted(set(country_ids)))
-    if Role.PREFECTURE in wanted:
-        q |= Q(role=Role.PREFECTURE, region_id__in=sorted(set(region_ids)))
+    for role, scope, items in scoped:
+        q |= Q(role=role, **{f"{scope}_id__in": items})
     return q
+
+
+def load_scoped(
+    roles: Iterable[str],
+    *,
+    organisation_ids: Iterable[Any] = (),
+    country_ids: Iterable[Any] = (),
+    region_ids: Iterable[Any] = (),
+    extra: dict[str, str],
+    decode: dict[str, Callable[[Any], Any]] | None = None,
+) -> Directory:
+    """``Directory.load(scope_query(…), extra=…)`` on PostgreSQL with a statement written
+    once per shape (which scoped roles are wanted, the extra columns), the scope items as
+    array parameters: the ORM compiled the query again at each event (about 2 ms of a
+    submission's Python). ``extra``: SQL expressions on the grant's row (its table and the
+    user's unaliased, as ``Directory.load``'s query), constant for a name; ``decode``: how
+    a raw value of one of them becomes what the ORM's field would give. The same rows as
+    ``Directory.load``: a ``None`` scope item matches nothing (the ORM drops it from
+    ``IN``), an empty list nothing."""
+    staff, scoped = _scope(roles, organisation_ids=organisation_ids, country_ids=country_ids, region_ids=region_ids)
+    shape = tuple((role, scope) for role, scope, _items in scoped)
+    names = list(extra)
+
+    def build(n: Names) -> str:
+        user = get_user_model()
+        users = connection.ops.quote_name(user._meta.db_table)
+        user_id = connection.ops.quote_name(str(user._meta.get_field("id").column))
+        is_active = connection.ops.quote_name(str(user._meta.get_field("is_active").column))
+        column = {name: f"{n.table}.{n[name]}" for name in _DIRECTORY_COLUMNS}
+
+        def array(field: str) -> str:
+            return f"%s::{RoleGrant._meta.get_field(field).db_type(connection)}[]"  # type: ignore[union-attr]
+
+        branches = [f"{column['role']} = ANY({array('role')})"]
+        branches += [f"({column['role']} = %s AND {column[scope]} = ANY({array(scope)}))" for _role, scope in shape]
+        selected = ", ".join([*(column[name] for name in _DIRECTORY_COLUMNS), *(extra[name] for name in names)])
+        return (
+            f"SELECT {selected} FROM {n.table} INNER JOIN {users} ON ({column['user']} = {users}.{user_id}) "  # noqa: S608
+            f"WHERE ({users}.{is_active} AND ({' OR '.join(branches)}))"
+        )
+
+    key = "directory-scoped:" + repr((shape, [(name, extra[name]) for name in names]))
+    params: list[Any] = [[str(role) for role in staff]]
+    for role, _scope_field, items in scoped:
+        params += [str(role), [item for item in items if item is not None]]
+    with connection.cursor() as cursor:
+        cursor.execute(statement(key, RoleGrant, build, connection), params)
+        rows = cursor.fetchall()
+    width = len(_DIRECTORY_COLUMNS)
+    directory = Directory(row[:width] for row in rows)
+    decode = decode or {}
+    for row in rows:
+        facts = dict(zip(names, row[width:], strict=True))
+        for name, function in decode.items():
+            facts[name] = function(facts[name])
+        directory.extra[row[0]] = facts
+    return directory
+
+
+_DIRECTORY_COLUMNS = ("user", "role", "organisation", "country", "region", "call", "supervisor")
 
 
 def applicant_organisations(application: Any) -> list[Any]:
