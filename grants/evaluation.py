@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from django.db import connection
-from django.db.models import Count, DecimalField, Min, Q
+from django.db import connection, connections
+from django.db.models import Count, DecimalField, F, Min, Q
 from django.db.models.functions import Extract
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -262,7 +262,8 @@ class AgendaEntry(NamedTuple):
     #: The submission's instant as seconds since the epoch (numeric, to the microsecond):
     #: the ranking only orders by it, and a datetime per row cost more to read than the
     #: rest of the row (psycopg parses each timestamp in Python under Django's loader).
-    submitted_at: Decimal | None
+    #: On the embedded SQLite (no epoch extraction), the datetime itself.
+    submitted_at: Decimal | dt.datetime | None
     organisation: _Organisation
 
 
@@ -273,7 +274,8 @@ _SUBMITTED_EPOCH = Extract("submitted_at", "epoch", tzinfo=dt.UTC, output_field=
 def agenda_entries(applications: Any, *, labels: bool = True) -> list[AgendaEntry]:
     """``applications`` (a queryset of an agenda) read as the ranking's values; without
     ``labels``, no title nor organisation (a page reads those of the rows it shows)."""
-    qs = applications.annotate(_submitted=_SUBMITTED_EPOCH)
+    epoch = connections[applications.db].vendor == "postgresql"
+    qs = applications.annotate(_submitted=_SUBMITTED_EPOCH if epoch else F("submitted_at"))
     if not labels:
         return [
             AgendaEntry(pk, reference, "", requested, submitted, _NO_ORGANISATION)
