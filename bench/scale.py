@@ -66,6 +66,35 @@ def drop_database(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+#: Before each measurement the machine settles: the 1-minute load average under this (the
+#: previous size's load test or exports leave it at 3–5 and their processes' writes flushing),
+#: waiting at most SETTLE_MAX_S. The load average measured goes with each figure anyway.
+SETTLE_BELOW = float(os.environ.get("BENCH_SETTLE_BELOW", "1.5"))
+SETTLE_MAX_S = float(os.environ.get("BENCH_SETTLE_MAX_S", "150"))
+
+
+def settle(label: str, *, below: float = SETTLE_BELOW, at_most: float = SETTLE_MAX_S) -> float:
+    """Wait until the machine is quiet (or ``at_most`` seconds); the seconds waited."""
+    from django.db import connection
+
+    started = time.perf_counter()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            if _superuser(cursor):  # the previous step's writes flushed now, not while measuring
+                cursor.execute("CHECKPOINT")
+    while os.getloadavg()[0] > below and time.perf_counter() - started < at_most:
+        time.sleep(5)
+    waited = time.perf_counter() - started
+    print(f"bench scale: settled before {label} in {waited:.0f} s (load {os.getloadavg()[0]:.2f})", flush=True)
+    return waited
+
+
+def _superuser(cursor: Any) -> bool:
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    row = cursor.fetchone()
+    return bool(row and row[0])
+
+
 def _timed(label: str, started: float) -> None:
     print(f"bench scale: {label} ({time.perf_counter() - started:.1f} s)", flush=True)
 
@@ -136,6 +165,7 @@ def run_size(
         if prepare:
             _write_prepared(world, figures)
             return figures
+        settled = {"pages": settle("the pages")}
         started = time.perf_counter()
         figures["pages"] = pages.run(world, repeat=repeat, only=only_pages)
         _timed("pages measured", started)
@@ -144,13 +174,16 @@ def run_size(
             figures["exports"] = export_bench.run()
             _timed("exports measured", started)
         if submit_n:
+            settled["submit"] = settle("submit")
             started = time.perf_counter()
             figures["submit"] = submit.run(world, n=submit_n)
             _timed("submit measured", started)
         if load_duration:
+            settled["load"] = settle("the load test")
             started = time.perf_counter()
             figures["load"] = load.run(world, users=load_users, rate=10, duration=load_duration)
             _timed("load test done", started)
+        figures["settled_s"] = {key: round(value) for key, value in settled.items()}
     finally:
         if not keep and not prepare:
             drop_database(name)
